@@ -1,0 +1,3 @@
+from reasoner.cli import main
+
+main()

@@ -1,0 +1,38 @@
+"""The one way into the engine, shared by the CLI (and later the REPL): load, analyse, ask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from reasoner.engine.datalog import Engine
+from reasoner.errors import ManifestErrors
+from reasoner.facts.emit import FactBase, emit
+from reasoner.manifests.load import read_paths
+from reasoner.model.cluster import Cluster
+from reasoner.sources.registry import build_cluster
+
+
+def load(paths: Iterable[str | Path], stdin: Any = None) -> Cluster:
+    """Read and validate every input; raise `ManifestErrors` listing every problem found."""
+    docs, errors = read_paths(paths, stdin)
+    cluster, parse_errors = build_cluster(docs)
+    errors.extend(parse_errors)
+    if errors:
+        raise ManifestErrors(errors)
+    return cluster
+
+
+@dataclass
+class Analysis:
+    """A cluster turned into facts and loaded into its own Datalog engine."""
+
+    cluster: Cluster
+    facts: FactBase
+    engine: Engine
+
+
+def analyse(cluster: Cluster) -> Analysis:
+    facts = emit(cluster)
+    return Analysis(cluster, facts, Engine(facts.facts))

@@ -1,0 +1,90 @@
+"""One `Engine` = one pyDatalog logic holding one fact base and the rules of `rules/*.dl`.
+
+pyDatalog keeps its database per thread; each Engine owns a `Logic` and makes it current before every
+call, so two engines (two versions of a cluster) never mix. Facts go in through pyDatalog's engine API
+as constants; queries are built the same way, so user strings are never parsed as Datalog.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+from pyDatalog import Logic, pyDatalog, pyEngine
+
+RULE_FILES = ("selectors.dl", "policies.dl", "peers.dl", "ports.dl", "verdict.dl")
+
+
+def rules_dir() -> Path:
+    env = os.environ.get("REASONER_RULES")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for base in (here.parents[2], here.parents[1]):
+        if (base / "rules" / RULE_FILES[0]).is_file():
+            return base / "rules"
+    raise FileNotFoundError("cannot find the rules/ directory (set REASONER_RULES)")
+
+
+def rule_texts() -> dict[str, str]:
+    d = rules_dir()
+    return {name: (d / name).read_text(encoding="utf-8") for name in RULE_FILES}
+
+
+def derived_relations() -> dict[str, str]:
+    """Every relation defined by a rule head in rules/*.dl, with the comment that introduces it."""
+    out: dict[str, str] = {}
+    for text in rule_texts().values():
+        comment = ""
+        for line in text.splitlines():
+            if line.startswith("# ") and "(" in line.split(":")[0]:
+                comment = line[2:]
+            m = re.match(r"^([a-z_][a-z0-9_]*)\(.*<=", line)
+            if m and m.group(1) not in out:
+                out[m.group(1)] = comment
+    return out
+
+
+def _known() -> set[str]:
+    from reasoner.facts.schema import RELATIONS
+
+    return set(RELATIONS) | set(derived_relations())
+
+
+KNOWN = _known()
+
+
+class Engine:
+    def __init__(self, facts: Iterable[tuple]):
+        self._logic = Logic()  # a fresh logic, current in this thread
+        self._active = Logic(True)
+        for name, text in rule_texts().items():
+            try:
+                pyDatalog.load(text)
+            except Exception as exc:  # a defect in our rules, not in the user's input
+                raise RuntimeError(f"rules/{name}: {exc}") from exc
+        for fact in facts:
+            pyEngine.assert_(pyEngine.Clause(pyEngine.Literal(fact[0], [pyEngine.Term_of(v) for v in fact[1:]]), []))
+        self._active = Logic(True)
+
+    def _activate(self) -> None:
+        if getattr(Logic.tl, "logic", None) is not self._active:
+            Logic(self._active)
+            self._active = Logic(True)
+
+    def ask(self, relation: str, *args: Any) -> list[tuple]:
+        """Tuples of `relation` matching `args`; None is a free variable. Returns whole tuples."""
+        self._activate()
+        terms = [pyEngine.Var(f"V{i}") if a is None else pyEngine.Term_of(a) for i, a in enumerate(args)]
+        try:
+            result = pyEngine.Literal(relation, terms).ask()
+        except AttributeError:  # pyDatalog: "Predicate without definition"
+            if relation in KNOWN:
+                return []  # a declared relation that has no tuple in this fact base
+            raise KeyError(f"unknown relation {relation!r}") from None
+        return [tuple(r) for r in result] if result else []
+
+    def holds(self, relation: str, *args: Any) -> bool:
+        return bool(self.ask(relation, *args))

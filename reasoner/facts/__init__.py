@@ -1,0 +1,1 @@
+"""Facts: the model as tuples, each relation declared once in `schema.RELATIONS`."""

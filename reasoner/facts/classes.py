@@ -1,0 +1,107 @@
+"""Equivalence classes of endpoints, and address atoms.
+
+Endpoints with the same namespace, labels, service account, named ports, network mode and address atoms
+are indistinguishable to every policy, so the engine reasons about classes. Addresses are cut into atoms
+by every CIDR bound that any policy mentions: all addresses of one atom are treated alike by every rule.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from reasoner.model.cidr import MAX, Cidr, ip_int
+from reasoner.model.cluster import Cluster, Endpoint
+from reasoner.model.policy import IPBlockPeer
+
+
+@dataclass(frozen=True)
+class Atom:
+    id: int
+    family: int
+    lo: int
+    hi: int
+    mentioned: bool  # inside some ipBlock cidr: shown as a `cidr:` peer in maps
+
+
+@dataclass
+class EndpointClass:
+    id: int
+    namespace: str | None
+    labels: tuple[tuple[str, str], ...]
+    members: list[Endpoint] = field(default_factory=list)
+    atoms: tuple[int, ...] = ()
+    families: tuple[int, ...] = (4, 6)
+    external: Atom | None = None
+    host_network: bool = False
+
+    @property
+    def name(self) -> str:
+        if self.external is not None:
+            return "atom:" + str(Cidr(self.external.family, self.external.lo, self.external.hi))
+        return self.members[0].ref if len(self.members) == 1 else f"{self.members[0].ref} (+{len(self.members) - 1})"
+
+
+class Atoms:
+    """The partition of each IP family by every CIDR bound in the policies."""
+
+    def __init__(self, cidrs: list[Cidr]):
+        self.cuts: dict[int, list[int]] = {4: [0], 6: [0]}
+        for c in cidrs:
+            self.cuts[c.family].append(c.lo)
+            if c.hi < MAX[c.family]:
+                self.cuts[c.family].append(c.hi + 1)
+        self.atoms: list[Atom] = []
+        self.first: dict[int, int] = {}
+        self.tops = {fam: sorted(set(self.cuts[fam])) for fam in (4, 6)}
+
+    def build(self, top_level: list[Cidr]) -> None:
+        for fam in (4, 6):
+            starts = self.tops[fam]
+            self.first[fam] = len(self.atoms)
+            for i, lo in enumerate(starts):
+                hi = starts[i + 1] - 1 if i + 1 < len(starts) else MAX[fam]
+                inside = any(c.family == fam and c.lo <= lo and hi <= c.hi for c in top_level)
+                self.atoms.append(Atom(len(self.atoms), fam, lo, hi, inside))
+
+    def of_ip(self, text: str) -> Atom:
+        fam, value = ip_int(text)
+        starts = self.tops[fam]
+        return self.atoms[self.first[fam] + bisect.bisect_right(starts, value) - 1]
+
+
+def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
+    """(every CIDR bound in ipBlocks, the ipBlock cidrs themselves)."""
+    every: list[Cidr] = []
+    tops: list[Cidr] = []
+    for pol in cluster.policies:
+        for rule in pol.ingress + pol.egress:
+            for peer in rule.peers or ():
+                if isinstance(peer, IPBlockPeer):
+                    tops.append(peer.cidr)
+                    every.append(peer.cidr)
+                    every.extend(peer.excepts)
+    return every, tops
+
+
+def build_classes(cluster: Cluster) -> tuple[list[EndpointClass], Atoms]:
+    every, tops = policy_cidrs(cluster)
+    atoms = Atoms(every)
+    atoms.build(tops)
+    by_key: dict[tuple, EndpointClass] = {}
+    classes: list[EndpointClass] = []
+    for ep in cluster.endpoints:
+        ep_atoms = tuple(sorted({atoms.of_ip(ip).id for ip in ep.ips}))
+        families = tuple(sorted({ip_int(ip)[0] for ip in ep.ips})) or (4, 6)
+        named = tuple(sorted((p.name, p.protocol, p.port) for p in ep.ports if p.name))
+        key = (ep.namespace, ep.labels, ep.service_account, named, ep.host_network, ep_atoms, families)
+        cls = by_key.get(key)
+        if cls is None:
+            cls = EndpointClass(len(classes), ep.namespace, ep.labels, [], ep_atoms, families,
+                                host_network=ep.host_network)
+            by_key[key] = cls
+            classes.append(cls)
+        cls.members.append(ep)
+    for atom in atoms.atoms:  # every atom is an external endpoint; maps show only the mentioned ones
+        classes.append(EndpointClass(len(classes), None, (), [], (atom.id,), (atom.family,), atom))
+    return classes, atoms

@@ -1,0 +1,1 @@
+"""Reading manifests: files, directories, standard input; YAML, JSON, `kind: List`."""

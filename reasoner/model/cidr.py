@@ -1,0 +1,43 @@
+"""CIDRs as inclusive integer intervals per IP family."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+MAX = {4: (1 << 32) - 1, 6: (1 << 128) - 1}
+
+
+@dataclass(frozen=True, order=True)
+class Cidr:
+    family: int  # 4 or 6
+    lo: int
+    hi: int
+
+    @staticmethod
+    def parse(text: str) -> "Cidr":
+        """'10.0.0.0/8' -> Cidr; host bits are cleared (normalised to the network address)."""
+        net = ipaddress.ip_network(text.strip(), strict=False)
+        return Cidr(net.version, int(net.network_address), int(net.broadcast_address))
+
+    @staticmethod
+    def of_ip(text: str) -> "Cidr":
+        ip = ipaddress.ip_address(text.strip())
+        return Cidr(ip.version, int(ip), int(ip))
+
+    def contains(self, other: "Cidr") -> bool:
+        return self.family == other.family and self.lo <= other.lo and other.hi <= self.hi
+
+    def __str__(self) -> str:
+        return ", ".join(str(n) for n in prefixes(self.family, self.lo, self.hi))
+
+
+def prefixes(family: int, lo: int, hi: int) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The fewest CIDR prefixes that exactly cover [lo, hi]."""
+    cls = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    return list(ipaddress.summarize_address_range(cls(lo), cls(hi)))
+
+
+def ip_int(text: str) -> tuple[int, int]:
+    ip = ipaddress.ip_address(text.strip())
+    return ip.version, int(ip)

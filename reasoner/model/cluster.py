@@ -1,0 +1,86 @@
+"""The inventory: namespaces, endpoints (pods, or workload pod templates), services, and the policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reasoner.model.origin import Origin
+from reasoner.model.policy import NetworkPolicy
+
+NAME_LABEL = "kubernetes.io/metadata.name"  # set by the control plane on every namespace (SEMANTICS §2.7)
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    origin: Origin | None  # None: referenced but not given
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    name: str | None
+    protocol: str  # TCP, UDP, SCTP
+    port: int
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A pod, or the pod template of a workload when no pod of it is given (kind says which)."""
+
+    namespace: str
+    name: str
+    kind: str  # Pod, Deployment, StatefulSet, ...
+    labels: tuple[tuple[str, str], ...]
+    service_account: str
+    ports: tuple[ContainerPort, ...]
+    ips: tuple[str, ...]  # empty: address not known
+    host_network: bool
+    origin: Origin
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    name: str | None
+    protocol: str
+    port: int
+    target_port: int | str | None
+
+
+@dataclass(frozen=True)
+class Service:
+    namespace: str
+    name: str
+    selector: tuple[tuple[str, str], ...] | None
+    ports: tuple[ServicePort, ...]
+    type: str
+    cluster_ip: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    namespace: str
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    origin: Origin
+
+
+@dataclass
+class Cluster:
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    endpoints: list[Endpoint] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    service_accounts: list[ServiceAccount] = field(default_factory=list)
+    policies: list[NetworkPolicy] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "file:line: kind apiVersion (not supported)"
+
+    def endpoint(self, ref: str) -> Endpoint | None:
+        for ep in self.endpoints:
+            if ep.ref == ref:
+                return ep
+        return None

@@ -1,0 +1,48 @@
+"""Renderers for `can`: text (verdict first, then the chain at each end) and json."""
+
+from __future__ import annotations
+
+import json
+
+from reasoner.explain import Side, Verdict
+from reasoner.report.connectivity import allowed_text
+
+
+def _side_text(side: Side, what: str) -> list[str]:
+    head = f"{side.direction} at {side.endpoint}: {'allowed' if side.allowed else 'DENIED'}"
+    lines = [head]
+    for note in side.notes:
+        lines.append(f"  note: {note}")
+    if side.isolating:
+        lines.append("  isolated by:")
+        for pol in side.isolating:
+            lines.append(f"    {pol.kind} {pol.ref} ({pol.origin})")
+        if side.allowing:
+            lines.append(f"  {what} allowed by:")
+            for ref in side.allowing:
+                lines.append(f"    {ref}")
+        else:
+            lines.append(f"  no rule of these policies allows {what}")
+    return lines
+
+
+def to_text(v: Verdict) -> str:
+    if v.protocol is None:
+        flow = "any port"
+        what = "traffic"
+    elif v.port is None:
+        flow = what = v.protocol
+    else:
+        flow = what = f"{v.protocol}/{v.port}"
+    lines = [f"{'ALLOWED' if v.allowed else 'DENIED'}  {v.src} -> {v.dst}  {flow}"]
+    if v.protocol is None:
+        lines.append(f"  allowed: {allowed_text(v.ports) if v.ports else 'nothing'}")
+    lines.append("")
+    lines.extend(_side_text(v.egress, what))
+    lines.append("")
+    lines.extend(_side_text(v.ingress, what))
+    return "\n".join(lines)
+
+
+def to_json(v: Verdict) -> str:
+    return json.dumps(v.to_json(), indent=2)

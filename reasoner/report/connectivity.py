@@ -1,0 +1,99 @@
+"""Renderers for the connectivity map: text, json, csv, md, dot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from reasoner.connectivity import ALL, Connection
+from reasoner.facts.emit import PROTOCOLS
+
+
+def ports_text(ports: object) -> str:
+    if ports == ALL:
+        return "all"
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports)  # type: ignore[union-attr]
+
+
+def allowed_text(allowed: dict[str, object]) -> str:
+    if all(allowed.get(p) == ALL for p in PROTOCOLS):
+        return "all traffic"
+    return "; ".join(f"{p} {ports_text(v)}" if p in ("TCP", "UDP", "SCTP") else p for p, v in allowed.items())
+
+
+def allowed_json(allowed: dict[str, object]) -> list[dict]:
+    return [{"protocol": p, "ports": v if v == ALL else [list(r) for r in v]}  # type: ignore[union-attr]
+            for p, v in allowed.items()]
+
+
+def to_json(conns: list[Connection]) -> str:
+    return json.dumps({"connections": [{"src": c.src, "dst": c.dst, "allowed": allowed_json(c.allowed)}
+                                       for c in conns]}, indent=2)
+
+
+def to_text(conns: list[Connection], endpoints: list[str]) -> str:
+    rows = [("SOURCE", "DESTINATION", "ALLOWED")]
+    last = None
+    for c in conns:
+        rows.append((c.src if c.src != last else "", c.dst, allowed_text(c.allowed)))
+        last = c.src
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    lines = [f"{a:<{w0}}  {b:<{w1}}  {c}".rstrip() for a, b, c in rows]
+    sources = {c.src for c in conns}
+    isolated = [e for e in endpoints if e not in sources]
+    lines.append("")
+    lines.append(f"{len(conns)} connections between {len(endpoints)} endpoints"
+                 + (f"; sending nothing: {', '.join(isolated)}" if isolated and len(isolated) <= 10 else
+                    f"; {len(isolated)} endpoints send nothing" if isolated else ""))
+    return "\n".join(lines)
+
+
+def to_csv(conns: list[Connection]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["src", "dst", "protocol", "ports"])
+    for c in conns:
+        for p, v in c.allowed.items():
+            w.writerow([c.src, c.dst, p, ports_text(v)])
+    return out.getvalue().rstrip("\n")
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_md(conns: list[Connection]) -> str:
+    lines = ["| source | destination | allowed |", "|---|---|---|"]
+    for c in conns:
+        lines.append(f"| {_md_cell(c.src)} | {_md_cell(c.dst)} | {_md_cell(allowed_text(c.allowed))} |")
+    return "\n".join(lines)
+
+
+def _dot_id(text: str) -> str:
+    return json.dumps(text)  # a double-quoted string with escapes, valid as a DOT ID
+
+
+def to_dot(conns: list[Connection], endpoints: list[str]) -> str:
+    lines = ["digraph connectivity {", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];",
+             "  edge [fontname=\"Helvetica\", fontsize=10];"]
+    nodes = sorted(set(endpoints) | {c.src for c in conns} | {c.dst for c in conns})
+    by_ns: dict[str, list[str]] = {}
+    for n in nodes:
+        group = n.split("/", 1)[0] if "/" in n and not n.startswith(("cidr:", "ip:")) else ""
+        by_ns.setdefault(group, []).append(n)
+    for i, (ns, members) in enumerate(sorted(by_ns.items())):
+        if ns:
+            lines.append(f"  subgraph cluster_{i} {{")
+            lines.append(f"    label={_dot_id('namespace ' + ns)};")
+            for n in members:
+                lines.append(f"    {_dot_id(n)} [label={_dot_id(n.split('/', 1)[1])}];")
+            lines.append("  }")
+        else:
+            for n in members:
+                lines.append(f"  {_dot_id(n)} [shape=ellipse];")
+    for c in conns:
+        lines.append(f"  {_dot_id(c.src)} -> {_dot_id(c.dst)} [label={_dot_id(allowed_text(c.allowed))}];")
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""Core Kubernetes kinds: Namespace, Pod, the workload controllers, Service, ServiceAccount.
+
+A workload's pod template stands for its pods (endpoint `NAMESPACE/WORKLOAD`) when none of its pods is
+in the input, as in a git repository of manifests. Pods that have finished (phase Succeeded/Failed)
+hold no address and are not endpoints (SEMANTICS §1.8.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reasoner.manifests.load import FieldPath
+from reasoner.model.cluster import ContainerPort, Endpoint, Namespace, Service, ServiceAccount, ServicePort
+from reasoner.model.origin import Origin
+from reasoner.sources.fields import Fields
+
+PORT_PROTOCOLS = ("TCP", "UDP", "SCTP")
+# kind -> path of the pod template inside the resource
+WORKLOAD_TEMPLATES: dict[str, FieldPath] = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+
+def name_and_namespace(f: Fields, namespaced: bool = True) -> tuple[str, str]:
+    name = f.get(("metadata", "name"), str, required=True)
+    ns = f.get(("metadata", "namespace"), str, "default") if namespaced else ""
+    return name, ns
+
+
+def parse_namespace(f: Fields) -> Namespace:
+    name, _ = name_and_namespace(f, namespaced=False)
+    labels = f.str_map(("metadata", "labels"))
+    return Namespace(name, tuple(sorted(labels.items())), Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+def _container_ports(f: Fields, spec: FieldPath) -> tuple[ContainerPort, ...]:
+    out: list[ContainerPort] = []
+    for group in ("initContainers", "containers"):
+        containers = f.get(spec + (group,), list, [])
+        for i, _ in enumerate(containers):
+            ports = f.get(spec + (group, i, "ports"), list, [])
+            for j, _ in enumerate(ports):
+                at = spec + (group, i, "ports", j)
+                number = f.get(at + ("containerPort",), int, required=True)
+                if not 1 <= number <= 65535:
+                    raise f.fail(at + ("containerPort",), f"port {number} is out of range (want 1-65535)")
+                protocol = f.get(at + ("protocol",), str, "TCP")
+                if protocol not in PORT_PROTOCOLS:
+                    raise f.fail(at + ("protocol",), f"unknown protocol {protocol!r} (want TCP, UDP or SCTP)")
+                out.append(ContainerPort(f.get(at + ("name",), str), protocol, number))
+    return tuple(out)
+
+
+def _pod_endpoint(f: Fields, kind: str, name: str, ns: str, meta: FieldPath, spec: FieldPath,
+                  ips: tuple[str, ...]) -> Endpoint:
+    labels = f.str_map(meta + ("labels",))
+    sa = f.get(spec + ("serviceAccountName",), str) or f.get(spec + ("serviceAccount",), str) or "default"
+    host_network = bool(f.get(spec + ("hostNetwork",), bool, False))
+    return Endpoint(ns, name, kind, tuple(sorted(labels.items())), sa, _container_ports(f, spec), ips,
+                    host_network, Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+def parse_pod(f: Fields) -> Endpoint | None:
+    name, ns = name_and_namespace(f)
+    phase = f.get(("status", "phase"), str)
+    if phase in ("Succeeded", "Failed"):
+        return None
+    ips: list[str] = []
+    for i, _ in enumerate(f.get(("status", "podIPs"), list, [])):
+        ip = f.get(("status", "podIPs", i, "ip"), str)
+        if ip:
+            ips.append(ip)
+    single = f.get(("status", "podIP"), str)
+    if single and single not in ips:
+        ips.insert(0, single)
+    from reasoner.model.cidr import Cidr
+
+    for i, ip in enumerate(ips):
+        try:
+            Cidr.of_ip(ip)
+        except ValueError:
+            raise f.fail(("status", "podIPs", i) if f.has(("status", "podIPs")) else ("status", "podIP"),
+                         f"{ip!r} is not an IP address") from None
+    return _pod_endpoint(f, "Pod", name, ns, ("metadata",), ("spec",), tuple(ips))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A controller's pod template, with what tells its pods apart (selector, owners)."""
+
+    endpoint: Endpoint
+    selector: tuple[tuple[str, str], ...]
+    owned_by: tuple[tuple[str, str], ...]  # (kind, name) of ownerReferences
+
+
+def parse_workload(f: Fields, kind: str) -> Workload:
+    name, ns = name_and_namespace(f)
+    template = WORKLOAD_TEMPLATES[kind]
+    f.get(template, dict, required=True)
+    endpoint = _pod_endpoint(f, kind, name, ns, template + ("metadata",), template + ("spec",), ())
+    if kind == "ReplicationController":
+        selector = f.str_map(("spec", "selector"))
+    else:
+        selector = f.str_map(("spec", "selector", "matchLabels"))
+    owners = []
+    for i, _ in enumerate(f.get(("metadata", "ownerReferences"), list, [])):
+        owners.append((f.get(("metadata", "ownerReferences", i, "kind"), str, ""),
+                       f.get(("metadata", "ownerReferences", i, "name"), str, "")))
+    return Workload(endpoint, tuple(sorted((selector or dict(endpoint.labels)).items())), tuple(owners))
+
+
+def parse_service(f: Fields) -> Service:
+    name, ns = name_and_namespace(f)
+    selector = f.str_map(("spec", "selector")) if f.has(("spec", "selector")) else None
+    ports: list[ServicePort] = []
+    for i, _ in enumerate(f.get(("spec", "ports"), list, [])):
+        at = ("spec", "ports", i)
+        port = f.get(at + ("port",), int, required=True)
+        if not 1 <= port <= 65535:
+            raise f.fail(at + ("port",), f"port {port} is out of range (want 1-65535)")
+        protocol = f.get(at + ("protocol",), str, "TCP")
+        if protocol not in PORT_PROTOCOLS:
+            raise f.fail(at + ("protocol",), f"unknown protocol {protocol!r} (want TCP, UDP or SCTP)")
+        target = f.raw(at + ("targetPort",)) if f.has(at + ("targetPort",)) else port
+        if isinstance(target, bool) or not isinstance(target, (int, str)):
+            raise f.fail(at + ("targetPort",), "expected a port number or a port name")
+        ports.append(ServicePort(f.get(at + ("name",), str), protocol, port,
+                                 target))
+    return Service(ns, name, tuple(sorted(selector.items())) if selector is not None else None, tuple(ports),
+                   f.get(("spec", "type"), str, "ClusterIP"), f.get(("spec", "clusterIP"), str),
+                   Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+def parse_service_account(f: Fields) -> ServiceAccount:
+    name, ns = name_and_namespace(f)
+    return ServiceAccount(ns, name, tuple(sorted(f.str_map(("metadata", "labels")).items())),
+                          Origin(f.doc.file, f.doc.line(("metadata",))))

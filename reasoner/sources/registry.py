@@ -1,0 +1,111 @@
+"""From documents to a `Cluster`: one parser per (apiVersion group, kind), found in `SOURCES`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from reasoner.errors import ManifestError
+from reasoner.manifests.load import Document
+from reasoner.model.cluster import NAME_LABEL, Cluster, Namespace
+from reasoner.sources import k8s_core, k8s_networkpolicy
+from reasoner.sources.fields import Fields, Invalid
+
+# (API group, kind) -> parser. The group is apiVersion without its version ("" for the core group).
+SOURCES: dict[tuple[str, str], Callable] = {
+    ("", "Namespace"): k8s_core.parse_namespace,
+    ("", "Pod"): k8s_core.parse_pod,
+    ("", "Service"): k8s_core.parse_service,
+    ("", "ServiceAccount"): k8s_core.parse_service_account,
+    ("", "ReplicationController"): lambda f: k8s_core.parse_workload(f, "ReplicationController"),
+    **{("apps", kind): (lambda kind: lambda f: k8s_core.parse_workload(f, kind))(kind)
+       for kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")},
+    ("batch", "Job"): lambda f: k8s_core.parse_workload(f, "Job"),
+    ("batch", "CronJob"): lambda f: k8s_core.parse_workload(f, "CronJob"),
+    ("networking.k8s.io", "NetworkPolicy"): k8s_networkpolicy.parse_networkpolicy,
+}
+
+
+def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
+    """Parse every document; collect all errors rather than stopping at the first."""
+    cluster = Cluster()
+    errors: list[ManifestError] = []
+    workloads: list[k8s_core.Workload] = []
+    seen: dict[tuple[str, str, str], Document] = {}
+    for doc in docs:
+        if not isinstance(doc.data, dict):
+            errors.append(doc.error((), "expected a Kubernetes resource (a mapping with apiVersion and kind)"))
+            continue
+        api, kind = doc.data.get("apiVersion"), doc.data.get("kind")
+        if not isinstance(api, str) or not isinstance(kind, str):
+            cluster.skipped.append(f"{doc.file}:{doc.line() or 1}: not a Kubernetes resource (no apiVersion/kind)")
+            continue
+        group = api.rsplit("/", 1)[0] if "/" in api else ""
+        parser = SOURCES.get((group, kind))
+        if parser is None:
+            cluster.skipped.append(f"{doc.file}:{doc.line() or 1}: {kind} ({api}) is not supported; skipped")
+            continue
+        f = Fields(doc, errors)
+        try:
+            obj = parser(f)
+        except Invalid:
+            continue
+        meta = doc.data.get("metadata") or {}
+        key = (kind, meta.get("namespace", "default") if kind != "Namespace" else "", meta.get("name"))
+        if key in seen:
+            errors.append(doc.error(("metadata", "name"), f"duplicate {kind}: also defined at "
+                                    f"{seen[key].file}:{seen[key].line() or 1}"))
+            continue
+        seen[key] = doc
+        _add(cluster, obj, workloads)
+    _add_workload_templates(cluster, workloads)
+    _complete_namespaces(cluster)
+    return cluster, errors
+
+
+def _add(cluster: Cluster, obj, workloads: list) -> None:
+    from reasoner.model.cluster import Endpoint, Service, ServiceAccount
+    from reasoner.model.policy import NetworkPolicy
+
+    if obj is None:
+        return
+    if isinstance(obj, Namespace):
+        cluster.namespaces[obj.name] = obj
+    elif isinstance(obj, Endpoint):
+        cluster.endpoints.append(obj)
+    elif isinstance(obj, k8s_core.Workload):
+        workloads.append(obj)
+    elif isinstance(obj, Service):
+        cluster.services.append(obj)
+    elif isinstance(obj, ServiceAccount):
+        cluster.service_accounts.append(obj)
+    elif isinstance(obj, NetworkPolicy):
+        cluster.policies.append(obj)
+
+
+def _add_workload_templates(cluster: Cluster, workloads: list[k8s_core.Workload]) -> None:
+    """A workload stands for its pods unless one of them, or a workload that owns it, is given."""
+    names = {(w.endpoint.namespace, w.endpoint.kind, w.endpoint.name) for w in workloads}
+    for w in workloads:
+        ep = w.endpoint
+        if any((ep.namespace, kind, name) in names for kind, name in w.owned_by):
+            continue  # e.g. a ReplicaSet of a given Deployment
+        selector = dict(w.selector)
+        if any(p.namespace == ep.namespace and p.kind == "Pod"
+               and all(dict(p.labels).get(k) == v for k, v in selector.items()) for p in cluster.endpoints):
+            continue
+        if any(e.ref == ep.ref for e in cluster.endpoints):
+            continue  # a Pod of the same name is given
+        cluster.endpoints.append(ep)
+
+
+def _complete_namespaces(cluster: Cluster) -> None:
+    """Every referenced namespace exists and carries `kubernetes.io/metadata.name` (SEMANTICS §2.7)."""
+    referenced = {e.namespace for e in cluster.endpoints} | {p.namespace for p in cluster.policies}
+    referenced |= {s.namespace for s in cluster.services} | {a.namespace for a in cluster.service_accounts}
+    for name in referenced - cluster.namespaces.keys():
+        cluster.namespaces[name] = Namespace(name, (), None)
+    for name, ns in list(cluster.namespaces.items()):
+        labels = dict(ns.labels)
+        labels[NAME_LABEL] = name  # immutable, set by the control plane
+        cluster.namespaces[name] = Namespace(name, tuple(sorted(labels.items())), ns.origin)
+    cluster.endpoints.sort(key=lambda e: (e.namespace, e.name))

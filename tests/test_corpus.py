@@ -1,0 +1,65 @@
+"""Every corpus scenario: the connectivity map and the `can` spot checks match expected.yaml."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from reasoner.cli import main
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+SCENARIOS = sorted(p.parent for p in CORPUS.glob("*/expected.yaml"))
+
+
+def _expected(path: Path) -> dict:
+    return yaml.safe_load((path / "expected.yaml").read_text())
+
+
+def _normalise(allowed) -> dict:
+    """{proto: "all" | [[lo, hi], ...]} from either the JSON list form or the expected mapping form."""
+    if isinstance(allowed, list):
+        allowed = {a["protocol"]: a["ports"] for a in allowed}
+    return {p: v if v == "all" else [list(r) for r in v] for p, v in allowed.items()}
+
+
+def test_corpus_has_the_required_scenarios():
+    assert len(SCENARIOS) >= 8
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_connectivity_matches_expected_when_scenario_is_mapped(scenario: Path):
+    expected = _expected(scenario)
+    if "connectivity" not in expected:
+        pytest.skip("no connectivity table for this scenario")
+    result = CliRunner().invoke(main, ["connectivity", "-o", "json", str(scenario / "manifests")])
+    assert result.exit_code == 0, result.output
+    got_all = json.loads(result.stdout)["connections"]
+    endpoints = set(expected["connectivity"]["endpoints"])
+    got = {(c["src"], c["dst"]): _normalise(c["allowed"]) for c in got_all
+           if c["src"] in endpoints and c["dst"] in endpoints}
+    want = {(c["src"], c["dst"]): _normalise(c["allowed"]) for c in expected["connectivity"]["connections"] or []}
+    missing = {k: v for k, v in want.items() if got.get(k) != v}
+    extra = {k: v for k, v in got.items() if k not in want}
+    assert not missing and not extra, f"differs: expected-but-not-got {missing}; got-but-not-expected {extra}"
+
+
+def _can_cases():
+    for scenario in SCENARIOS:
+        for i, case in enumerate(_expected(scenario).get("can") or []):
+            yield pytest.param(scenario, case, id=f"{scenario.name}-{i}")
+
+
+@pytest.mark.parametrize("scenario,case", list(_can_cases()))
+def test_can_answers_as_expected_when_spot_checked(scenario: Path, case: dict):
+    args = ["can", case["src"], case["dst"], "-f", str(scenario / "manifests")]
+    if case.get("port") is not None:
+        args += ["--port", str(case["port"])]
+    if case.get("protocol"):
+        args += ["--protocol", case["protocol"]]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == (0 if case["allowed"] else 1), result.output
+    assert result.stdout.split()[0] == ("ALLOWED" if case["allowed"] else "DENIED")

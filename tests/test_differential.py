@@ -1,0 +1,342 @@
+"""Differential tests: the engine's `connectivity -o json` and `can` against the brute-force oracle.
+
+Hypothesis draws small random clusters (2–3 namespaces, 2–6 pods with labels, IPs in 10.0.0.0/24
+and named container ports) and 1–4 random NetworkPolicies over the same small label vocabulary,
+writes them as manifests, runs the CLI in-process and compares, for every ordered pair of distinct
+pods and every probe (protocol, port), the engine's answer with `reference.allowed`.
+
+Deterministic by default (derandomized, no example database). For a longer bug hunt:
+`REASONER_DIFF_EXAMPLES=2000 REASONER_DIFF_RANDOM=1 pytest tests/test_differential.py`.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+try:
+    from reference import NAME_LABEL, allowed, cluster_from_manifests
+except ImportError:  # tests/ imported as a package
+    from tests.reference import NAME_LABEL, allowed, cluster_from_manifests
+
+cli = pytest.importorskip("reasoner.cli")
+from click.testing import CliRunner  # noqa: E402
+
+NS_NAMES = ["alpha", "beta", "gamma"]
+POD_KEYS = ["app", "tier", "env"]
+NS_KEYS = ["team", "env"]
+VALUES = ["a", "b", "c"]
+PORT_NAMES = ["http", "dns", "metrics"]
+NUMBERS = [53, 80, 443, 8080, 9090]
+PROTOCOLS = ["TCP", "UDP", "SCTP"]
+EXTERNAL_DST = "ip:10.0.0.200"
+EXTERNAL_SRC = "ip:10.0.0.201"
+RESERVED = {0, 200, 201, 255}  # never a pod IP's last octet
+
+SETTINGS = settings(
+    max_examples=int(os.environ.get("REASONER_DIFF_EXAMPLES", "60")),
+    deadline=None,
+    derandomize=not os.environ.get("REASONER_DIFF_RANDOM"),
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+
+
+def values_for(key):
+    return st.sampled_from(NS_NAMES if key == NAME_LABEL else VALUES)
+
+
+@st.composite
+def label_maps(draw, keys):
+    chosen = draw(st.lists(st.sampled_from(keys), unique=True, max_size=2))
+    return {k: draw(values_for(k)) for k in chosen}
+
+
+@st.composite
+def requirements(draw, keys):
+    key = draw(st.sampled_from(keys))
+    op = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]))
+    req = {"key": key, "operator": op}
+    if op in ("In", "NotIn"):
+        req["values"] = draw(st.lists(values_for(key), unique=True, min_size=1, max_size=2))
+    return req
+
+
+@st.composite
+def selectors(draw, keys):
+    sel = {}
+    if draw(st.booleans()):
+        sel["matchLabels"] = draw(label_maps(keys))
+    if draw(st.booleans()):
+        sel["matchExpressions"] = draw(st.lists(requirements(keys), max_size=2))
+    return sel
+
+
+@st.composite
+def ip_blocks(draw, pod_ips):
+    kind = draw(st.sampled_from(["sub", "sub", "sub", "pod", "wide"]))
+    if kind == "wide":
+        cidr = ipaddress.ip_network(draw(st.sampled_from(["0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/16"])))
+    else:
+        plen = draw(st.sampled_from([24, 25, 26, 27, 28, 30, 32]))
+        base = draw(st.sampled_from(pod_ips)) if kind == "pod" else f"10.0.0.{draw(st.integers(0, 255))}"
+        cidr = ipaddress.ip_network(f"{base}/{plen}", strict=False)
+    excepts = []
+    if cidr.prefixlen < 32:
+        for _ in range(draw(st.integers(0, 2))):
+            inner = max(cidr.prefixlen + 1, 24)
+            plen = draw(st.integers(inner, 32))
+            within = [ip for ip in pod_ips if ipaddress.ip_address(ip) in cidr]
+            if within and draw(st.booleans()):
+                base = draw(st.sampled_from(within))
+            else:
+                base = f"10.0.0.{draw(st.integers(0, 255))}"
+            net = ipaddress.ip_network(f"{base}/{plen}", strict=False)
+            if net.subnet_of(cidr) and net != cidr:
+                excepts.append(str(net))
+    block = {"cidr": str(cidr)}
+    if excepts or draw(st.booleans()):
+        block["except"] = excepts
+    return block
+
+
+@st.composite
+def peers(draw, pod_ips):
+    kind = draw(st.sampled_from(["pod", "ns", "both", "ip"]))
+    if kind == "ip":
+        return {"ipBlock": draw(ip_blocks(pod_ips))}
+    peer = {}
+    if kind in ("ns", "both"):
+        peer["namespaceSelector"] = draw(selectors(NS_KEYS + [NAME_LABEL]))
+    if kind in ("pod", "both"):
+        peer["podSelector"] = draw(selectors(POD_KEYS))
+    return peer
+
+
+@st.composite
+def policy_ports(draw):
+    kind = draw(st.sampled_from(["empty", "proto", "num", "num", "range", "named", "named"]))
+    port = {}
+    if kind == "num":
+        port["port"] = draw(st.sampled_from(NUMBERS + [1, 65535, 5353]))
+    elif kind == "range":
+        lo = draw(st.sampled_from(NUMBERS + [1]))
+        port["port"] = lo
+        port["endPort"] = draw(st.sampled_from([lo, lo + 1, lo + 100, 9090, 65535]).filter(lambda e: e >= lo))
+    elif kind == "named":
+        port["port"] = draw(st.sampled_from(PORT_NAMES))
+    if kind == "proto" or draw(st.booleans()):
+        port["protocol"] = draw(st.sampled_from(PROTOCOLS))
+    return port
+
+
+def optional_list(inner, max_size=3):
+    """Absent (None), present but empty, or a non-empty list."""
+    return st.one_of(st.none(), st.just([]), st.lists(inner, min_size=1, max_size=max_size))
+
+
+@st.composite
+def rules(draw, pod_ips, peer_key):
+    rule = {}
+    for key, strategy in ((peer_key, peers(pod_ips)), ("ports", policy_ports())):
+        value = draw(optional_list(strategy))
+        if value is not None:
+            rule[key] = value
+    return rule
+
+
+@st.composite
+def policies(draw, index, namespaces, pod_ips):
+    spec = {"podSelector": draw(selectors(POD_KEYS))}
+    types = draw(st.sampled_from([None, [], ["Ingress"], ["Egress"], ["Ingress", "Egress"], ["Egress", "Ingress"]]))
+    if types is not None:
+        spec["policyTypes"] = types
+    for key, peer_key in (("ingress", "from"), ("egress", "to")):
+        value = draw(optional_list(rules(pod_ips, peer_key)))
+        if value is not None:
+            spec[key] = value
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": f"np{index}", "namespace": draw(st.sampled_from(namespaces))},
+            "spec": spec}
+
+
+@st.composite
+def container_ports(draw):
+    names = draw(st.lists(st.sampled_from(PORT_NAMES), unique=True, max_size=3))
+    ports = []
+    for name in names:
+        cp = {"name": name, "containerPort": draw(st.sampled_from(NUMBERS + [5353, 8443]))}
+        protocol = draw(st.sampled_from([None, "TCP", "UDP"]))
+        if protocol:
+            cp["protocol"] = protocol
+        ports.append(cp)
+    if draw(st.booleans()):  # an unnamed port takes no part in named-port resolution
+        ports.append({"containerPort": draw(st.sampled_from(NUMBERS))})
+    return ports
+
+
+@st.composite
+def scenarios(draw):
+    """A list of manifest dicts: Namespaces, Pods, NetworkPolicies."""
+    namespaces = NS_NAMES[: draw(st.integers(2, 3))]
+    docs = []
+    for ns in namespaces:
+        labels = draw(label_maps(NS_KEYS))
+        if draw(st.booleans()):  # the engine must default it when it is missing
+            labels[NAME_LABEL] = ns
+        docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}})
+    count = draw(st.integers(2, 6))
+    octets = draw(st.lists(st.integers(1, 254).filter(lambda o: o not in RESERVED),
+                           min_size=count, max_size=count, unique=True))
+    pod_ips = [f"10.0.0.{o}" for o in octets]
+    for i, ip in enumerate(pod_ips):
+        container = {"name": "main", "image": "example/app:1"}
+        ports = draw(container_ports())
+        if ports:
+            container["ports"] = ports
+        docs.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": f"p{i}", "namespace": draw(st.sampled_from(namespaces)),
+                                  "labels": draw(label_maps(POD_KEYS))},
+                     "spec": {"containers": [container]},
+                     "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}})
+    for i in range(draw(st.integers(1, 4))):
+        docs.append(draw(policies(i, namespaces, pod_ips)))
+    return docs
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the engine
+
+
+def write_manifests(docs, directory: Path):
+    groups = {"namespaces.yaml": [d for d in docs if d["kind"] == "Namespace"],
+              "pods.yaml": [d for d in docs if d["kind"] == "Pod"]}
+    for doc in docs:
+        if doc["kind"] == "NetworkPolicy":
+            groups[f"policies/{doc['metadata']['name']}.yaml"] = [doc]
+    for name, group in groups.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump_all(group, sort_keys=False))
+
+
+def run_cli(args):
+    result = CliRunner().invoke(cli.main, args, catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"reasoner {' '.join(args)} raised") from result.exception
+    return result
+
+
+def connectivity(directory) -> dict:
+    result = run_cli(["connectivity", "-o", "json", str(directory)])
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}"
+    data = json.loads(result.stdout)
+    table = {}
+    for conn in data["connections"]:
+        if conn["src"].startswith("cidr:") or conn["dst"].startswith("cidr:"):
+            continue
+        key = (conn["src"], conn["dst"])
+        assert key not in table, f"pair {key} listed twice"
+        assert conn["src"] != conn["dst"], f"self pair {key}"
+        protocols = {}
+        for entry in conn["allowed"]:
+            assert entry["protocol"] not in protocols, f"{key}: protocol {entry['protocol']} twice"
+            ports = entry["ports"]
+            if ports != "all":
+                assert ports == sorted(ports) and all(lo <= hi for lo, hi in ports), f"{key}: {ports}"
+                assert all(a[1] < b[0] for a, b in zip(ports, ports[1:])), f"{key}: overlapping {ports}"
+            protocols[entry["protocol"]] = ports
+        table[key] = protocols
+    return table
+
+
+def json_allows(table, src, dst, protocol, port) -> bool:
+    ports = table.get((src, dst), {}).get(protocol)
+    if ports is None:
+        return False
+    if port is None or ports == "all":
+        return True
+    return any(lo <= port <= hi for lo, hi in ports)
+
+
+def probe_ports(docs) -> list:
+    """Every port any policy or container mentions, ±1, plus a few others."""
+    found = {1, 1024, 12345, 65535}
+    for doc in docs:
+        if doc["kind"] == "Pod":
+            for container in doc["spec"]["containers"]:
+                found.update(cp["containerPort"] for cp in container.get("ports", []))
+        elif doc["kind"] == "NetworkPolicy":
+            for key in ("ingress", "egress"):
+                for rule in doc["spec"].get(key) or []:
+                    for pt in rule.get("ports") or []:
+                        for value in (pt.get("port"), pt.get("endPort")):
+                            if isinstance(value, int):
+                                found.add(value)
+    return sorted({p + d for p in found for d in (-1, 0, 1) if 1 <= p + d <= 65535})
+
+
+def probes(docs):
+    ports = probe_ports(docs)
+    return [(proto, port) for proto in PROTOCOLS for port in ports] + [("ICMP", None)]
+
+
+def describe(docs) -> str:
+    return yaml.safe_dump_all([d for d in docs], sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The properties
+
+
+@SETTINGS
+@given(docs=scenarios(), data=st.data())
+def test_connectivity_and_can_agree_with_reference(docs, data):
+    cluster = cluster_from_manifests(docs)
+    pods = sorted(cluster["pods"])
+    with tempfile.TemporaryDirectory(prefix="reasoner-diff-") as tmp:
+        write_manifests(docs, Path(tmp))
+        table = connectivity(tmp)
+
+        assert set(table) <= {(s, d) for s in pods for d in pods if s != d}, "unknown endpoints listed"
+        mismatches = []
+        for src in pods:
+            for dst in pods:
+                if src == dst:
+                    continue
+                for protocol, port in probes(docs):
+                    expected = allowed(cluster, src, dst, protocol, port)
+                    if json_allows(table, src, dst, protocol, port) != expected:
+                        mismatches.append(f"{src} -> {dst} {protocol}/{port}: reference "
+                                          f"{'ALLOWED' if expected else 'DENIED'}, "
+                                          f"engine says {table.get((src, dst))}")
+        assert not mismatches, "connectivity disagrees with the reference:\n" + "\n".join(
+            mismatches[:15]) + "\n--- manifests ---\n" + describe(docs)
+
+        # `can`, including an external destination and an external source
+        endpoints = pods + [EXTERNAL_DST, EXTERNAL_SRC]
+        for _ in range(3):
+            src = data.draw(st.sampled_from([e for e in endpoints if e != EXTERNAL_DST]), label="src")
+            dst = data.draw(st.sampled_from([e for e in endpoints if e not in (src, EXTERNAL_SRC)]), label="dst")
+            protocol, port = data.draw(st.sampled_from(probes(docs)), label="probe")
+            args = ["can", src, dst, "--protocol", protocol, "-f", tmp]
+            if port is not None:
+                args[3:3] = ["--port", str(port)]
+            result = run_cli(args)
+            expected = allowed(cluster, src, dst, protocol, port)
+            assert result.exit_code == (0 if expected else 1), (
+                f"reasoner {' '.join(args)} -> exit {result.exit_code}, reference says "
+                f"{'ALLOWED' if expected else 'DENIED'}\n{result.output}\n--- manifests ---\n{describe(docs)}")
+            first = (result.stdout.split() or [""])[0]
+            assert first == ("ALLOWED" if expected else "DENIED"), result.stdout
