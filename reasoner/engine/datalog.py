@@ -7,6 +7,8 @@ as constants; queries are built the same way, so user strings are never parsed a
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import re
 from pathlib import Path
@@ -15,6 +17,14 @@ from typing import Any, Iterable
 from pyDatalog import Logic, pyDatalog, pyEngine
 
 RULE_FILES = ("selectors.dl", "policies.dl", "peers.dl", "ports.dl", "verdict.dl")
+# Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
+# arguments by a new subgoal; a kept table answers it by an index lookup instead (hash join). The rules
+# stay the definition: each relation is computed by pyDatalog from its rules before being kept.
+MATERIALIZE: tuple[tuple[str, int], ...] = (
+    ("ns_selected", 2), ("sel_scope", 2), ("sel_in_ns", 3), ("applies", 3), ("isolated", 2), ("egress_open", 1),
+    ("ingress_open", 1), ("egress_rule", 2), ("ingress_rule", 2), ("peer_match", 2), ("rule_peer_ok", 2),
+    ("rule_range", 4), ("rule_named", 3), ("egress_grant", 6), ("ingress_grant", 6),
+)
 
 
 def rules_dir() -> Path:
@@ -56,8 +66,30 @@ def _known() -> set[str]:
 KNOWN = _known()
 
 
+@contextlib.contextmanager
+def _quiet_gc():
+    """pyDatalog allocates many small linked objects; the cyclic collector's passes over them cost as much
+    as the evaluation itself (measured: 2x). Pause it while the engine works; what it would free is freed
+    at its next pass after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _assert(relation: str, values) -> None:
+    pyEngine.assert_(pyEngine.Clause(pyEngine.Literal(relation, [pyEngine.Term_of(v) for v in values]), []))
+
+
 class Engine:
     def __init__(self, facts: Iterable[tuple]):
+        with _quiet_gc():
+            self._build(facts)
+
+    def _build(self, facts: Iterable[tuple]) -> None:
         self._logic = Logic()  # a fresh logic, current in this thread
         self._active = Logic(True)
         for name, text in rule_texts().items():
@@ -66,8 +98,19 @@ class Engine:
             except Exception as exc:  # a defect in our rules, not in the user's input
                 raise RuntimeError(f"rules/{name}: {exc}") from exc
         for fact in facts:
-            pyEngine.assert_(pyEngine.Clause(pyEngine.Literal(fact[0], [pyEngine.Term_of(v) for v in fact[1:]]), []))
+            _assert(fact[0], fact[1:])
+        for relation, arity in MATERIALIZE:
+            self._materialize(relation, arity)
         self._active = Logic(True)
+
+    def _materialize(self, relation: str, arity: int) -> None:
+        literal = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)])
+        rows = literal.ask() or []
+        pred = literal.pred
+        for clause in list(pred.clauses.values()):
+            pyEngine.retract(clause)
+        for row in rows:
+            _assert(relation, row)
 
     def _activate(self) -> None:
         if getattr(Logic.tl, "logic", None) is not self._active:
@@ -79,7 +122,8 @@ class Engine:
         self._activate()
         terms = [pyEngine.Var(f"V{i}") if a is None else pyEngine.Term_of(a) for i, a in enumerate(args)]
         try:
-            result = pyEngine.Literal(relation, terms).ask()
+            with _quiet_gc():
+                result = pyEngine.Literal(relation, terms).ask()
         except AttributeError:  # pyDatalog: "Predicate without definition"
             if relation in KNOWN:
                 return []  # a declared relation that has no tuple in this fact base

@@ -41,15 +41,30 @@ class _Emitter:
         self.fb = FactBase(cluster, classes, atoms)
         self.ids = itertools.count(len(classes))  # class ids are 0..len(classes)-1
         self.selectors: dict[LabelSelector, int] = {}
+        self.roles: set[tuple[int, str]] = set()
         self.cidrs: dict[Cidr, int] = {}
 
     def add(self, relation: str, *values) -> None:
         self.fb.facts.append((relation, *values))
 
-    def selector(self, sel: LabelSelector) -> int:
+    def selector(self, sel: LabelSelector, role: str) -> int:
+        """The id of `sel`, used as a pod selector (role "podsel") or a namespace selector ("nssel")."""
+        sid = self._selector(sel)
+        if (sid, role) not in self.roles:
+            self.roles.add((sid, role))
+            self.add(role, sid)
+        return sid
+
+    def _selector(self, sel: LabelSelector) -> int:
         sid = self.selectors.get(sel)
         if sid is None:
             sid = self.selectors[sel] = next(self.ids)
+            single = sorted((r.key, next(iter(r.values))) for r in sel.requirements
+                            if r.op is Op.IN and len(r.values) == 1)
+            if single:
+                self.add("sel_gen", sid, *single[0])
+            else:
+                self.add("sel_nogen", sid)
             for req in sel.requirements:
                 rid = next(self.ids)
                 self.add("sel_req", sid, rid)
@@ -116,7 +131,7 @@ class _Emitter:
         ns = self.fb.ns_ids[pol.namespace]
         self.add("policy", pid)
         self.add("pol_ns", pid, ns)
-        self.add("pol_podsel", pid, self.selector(pol.pod_selector))
+        self.add("pol_podsel", pid, self.selector(pol.pod_selector, "podsel"))
         for d in pol.types:
             self.add("pol_type", pid, d.value)
         for d in Direction:
@@ -141,9 +156,9 @@ class _Emitter:
                 if peer.namespace_selector is None:
                     self.add("peer_same_ns", peer_id, ns)
                 else:
-                    self.add("peer_nssel", peer_id, self.selector(peer.namespace_selector))
-                if peer.pod_selector is not None:
-                    self.add("peer_podsel", peer_id, self.selector(peer.pod_selector))
+                    self.add("peer_nssel", peer_id, self.selector(peer.namespace_selector, "nssel"))
+                # k8s: no podSelector means every pod of the selected namespaces, as the empty selector does
+                self.add("peer_podsel", peer_id, self.selector(peer.pod_selector or LabelSelector(), "podsel"))
         if rule.ports is None:
             self.add("rule_all_ports", rid)
         for spec in rule.ports or ():

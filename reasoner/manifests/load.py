@@ -64,7 +64,7 @@ def field_name(path: FieldPath) -> str | None:
     return out or None
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present
     """A safe loader; positions are read from the composed node tree."""
 
 

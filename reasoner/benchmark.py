@@ -1,0 +1,207 @@
+"""Benchmark: generate clusters of growing size and time every stage.
+
+    python -m reasoner.benchmark                      # the default sizes
+    python -m reasoner.benchmark --sizes 1000x300 10000x2000 --calico
+
+For each size (pods x policies) it writes a synthetic cluster (namespaces, Pods with addresses and
+named ports, many replicas per workload, Kubernetes NetworkPolicies of the usual shapes) to a temporary
+directory and prints: load time, fact+rule evaluation time, connectivity-map time, one `can` query,
+peak memory, and the number of endpoint classes. If network-config-analyzer is installed, it is timed
+on the same files and the ratio printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+TIERS = ("web", "api", "worker", "db", "cache")
+PORTS = {"web": 8080, "api": 9090, "worker": 7000, "db": 5432, "cache": 6379}
+
+
+def generate(pods: int, policies: int, seed: int = 1) -> list[dict]:
+    """A cluster of `pods` pods in about pods/20 workloads, and `policies` NetworkPolicies."""
+    rnd = random.Random(seed)
+    n_workloads = max(4, pods // 20)
+    n_ns = max(2, n_workloads // 10)
+    docs: list[dict] = []
+    namespaces = [f"ns{i}" for i in range(n_ns)]
+    for i, ns in enumerate(namespaces):
+        docs.append({"apiVersion": "v1", "kind": "Namespace",
+                     "metadata": {"name": ns, "labels": {"team": f"team{i % 7}", "env": rnd.choice(["dev", "prod"])}}})
+    docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})
+    workloads = []
+    for w in range(n_workloads):
+        ns = namespaces[w % n_ns]
+        tier = TIERS[w % len(TIERS)]
+        workloads.append((ns, f"{tier}-{w}", tier))
+    ip = 0
+    for w, (ns, app, tier) in enumerate(workloads):
+        replicas = max(1, pods // n_workloads + (1 if w < pods % n_workloads else 0))
+        for r in range(replicas):
+            ip += 1
+            docs.append({"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"name": f"{app}-{r}", "namespace": ns,
+                                      "labels": {"app": app, "tier": tier, "version": f"v{w % 3}"}},
+                         "spec": {"serviceAccountName": app, "containers": [{
+                             "name": "main", "image": "example/app",
+                             "ports": [{"name": "http", "containerPort": PORTS[tier]},
+                                       {"name": "metrics", "containerPort": 9100}]}]},
+                         "status": {"phase": "Running", "podIP": f"10.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"}})
+    docs.append({"apiVersion": "v1", "kind": "Pod",
+                 "metadata": {"name": "coredns-0", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+                 "spec": {"containers": [{"name": "coredns", "image": "coredns",
+                                          "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                                                    {"name": "dns-tcp", "containerPort": 53}]}]},
+                 "status": {"phase": "Running", "podIP": "10.255.0.10"}})
+    shapes = ["same-ns", "cross-ns", "named", "range", "ipblock", "egress-dns", "egress-to"]
+    for p in range(policies):
+        ns, app, tier = workloads[rnd.randrange(len(workloads))]
+        other_ns, other_app, other_tier = workloads[rnd.randrange(len(workloads))]
+        shape = "deny-ns" if p < n_ns else shapes[p % len(shapes)]
+        meta = {"name": f"pol-{p}", "namespace": namespaces[p] if shape == "deny-ns" else ns}
+        spec: dict = {"podSelector": {"matchLabels": {"app": app}}}
+        if shape == "deny-ns":
+            spec = {"podSelector": {}, "policyTypes": ["Ingress"]}
+        elif shape == "same-ns":
+            spec["ingress"] = [{"from": [{"podSelector": {"matchLabels": {"tier": rnd.choice(TIERS)}}}],
+                                "ports": [{"port": PORTS[tier]}]}]
+        elif shape == "cross-ns":
+            spec["ingress"] = [{"from": [{"namespaceSelector": {"matchLabels": {"team": f"team{rnd.randrange(7)}"}},
+                                          "podSelector": {"matchExpressions": [
+                                              {"key": "tier", "operator": "In", "values": [other_tier, "web"]}]}}],
+                                "ports": [{"port": PORTS[tier]}, {"port": 9100}]}]
+        elif shape == "named":
+            spec["ingress"] = [{"from": [{"podSelector": {"matchLabels": {"app": other_app}}},
+                                         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": other_ns}}}],
+                                "ports": [{"port": "http"}, {"port": "metrics"}]}]
+        elif shape == "range":
+            spec["ingress"] = [{"from": [{"podSelector": {"matchExpressions": [
+                                   {"key": "version", "operator": "NotIn", "values": ["v0"]}]}}],
+                                "ports": [{"port": 8000, "endPort": 9000}, {"protocol": "UDP", "port": 5000}]}]
+        elif shape == "ipblock":
+            octet = rnd.randrange(2)
+            spec["ingress"] = [{"from": [{"ipBlock": {"cidr": f"10.{octet}.0.0/16",
+                                                      "except": [f"10.{octet}.{rnd.randrange(4)}.0/24"]}}]}]
+        elif shape == "egress-dns":
+            spec["policyTypes"] = ["Egress"]
+            spec["egress"] = [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                       "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                               "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                              {"to": [{"podSelector": {"matchLabels": {"app": other_app}}}]}]
+        else:
+            spec["policyTypes"] = ["Egress"]
+            spec["egress"] = [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
+                               "ports": [{"port": 443}]},
+                              {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"tier": other_tier}}}]}]
+        docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": spec})
+    return docs
+
+
+def write(docs: list[dict], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    chunk = 500
+    for i in range(0, len(docs), chunk):
+        (directory / f"part-{i // chunk:04d}.yaml").write_text(yaml.safe_dump_all(docs[i:i + chunk], sort_keys=False))
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(pods: int, policies: int, directory: Path) -> dict:
+    from reasoner import api
+    from reasoner.connectivity import class_connections
+    from reasoner.explain import can
+
+    t0 = time.perf_counter()
+    cluster = api.load([directory])
+    t1 = time.perf_counter()
+    an = api.analyse(cluster)
+    an.engine.ask("applies", None, None, None)
+    t2 = time.perf_counter()
+    conns = class_connections(an)
+    t3 = time.perf_counter()
+    src = cluster.endpoints[0].ref
+    dst = cluster.endpoints[-1].ref
+    can(an, src, dst, "TCP", 8080)
+    t4 = time.perf_counter()
+    can(an, cluster.endpoints[1].ref, cluster.endpoints[-2].ref, "TCP", 5432)
+    t5 = time.perf_counter()
+    internal = [c for c in an.facts.classes if c.external is None]
+    return {"pods": pods, "policies": policies, "classes": len(internal),
+            "atoms": len(an.facts.classes) - len(internal), "facts": len(an.facts.facts),
+            "load_s": t1 - t0, "rules_s": t2 - t1, "map_s": t3 - t2, "class_pairs": len(conns),
+            "can_first_ms": (t4 - t3) * 1000, "can_ms": (t5 - t4) * 1000, "peak_mib": peak_mib()}
+
+
+def time_nca(exe: str, directory: Path, limit: float) -> float | None:
+    """network-config-analyzer's connectivity map of the same files, in seconds (inf past `limit`)."""
+    t = time.perf_counter()
+    try:
+        subprocess.run([exe, "--connectivity", str(directory), "--pod_list", str(directory), "--ns_list",
+                        str(directory), "--output_format", "txt"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=limit, check=True)
+    except subprocess.TimeoutExpired:
+        return float("inf")
+    except subprocess.CalledProcessError:
+        return None
+    return time.perf_counter() - t
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", nargs="+", default=["200x60", "1000x300", "2000x600", "10000x2000"],
+                    help="PODSxPOLICIES, e.g. 1000x300")
+    ap.add_argument("--no-nca", action="store_true", help="do not time network-config-analyzer")
+    ap.add_argument("--nca", default=shutil.which("nca"), help="path of network-config-analyzer's `nca` "
+                    "(default: found on PATH)")
+    ap.add_argument("--nca-limit", type=float, default=900, help="seconds to wait for nca per size")
+    ap.add_argument("--keep", type=Path, help="write the generated clusters here instead of a temp dir")
+    args = ap.parse_args(argv)
+    header = (f"{'pods':>6} {'policies':>8} {'classes':>7} {'load s':>7} {'rules s':>7} {'map s':>7} "
+              f"{'can ms':>7} {'peak MiB':>8} {'nca s':>7} {'ratio':>6}")
+    # ratio = nca seconds / (load + rules + map) seconds
+    print(header)
+    for size in args.sizes:
+        pods, policies = (int(x) for x in size.lower().split("x"))
+        base = args.keep or Path(tempfile.mkdtemp(prefix="reasoner-bench-"))
+        directory = base / f"{pods}x{policies}"
+        write(generate(pods, policies), directory)
+        # each size in a fresh process, so that peak memory is per size
+        out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
+                              "from reasoner.benchmark import run_one; "
+                              f"print(json.dumps(run_one({pods}, {policies}, Path(sys.argv[1]))))", str(directory)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            print(out.stderr[-3000:], file=sys.stderr)
+            continue
+        import json
+
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        total = r["load_s"] + r["rules_s"] + r["map_s"]
+        nca = None if args.no_nca or not args.nca else time_nca(args.nca, directory, args.nca_limit)
+        if nca is None:
+            nca_text, ratio = "-", "-"
+        elif nca == float("inf"):
+            nca_text, ratio = f">{args.nca_limit:.0f}", f">{args.nca_limit / total:.0f}"
+        else:
+            nca_text, ratio = f"{nca:.1f}", f"{nca / total:.1f}"
+        print(f"{pods:>6} {policies:>8} {r['classes']:>7} {r['load_s']:>7.2f} {r['rules_s']:>7.2f} {r['map_s']:>7.2f} "
+              f"{r['can_ms']:>7.1f} {r['peak_mib']:>8.0f} {nca_text:>7} {ratio:>6}", flush=True)
+        if args.keep is None:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
