@@ -20,6 +20,10 @@ from reasoner.errors import Location, ManifestError
 
 FieldPath = tuple[Any, ...]
 SUFFIXES = (".yaml", ".yml", ".json")
+CLUSTER_SCOPED = frozenset({"Namespace", "Node", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile",
+                            "HostEndpoint", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "IPPool",
+                            "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass",
+                            "PersistentVolume", "resource"})
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Document:
         meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         name = meta.get("name") if isinstance(meta.get("name"), str) else "<unnamed>"
         ns = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
+        if ns is None and kind not in CLUSTER_SCOPED:
+            ns = "default"
         return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
 
     def error(self, path: FieldPath, message: str) -> ManifestError:
@@ -87,8 +93,15 @@ def _build(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], ctor: 
 
 
 def parse_text(text: str, file: str) -> list[Document]:
-    """Every document in `text` (YAML or JSON), `kind: List` expanded, empty documents dropped."""
+    """Every document in `text` (YAML or JSON), `kind: List` expanded, empty documents dropped.
+
+    A `.json` file must be JSON; line numbers then come from reading it again as YAML (a superset)."""
     docs: list[tuple[Any, dict[FieldPath, int]]] = []
+    if file.lower().endswith(".json"):
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as jexc:
+            raise ManifestError(Location(file, jexc.lineno), f"malformed JSON: {jexc.msg}") from None
     try:
         loader = _Loader(text)
         try:

@@ -1,0 +1,50 @@
+"""Test helpers: build an analysis from inline YAML and ask verdicts."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+from reasoner import api
+from reasoner.connectivity import connections
+from reasoner.explain import can
+
+BASE = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: x, labels: {team: red}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: y, labels: {team: blue}}
+"""
+
+
+def pod(ns: str, name: str, labels: dict | None = None, ip: str | None = None, ports: list | None = None,
+        host_network: bool = False) -> str:
+    """A Pod manifest as YAML text. ports: [(name, protocol, number), ...]."""
+    lines = [f"apiVersion: v1", "kind: Pod", f"metadata: {{name: {name}, namespace: {ns}, labels: {labels or {}}}}",
+             "spec:", f"  hostNetwork: {'true' if host_network else 'false'}", "  containers:", "  - name: c",
+             "    image: i"]
+    if ports:
+        lines.append("    ports:")
+        for pname, proto, number in ports:
+            lines.append(f"    - {{name: {pname}, protocol: {proto}, containerPort: {number}}}" if pname else
+                         f"    - {{protocol: {proto}, containerPort: {number}}}")
+    if ip:
+        lines.append(f"status: {{phase: Running, podIP: {ip}}}")
+    return "\n".join(lines)
+
+
+def analyse(*docs: str, base: bool = True) -> api.Analysis:
+    text = "\n---\n".join(([BASE] if base else []) + [textwrap.dedent(d) for d in docs])
+    cluster = api.load(["-"], stdin=io.StringIO(text))
+    return api.analyse(cluster)
+
+
+def allowed(an: api.Analysis, src: str, dst: str, protocol: str = "TCP", port: int | None = 80) -> bool:
+    return can(an, src, dst, protocol, port).allowed
+
+
+def table(an: api.Analysis) -> dict[tuple[str, str], dict]:
+    return {(c.src, c.dst): c.allowed for c in connections(an)}
