@@ -130,3 +130,74 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, paths: tuple
     verdict = decide(an, src, dst, protocol, port)
     click.echo(render.to_json(verdict) if output == "json" else render.to_text(verdict))
     sys.exit(0 if verdict.allowed else 1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-r", "--relation", help="A base or derived relation to dump (default: list the relations).")
+@click.option("--raw", is_flag=True, help="Print object ids as they are, not as names.")
+@click.option("-o", "--output", "output", default="text", show_default=True,
+              type=click.Choice(["text", "json", "csv"]), help="Output format.")
+def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) -> None:
+    """Dump the fact base or one relation derived by the rules in rules/.
+
+    Without --relation, lists every relation with its size and meaning. Object ids (endpoint classes,
+    namespaces, policies, rules) print as names unless --raw.
+
+    \b
+    Examples:
+      reasoner facts manifests/
+      reasoner facts -r applies manifests/
+      reasoner facts -r allowed -o csv manifests/
+    """
+    import csv as csv_mod
+    import io
+    import json
+
+    from reasoner.engine.datalog import QueryError, derived_relations
+    from reasoner.errors import UsageError
+    from reasoner.facts.schema import RELATIONS
+
+    an = _load(paths)
+    derived = derived_relations()
+    if relation is None:
+        rows = []
+        for name, rel in sorted(RELATIONS.items()):
+            rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), rel.doc))
+        for name, comment in sorted(derived.items()):
+            arity = len(comment.split("(", 1)[1].split(")", 1)[0].split(","))
+            try:
+                size: object = len(an.engine.ask(name, *([None] * arity)))
+            except QueryError:
+                size = "bound"  # asked per flow, with arguments bound
+            rows.append((name, "derived", size, comment.split(": ", 1)[-1]))
+        if output == "json":
+            click.echo(json.dumps([{"relation": r, "kind": k, "tuples": n, "meaning": m} for r, k, n, m in rows], indent=2))
+        else:
+            width = max(len(r[0]) for r in rows)
+            for r, k, n, m in rows:
+                click.echo(f"{r:<{width}}  {k:<7}  {n:>7}  {m}")
+        return
+    if relation in RELATIONS:
+        arity = len(RELATIONS[relation].columns)
+        columns = RELATIONS[relation].columns
+    elif relation in derived:
+        columns = tuple(c.strip() for c in derived[relation].split("(", 1)[1].split(")", 1)[0].split(","))
+        arity = len(columns)
+    else:
+        raise UsageError(f"unknown relation {relation!r} (see `reasoner facts PATH` for the list)")
+    tuples = sorted(an.engine.ask(relation, *([None] * arity)), key=repr)
+    shown = [tuple(v if raw else an.facts.describe(v) for v in t) for t in tuples]
+    if output == "json":
+        click.echo(json.dumps({"relation": relation, "columns": list(columns), "tuples": [list(t) for t in shown]},
+                              indent=2, default=str))
+    elif output == "csv":
+        buf = io.StringIO()
+        w = csv_mod.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows(shown)
+        click.echo(buf.getvalue().rstrip("\n"))
+    else:
+        click.echo(f"{relation}({', '.join(columns)}): {len(shown)} tuples")
+        for t in shown:
+            click.echo("  " + " | ".join(str(v) for v in t))

@@ -15,6 +15,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pyDatalog import Logic, pyDatalog, pyEngine
+from pyDatalog.util import DatalogError
+
+from reasoner.errors import ReasonerError
+
+
+class QueryError(ReasonerError):
+    """A query the engine cannot answer: an unknown relation, or one that needs bound arguments."""
 
 RULE_FILES = ("selectors.dl", "policies.dl", "peers.dl", "ports.dl", "verdict.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
@@ -49,7 +56,7 @@ def derived_relations() -> dict[str, str]:
     for text in rule_texts().values():
         comment = ""
         for line in text.splitlines():
-            if line.startswith("# ") and "(" in line.split(":")[0]:
+            if re.match(r"^# [a-z_][a-z0-9_]*\(", line):
                 comment = line[2:]
             m = re.match(r"^([a-z_][a-z0-9_]*)\(.*<=", line)
             if m and m.group(1) not in out:
@@ -127,7 +134,10 @@ class Engine:
         except AttributeError:  # pyDatalog: "Predicate without definition"
             if relation in KNOWN:
                 return []  # a declared relation that has no tuple in this fact base
-            raise KeyError(f"unknown relation {relation!r}") from None
+            raise QueryError(f"unknown relation {relation!r}") from None
+        except DatalogError as exc:  # e.g. a comparison reached with an unbound side
+            raise QueryError(f"{relation}: cannot be evaluated with these arguments unbound "
+                             f"({str(exc).splitlines()[0]})") from None
         return [tuple(r) for r in result] if result else []
 
     def holds(self, relation: str, *args: Any) -> bool:

@@ -34,6 +34,26 @@ class FactBase:
     def ns_name(self, ns_id: int) -> str:
         return next(name for name, i in self.ns_ids.items() if i == ns_id)
 
+    def describe(self, value: object) -> str:
+        """A readable name for an object id in a tuple (other values as they are)."""
+        if not isinstance(value, int) or isinstance(value, bool):
+            return str(value)
+        if 0 <= value < len(self.classes):
+            return self.classes[value].name
+        if value in self.policy_ids:
+            pol = self.policy_ids[value]
+            return f"{pol.kind} {pol.ref}"
+        if value in self.rule_ids:
+            pol, rule = self.rule_ids[value]
+            return f"{pol.ref} {rule.direction.value}[{rule.index}]"
+        names = self._names()
+        return names.get(value, str(value))
+
+    def _names(self) -> dict[int, str]:
+        if not hasattr(self, "_name_cache"):
+            self._name_cache = {i: f"ns:{n}" for n, i in self.ns_ids.items()}
+        return self._name_cache
+
 
 class _Emitter:
     def __init__(self, cluster: Cluster):
