@@ -154,7 +154,7 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
     import io
     import json
 
-    from reasoner.engine.datalog import QueryError, derived_relations
+    from reasoner.engine.datalog import BOUND_ONLY, QueryError, derived_relations
     from reasoner.errors import UsageError
     from reasoner.facts.schema import RELATIONS
 
@@ -166,10 +166,12 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
             rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), rel.doc))
         for name, comment in sorted(derived.items()):
             arity = len(comment.split("(", 1)[1].split(")", 1)[0].split(","))
-            try:
-                size: object = len(an.engine.ask(name, *([None] * arity)))
-            except QueryError:
-                size = "bound"  # asked per flow, with arguments bound
+            size: object = "bound"  # asked per flow, with arguments bound
+            if name not in BOUND_ONLY:
+                try:
+                    size = len(an.engine.ask(name, *([None] * arity)))
+                except QueryError:
+                    pass
             rows.append((name, "derived", size, comment.split(": ", 1)[-1]))
         if output == "json":
             click.echo(json.dumps([{"relation": r, "kind": k, "tuples": n, "meaning": m} for r, k, n, m in rows], indent=2))

@@ -28,14 +28,14 @@ def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in out]
 
 
-def port_sets(tuples: list[tuple[str, int, int]]) -> dict[str, object]:
+def port_sets(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, object]:
     """{protocol: "all" | [(lo, hi), ...]} from (proto, lo, hi) tuples where proto may be '*'."""
     by_proto: dict[str, list[tuple[int, int]]] = {}
     for proto, lo, hi in tuples:
-        for p in (PROTOCOLS if proto == "*" else (proto,)):
+        for p in (protocols if proto == "*" else (proto,)):
             by_proto.setdefault(p, []).append((lo, hi))
     out: dict[str, object] = {}
-    for p in PROTOCOLS:
+    for p in protocols:
         if p not in by_proto:
             continue
         ranges = merge(by_proto[p])
@@ -61,13 +61,144 @@ class Connection:
 
 
 def class_connections(an: Analysis) -> list[ClassConnection]:
-    """Every pair of classes with some allowed traffic, as port sets per protocol."""
+    """Every pair of classes with some allowed traffic, as port sets per protocol.
+
+    Pairs whose ends are both decided by the union of Kubernetes rules (or not isolated) come whole from the
+    Datalog relation `allowed`. A pair with an end decided by ordered (Calico) evaluation is assembled here
+    from the per-end relations: `verdict_ord`/`nohit_verdict` for an ordered end, the grants for a union end;
+    the flow-level relation `flow_allowed` says the same for every single flow (tests/test_calico_crosscheck.py).
+    """
     grouped: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
     for s, d, p, lo, hi in an.engine.ask("allowed", None, None, None, None, None):
         grouped.setdefault((s, d), []).append((p, lo, hi))
+    protocols = an.facts.protocols
+    for (s, d), tuples in _ordered_pairs(an).items():
+        grouped[(s, d)] = tuples
     classes = an.facts.classes
-    out = [ClassConnection(classes[s], classes[d], port_sets(t)) for (s, d), t in grouped.items()]
+    out = [ClassConnection(classes[s], classes[d], port_sets(t, protocols)) for (s, d), t in grouped.items()]
+    out = [c for c in out if c.allowed]
     out.sort(key=lambda c: (c.src.id, c.dst.id))
+    return out
+
+
+FULL = [(0, 65535)]
+
+
+def _intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = []
+    for lo1, hi1 in a:
+        for lo2, hi2 in b:
+            lo, hi = max(lo1, lo2), min(hi1, hi2)
+            if lo <= hi:
+                out.append((lo, hi))
+    return merge(out)
+
+
+def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out, at = [], 0
+    for lo, hi in merge(ranges):
+        if lo > at:
+            out.append((at, lo - 1))
+        at = hi + 1
+    if at <= 65535:
+        out.append((at, 65535))
+    return out
+
+
+class _OrderedSide:
+    """What an ordered end allows towards each peer, per protocol, from verdict_ord and nohit_verdict."""
+
+    def __init__(self, an: Analysis, direction: str):
+        e = an.engine
+        atoms = an.facts.port_atoms
+        self.default = {s: a == "Allow" for s, _d, a in e.ask("nohit_verdict", None, direction, None)}
+        self.regions: dict[tuple[int, int], dict[str, tuple[bool, list, list]]] = {}
+        for s, _d, q, p, x, a in e.ask("verdict_ord", None, direction, None, None, None, None):
+            rest, allow, touched = self.regions.setdefault((s, q), {}).setdefault(p, (False, [], []))
+            if x == -1:
+                self.regions[(s, q)][p] = (a == "Allow", allow, touched)
+                continue
+            _p, lo, hi = atoms[x]
+            touched.append((lo, hi))
+            if a == "Allow":
+                allow.append((lo, hi))
+
+    def allows(self, s: int, q: int, protocols: tuple[str, ...]) -> dict[str, list[tuple[int, int]]]:
+        regions = self.regions.get((s, q))
+        if regions is None:
+            return {p: FULL for p in protocols} if self.default.get(s) else {}
+        out = {}
+        for p, (rest, allow, touched) in regions.items():
+            ranges = allow + (_complement(touched) if rest else [])
+            if ranges:
+                out[p] = merge(ranges)
+        return out
+
+
+def _grant_sets(rows) -> dict[tuple[int, int], list[tuple[str, int, int]]]:
+    out: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
+    for a, b, p, lo, hi, _r in rows:
+        out.setdefault((a, b), []).append((p, lo, hi))
+    return out
+
+
+def _per_proto(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...]) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {}
+    for p, lo, hi in tuples:
+        for q in (protocols if p == "*" else (p,)):
+            out.setdefault(q, []).append((lo, hi))
+    return {p: merge(r) for p, r in out.items()}
+
+
+def class_connections_for(an: Analysis, s: int, d: int) -> dict[str, object]:
+    """What one pair of classes allows (any port), as port sets per protocol."""
+    tuples = _ordered_pairs(an, only=(s, d)).get((s, d))
+    if tuples is None:
+        tuples = [(p, lo, hi) for _s, _d, p, lo, hi in an.engine.ask("allowed", s, d, None, None, None)]
+    return port_sets(tuples, an.facts.protocols)
+
+
+def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tuple[int, int], list[tuple[str, int, int]]]:
+    e = an.engine
+    ordered = {(s, d) for s, d in e.ask("ordered", None, None)}
+    if not ordered:
+        return {}
+    protocols = an.facts.protocols
+    egress, ingress = _OrderedSide(an, "egress"), _OrderedSide(an, "ingress")
+    e_open = {c for (c,) in e.ask("egress_open", None)}
+    i_open = {c for (c,) in e.ask("ingress_open", None)}
+    e_grants = _grant_sets(e.ask("egress_grant", None, None, None, None, None, None))
+    i_grants = _grant_sets(e.ask("ingress_grant", None, None, None, None, None, None))
+    classes = an.facts.classes
+    out: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
+    pairs = ((classes[only[0]], classes[only[1]]),) if only else ((a, b) for a in classes for b in classes)
+    for src, dst in pairs:
+        if True:
+            s, d = src.id, dst.id
+            if (s, "egress") not in ordered and (d, "ingress") not in ordered:
+                continue
+            if src.external is not None and dst.external is not None:
+                continue
+            if not set(src.families) & set(dst.families):
+                continue
+            if (s, "egress") in ordered:
+                e_set = egress.allows(s, d, protocols)
+            elif s in e_open:
+                e_set = {p: FULL for p in protocols}
+            else:
+                e_set = _per_proto(e_grants.get((s, d), []), protocols)
+            if not e_set:
+                continue
+            if (d, "ingress") in ordered:
+                i_set = ingress.allows(d, s, protocols)
+            elif d in i_open:
+                i_set = {p: FULL for p in protocols}
+            else:
+                i_set = _per_proto(i_grants.get((d, s), []), protocols)
+            tuples = [(p, lo, hi) for p in protocols if p in e_set and p in i_set
+                      for lo, hi in _intersect(e_set[p], i_set[p])]
+            if tuples:
+                out[(s, d)] = tuples
     return out
 
 

@@ -14,6 +14,7 @@ from reasoner.connectivity import port_sets
 from reasoner.errors import UsageError
 from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr
+from reasoner.model.calico import PROTOCOL_NUMBERS
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, Rule
 
 PROTOCOL_NAMES = {"TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP", "ICMP": "ICMP", "ICMPV6": "ICMPv6",
@@ -43,6 +44,26 @@ class RuleRef:
                 f"({self.rule.origin})")
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of an ordered evaluation: a tier and what it did (a rule's action, its default, or a Pass)."""
+
+    tier: str
+    action: str  # Allow, Deny, Pass, or Log (a Log rule that matched and let evaluation go on)
+    rule: RuleRef | None  # None: the tier's defaultAction (end of tier), or the profile
+    note: str = ""
+
+    def to_json(self) -> dict:
+        out = {"tier": self.tier, "action": self.action, "note": self.note}
+        if self.rule is not None:
+            out.update(self.rule.to_json())
+        return out
+
+    def __str__(self) -> str:
+        where = str(self.rule) if self.rule is not None else self.note
+        return f"tier {self.tier}: {self.action}  {where}"
+
+
 @dataclass
 class Side:
     """One end of the flow: egress at the source or ingress at the destination."""
@@ -54,9 +75,11 @@ class Side:
     allowing: list[RuleRef] = field(default_factory=list)
     allowed: bool = False
     notes: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)  # ordered (Calico) evaluation, when it applies
 
     def to_json(self) -> dict:
         return {"direction": self.direction, "endpoint": self.endpoint, "allowed": self.allowed,
+                "steps": [st.to_json() for st in self.steps],
                 "isolated": bool(self.isolating),
                 "policies": [{"kind": p.kind, "namespace": p.namespace, "name": p.name,
                               "file": p.origin.file, "line": p.origin.line} for p in self.isolating],
@@ -120,7 +143,7 @@ def _side(an: Analysis, direction: str, subject: Target, peer: Target,
     c, p = subject.cls.id, peer.cls.id
     for (pol_id, _c, _d) in e.ask("applies", None, c, direction):
         side.isolating.append(an.facts.policy_ids[pol_id])
-    side.isolating.sort(key=lambda pol: (pol.namespace, pol.name))
+    side.isolating.sort(key=lambda pol: (pol.namespace or "", pol.name))
     if proto is not None:
         rel = "egress_allows" if direction == "egress" else "ingress_allows"
         rule_ids = {t[4] for t in e.ask(rel, c, p, proto, port, None)}
@@ -128,10 +151,66 @@ def _side(an: Analysis, direction: str, subject: Target, peer: Target,
         rel = "egress_grant" if direction == "egress" else "ingress_grant"
         rule_ids = {t[5] for t in e.ask(rel, c, p, None, None, None, None)}
     side.allowing = sorted((RuleRef(*an.facts.rule_ids[r]) for r in rule_ids),
-                           key=lambda r: (r.policy.namespace, r.policy.name, r.rule.index))
+                           key=lambda r: (r.policy.namespace or "", r.policy.name, r.rule.index))
     side.allowed = not side.isolating or bool(side.allowing)
+    if e.holds("ordered", c, direction):
+        side.allowing = []
+        side.steps = _ordered_steps(an, direction, c, p, proto, port)
+        side.allowed = (e.holds("ord_ok", c, direction, p, proto, port) if proto is not None
+                        else any(st.action == "Allow" for st in side.steps if st.note != "Log"))
     _notes(an, side, subject, peer)
     return side
+
+
+def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | None, port: int | None) -> list[Step]:
+    """The chain of an ordered evaluation for one flow: tier by tier, the matching Log rules, then the first
+    Allow/Deny/Pass rule or the tier's default; the profile when every tier passed. Without a protocol, the
+    chain of the first region (ports) that the pair's rules single out, else of the rest."""
+    e = an.engine
+    fb = an.facts
+    tier_names = {tid: name for name, tid in fb.tier_ids.items()}
+    tier_rank = dict(e.ask("tier_rank", None, None))
+    tiers = sorted((t for _c, _d, t in e.ask("tier_applies", c, direction, None)), key=lambda t: tier_rank[t])
+    region: int | None = None
+    if proto is not None and e.holds("has_hit", c, direction, q):
+        hits = e.ask("flow_region", c, direction, q, proto, port, None)
+        region = hits[0][5] if hits else -1
+    elif proto is None and e.holds("has_hit", c, direction, q):
+        region = -1
+        proto = "TCP"
+    steps: list[Step] = []
+    for t in tiers:
+        name = tier_names[t]
+        if region is None:
+            default = e.ask("tier_default", t, None)[0][1]
+            steps.append(Step(name, default, None, "no rule of the tier matches; end of tier" if default == "Deny"
+                              else "no rule of the tier matches; defaultAction Pass"))
+            if default != "Pass":
+                return steps
+            continue
+        first = e.ask("tier_first", c, direction, q, proto, region, t, None)
+        first_rank = None
+        if first:
+            first_rank = e.ask("rule_rank", first[0][6], None)[0][1]
+        for row in e.ask("cover", c, direction, q, proto, region, None):
+            r = row[5]
+            if e.holds("rule_action", r, "Log") and e.holds("rule_tier", r, t):
+                if first_rank is None or e.ask("rule_rank", r, None)[0][1] < first_rank:
+                    steps.append(Step(name, "Log", RuleRef(*fb.rule_ids[r]), "Log"))
+        if first:
+            r = first[0][6]
+            action = e.ask("rule_action", r, None)[0][1]
+            steps.append(Step(name, action, RuleRef(*fb.rule_ids[r])))
+            if action != "Pass":
+                return steps
+        else:
+            default = e.ask("tier_default", t, None)[0][1]
+            steps.append(Step(name, default, None, "no rule of the tier matches; end of tier" if default == "Deny"
+                              else "no rule of the tier matches; defaultAction Pass"))
+            if default != "Pass":
+                return steps
+    steps.append(Step("(profiles)", "Allow", None, "no tier decided: the namespace profile allows"))
+    return steps
 
 
 def _notes(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
@@ -140,9 +219,11 @@ def _notes(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
     elif subject.cls.host_network:
         side.notes.append("a host-network pod: NetworkPolicy does not apply to it")
     elif not side.isolating:
-        side.notes.append(f"no NetworkPolicy selects it for {side.direction}: not isolated, everything passes")
+        side.notes.append(f"no policy selects it for {side.direction}: not isolated, everything passes")
     if peer.cls.external is None and not peer.cls.atoms and side.isolating:
         for pol in side.isolating:
+            if not isinstance(pol, NetworkPolicy):
+                continue
             for rule in pol.rules(Direction(side.direction)):
                 if any(isinstance(x, IPBlockPeer) for x in rule.peers or ()):
                     side.notes.append(
@@ -158,9 +239,17 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
     if protocol is not None or port is not None:
         proto = PROTOCOL_NAMES.get((protocol or "TCP").upper())
         if proto is None:
-            if not (protocol or "").isdigit() or not 0 <= int(protocol) <= 255:  # type: ignore[arg-type]
+            text = protocol or ""
+            named = {p.upper(): p for p in an.facts.protocols}
+            by_number = {str(PROTOCOL_NUMBERS[p]): p for p in an.facts.protocols if p in PROTOCOL_NUMBERS}
+            if text.upper() in named:
+                proto = named[text.upper()]
+            elif text in by_number:
+                proto = by_number[text]
+            elif text.isdigit() and 0 <= int(text) <= 255:
+                proto = text if text in an.facts.protocols else "OTHER"  # policies treat the rest alike
+            else:
                 raise UsageError(f"unknown protocol {protocol!r} (want TCP, UDP, SCTP, ICMP, ICMPv6 or 0-255)")
-            proto = "OTHER"  # Kubernetes policy treats every other protocol alike
         if proto in ("TCP", "UDP", "SCTP"):
             if port is None:
                 raise UsageError(f"{proto} needs --port (or leave out --protocol to ask about every port)")
@@ -168,18 +257,29 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
                 raise UsageError(f"port {port} is out of range (want 1-65535)")
         else:
             port = 0  # protocols without ports
-    egress = _side(an, "egress", s, d, proto, port)
-    ingress = _side(an, "ingress", d, s, proto, port)
-    family_ok = an.engine.holds("pair_ok", s.cls.id, d.cls.id)
-    if not family_ok:
-        egress.notes.append("the two ends share no IP family")
     if proto is not None:
+        egress = _side(an, "egress", s, d, proto, port)
+        ingress = _side(an, "ingress", d, s, proto, port)
         allowed = an.engine.holds("flow_allowed", s.cls.id, d.cls.id, proto, port)
         ports: dict[str, object] = {}
     else:
-        rows = an.engine.ask("allowed", s.cls.id, d.cls.id, None, None, None)
-        ports = port_sets([(p, lo, hi) for _s, _d, p, lo, hi in rows])
+        from reasoner.connectivity import class_connections_for
+
+        ports = class_connections_for(an, s.cls.id, d.cls.id)
         allowed = bool(ports)
+        # the chains are those of one flow: an allowed one when there is one
+        rep_proto, rep_port = "TCP", None
+        if ports:
+            rep_proto = next(iter(ports))
+            ranges = ports[rep_proto]
+            rep_port = (1 if ranges == "all" else max(1, ranges[0][0])) if rep_proto in ("TCP", "UDP", "SCTP") else 0
+        egress = _side(an, "egress", s, d, rep_proto if rep_port is not None else None, rep_port)
+        ingress = _side(an, "ingress", d, s, rep_proto if rep_port is not None else None, rep_port)
+        if rep_port is not None:
+            flow = rep_proto if rep_proto not in ("TCP", "UDP", "SCTP") else f"{rep_proto}/{rep_port}"
+            egress.notes.insert(0, f"chain shown for one allowed flow: {flow}")
+    if not an.engine.holds("pair_ok", s.cls.id, d.cls.id):
+        egress.notes.append("the two ends share no IP family")
     shown_proto = None if proto is None else (protocol.upper() if proto == "OTHER" and protocol else proto)
     return Verdict(s.name, d.name, shown_proto, None if proto is None or proto not in ("TCP", "UDP", "SCTP")
                    else port, allowed, egress, ingress, ports)

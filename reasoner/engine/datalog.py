@@ -23,14 +23,24 @@ from reasoner.errors import ReasonerError
 class QueryError(ReasonerError):
     """A query the engine cannot answer: an unknown relation, or one that needs bound arguments."""
 
-RULE_FILES = ("selectors.dl", "policies.dl", "peers.dl", "ports.dl", "verdict.dl")
+# Derived relations that are asked with some arguments bound (a comparison or an enumeration needs them).
+BOUND_ONLY = frozenset({"within", "rcov_d", "cneg_d", "flow_region", "in_touched", "ord_ok", "earlier_cover",
+                        "earlier_stop", "earlier_nohit_stop", "egress_allows", "ingress_allows", "egress_ok",
+                        "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
+                        "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects"})
+RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "peers.dl", "ports.dl", "tiers.dl", "verdict.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
 # arguments by a new subgoal; a kept table answers it by an index lookup instead (hash join). The rules
 # stay the definition: each relation is computed by pyDatalog from its rules before being kept.
 MATERIALIZE: tuple[tuple[str, int], ...] = (
-    ("ns_selected", 2), ("sel_scope", 2), ("sel_in_ns", 3), ("applies", 3), ("isolated", 2), ("egress_open", 1),
-    ("ingress_open", 1), ("egress_rule", 2), ("ingress_rule", 2), ("peer_match", 2), ("rule_peer_ok", 2),
-    ("rule_range", 4), ("rule_named", 3), ("egress_grant", 6), ("ingress_grant", 6),
+    ("ns_selected", 2), ("sel_scope", 2), ("sel_in_ns", 3), ("sel_pod", 2), ("sel_netset", 2), ("sel_ns", 2),
+    ("sel_sa", 2), ("applies", 3), ("isolated", 2), ("egress_open", 1), ("ingress_open", 1), ("ordered", 2),
+    ("tier_applies", 3), ("subject_rule", 3), ("egress_rule", 2), ("ingress_rule", 2), ("peer_match", 2),
+    ("rule_peer_ok", 2), ("rule_range", 4), ("rule_named", 3), ("egress_grant", 6), ("ingress_grant", 6),
+    ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
+    ("ent_in_nets", 2), ("ent_match", 2), ("crule_ok", 3), ("cproto", 2), ("rfull", 2), ("cneg", 3),
+    ("rcov", 3), ("hit", 4), ("has_hit", 3), ("touch", 5), ("region", 5), ("cover", 6), ("tier_first", 7),
+    ("tier_outcome", 7), ("stop", 7), ("verdict_ord", 6), ("nohit_verdict", 3),
 )
 
 
@@ -104,6 +114,12 @@ class Engine:
                 pyDatalog.load(text)
             except Exception as exc:  # a defect in our rules, not in the user's input
                 raise RuntimeError(f"rules/{name}: {exc}") from exc
+        from reasoner.facts.schema import RELATIONS
+
+        for name, rel in RELATIONS.items():  # declare every base relation, so that an empty one reads as empty
+            dummy = ("\0declare",) * len(rel.columns)
+            _assert(name, dummy)
+            pyEngine.retract(pyEngine.Clause(pyEngine.Literal(name, [pyEngine.Term_of(v) for v in dummy]), []))
         for fact in facts:
             _assert(fact[0], fact[1:])
         for relation, arity in MATERIALIZE:
@@ -138,6 +154,8 @@ class Engine:
         except DatalogError as exc:  # e.g. a comparison reached with an unbound side
             raise QueryError(f"{relation}: cannot be evaluated with these arguments unbound "
                              f"({str(exc).splitlines()[0]})") from None
+        if result is True:  # every argument was bound, and the tuple holds
+            return [tuple(args)]
         return [tuple(r) for r in result] if result else []
 
     def holds(self, relation: str, *args: Any) -> bool:

@@ -71,7 +71,7 @@ class Atoms:
 
 
 def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
-    """(every CIDR bound in ipBlocks, the ipBlock cidrs themselves)."""
+    """(every CIDR any policy or network set mentions, the ones that name addresses to show in maps)."""
     every: list[Cidr] = []
     tops: list[Cidr] = []
     for pol in cluster.policies:
@@ -81,6 +81,15 @@ def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
                     tops.append(peer.cidr)
                     every.append(peer.cidr)
                     every.extend(peer.excepts)
+    for cpol in cluster.calico_policies:
+        for crule in cpol.ingress + cpol.egress:
+            for ent in (crule.source, crule.destination):
+                tops.extend(ent.nets)
+                every.extend(ent.nets)
+                every.extend(ent.not_nets)
+    for nset in cluster.network_sets:
+        tops.extend(nset.nets)
+        every.extend(nset.nets)
     return every, tops
 
 

@@ -9,13 +9,53 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+import math
+
 from reasoner.facts.classes import Atoms, EndpointClass, build_classes
+from reasoner.model.calico import (
+    DEFAULT_TIER,
+    K8S_POLICY_ORDER,
+    Action,
+    CalicoPolicy,
+    CalicoRule,
+    EntityRule,
+)
+from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cidr import Cidr
 from reasoner.model.cluster import Cluster
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, PodPeer, Rule
 from reasoner.model.selector import LabelSelector, Op
 
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "OTHER")
+PORTED = ("TCP", "UDP", "SCTP")
+# Calico literal -> (negated?, base test): the negated forms hold on an absent key (SEMANTICS §3.8)
+NEGATED = {"ne", "notin", "nothas", "notcontains", "notstarts", "notends"}
+BASE = {"eq": "in", "ne": "in", "in": "in", "notin": "in", "has": "exists", "nothas": "exists",
+        "contains": "contains", "notcontains": "contains", "starts": "starts", "notstarts": "starts",
+        "ends": "ends", "notends": "ends"}
+AUTO = "projectcalico.org/"
+
+
+def sort_name(pol: NetworkPolicy | CalicoPolicy) -> str:
+    """The name that breaks order ties inside a tier: Calico <=3.31's policy key (SEMANTICS §4.3):
+    `<namespace>/<tier-prefixed name>`, Kubernetes policies as `<namespace>/knp.default.<name>`."""
+    if isinstance(pol, NetworkPolicy):
+        return f"{pol.namespace}/knp.default.{pol.name}"
+    prefixed = pol.name if pol.name.startswith(pol.tier + ".") else f"{pol.tier}.{pol.name}"
+    return f"{pol.namespace}/{prefixed}" if pol.namespace else prefixed
+
+
+def evaluation_order(cluster: Cluster) -> list[NetworkPolicy | CalicoPolicy]:
+    """Every policy in Calico's evaluation order (SEMANTICS §4.2, §4.3): tiers by order then name; in a
+    tier, policies by order (none: last) then `sort_name`. Kubernetes policies: default tier, order 1000."""
+    tiers = {name: (t.order, name) for name, t in cluster.tiers.items()}
+
+    def key(pol):
+        tier = DEFAULT_TIER if isinstance(pol, NetworkPolicy) else pol.tier
+        order = K8S_POLICY_ORDER if isinstance(pol, NetworkPolicy) else (math.inf if pol.order is None else pol.order)
+        return (tiers[tier], order, sort_name(pol))
+
+    return sorted([*cluster.policies, *cluster.calico_policies], key=key)
 
 Fact = tuple  # (relation, *values)
 
@@ -30,6 +70,9 @@ class FactBase:
     policy_ids: dict[int, NetworkPolicy] = field(default_factory=dict)
     rule_ids: dict[int, tuple[NetworkPolicy, Rule]] = field(default_factory=dict)
     class_of: dict[str, EndpointClass] = field(default_factory=dict)  # endpoint ref -> class
+    protocols: tuple[str, ...] = PROTOCOLS  # the protocol atoms ('*' expands to these)
+    port_atoms: dict[int, tuple[str, int, int]] = field(default_factory=dict)  # atom -> (proto, lo, hi)
+    tier_ids: dict[str, int] = field(default_factory=dict)
 
     def ns_name(self, ns_id: int) -> str:
         return next(name for name, i in self.ns_ids.items() if i == ns_id)
@@ -46,12 +89,16 @@ class FactBase:
         if value in self.rule_ids:
             pol, rule = self.rule_ids[value]
             return f"{pol.ref} {rule.direction.value}[{rule.index}]"
+        if value in self.port_atoms:
+            proto, lo, hi = self.port_atoms[value]
+            return f"{proto}/{lo}" if lo == hi else f"{proto}/{lo}-{hi}"
         names = self._names()
         return names.get(value, str(value))
 
     def _names(self) -> dict[int, str]:
         if not hasattr(self, "_name_cache"):
             self._name_cache = {i: f"ns:{n}" for n, i in self.ns_ids.items()}
+            self._name_cache.update({i: f"tier:{n}" for n, i in self.tier_ids.items()})
         return self._name_cache
 
 
@@ -62,45 +109,59 @@ class _Emitter:
         self.ids = itertools.count(len(classes))  # class ids are 0..len(classes)-1
         self.selectors: dict[LabelSelector, int] = {}
         self.roles: set[tuple[int, str]] = set()
+        self.requirements: dict[tuple, int] = {}
+        self.sa_ids: dict[tuple[str, str], int] = {}
         self.cidrs: dict[Cidr, int] = {}
 
     def add(self, relation: str, *values) -> None:
         self.fb.facts.append((relation, *values))
 
-    def selector(self, sel: LabelSelector, role: str) -> int:
-        """The id of `sel`, used as a pod selector (role "podsel") or a namespace selector ("nssel")."""
+    def selector(self, sel: LabelSelector | CalicoSelector, role: str) -> int:
+        """The id of `sel` in a role: "podsel"/"nssel" (k8s pod / namespace selector), "csel" (Calico selector
+        over pods and network sets), "cnssel" (Calico namespaceSelector), "sasel" (service accounts)."""
         sid = self._selector(sel)
         if (sid, role) not in self.roles:
             self.roles.add((sid, role))
             self.add(role, sid)
         return sid
 
-    def _selector(self, sel: LabelSelector) -> int:
-        sid = self.selectors.get(sel)
-        if sid is None:
-            sid = self.selectors[sel] = next(self.ids)
-            single = sorted((r.key, next(iter(r.values))) for r in sel.requirements
-                            if r.op is Op.IN and len(r.values) == 1)
-            if single:
-                self.add("sel_gen", sid, *single[0])
+    def _selector(self, sel: LabelSelector | CalicoSelector) -> int:
+        key = sel if isinstance(sel, LabelSelector) else ("calico", sel.dnf)
+        sid = self.selectors.get(key)
+        if sid is not None:
+            return sid
+        sid = self.selectors[key] = next(self.ids)
+        if isinstance(sel, LabelSelector):  # one conjunction
+            conjs = [[(r.op in (Op.NOT_IN, Op.DOES_NOT_EXIST), "in" if r.op in (Op.IN, Op.NOT_IN) else "exists",
+                       r.key, tuple(sorted(r.values))) for r in sel.requirements]]
+        else:
+            conjs = [[(lit.op in NEGATED, BASE[lit.op], lit.key, lit.values) for lit in conj] for conj in sel.dnf]
+        for conj in conjs:
+            jid = next(self.ids)
+            self.add("sel_conj", sid, jid)
+            gen = sorted((key, values[0]) for neg, op, key, values in conj if not neg and op == "in" and len(values) == 1)
+            if gen:
+                self.add("conj_gen", jid, *gen[0])
             else:
-                self.add("sel_nogen", sid)
-            for req in sel.requirements:
-                rid = next(self.ids)
-                self.add("sel_req", sid, rid)
-                if req.op is Op.IN:
-                    self.add("req_positive", rid)
-                    for v in req.values:
-                        self.add("req_in", rid, req.key, v)
-                elif req.op is Op.NOT_IN:
-                    for v in req.values:
-                        self.add("req_notin", rid, req.key, v)
-                elif req.op is Op.EXISTS:
-                    self.add("req_positive", rid)
-                    self.add("req_exists", rid, req.key)
-                else:
-                    self.add("req_absent", rid, req.key)
+                self.add("conj_nogen", jid)
+            for neg, op, key, values in conj:
+                rid = self.requirement(op, key, values)
+                self.add("conj_neg" if neg else "conj_pos", jid, rid)
         return sid
+
+    def requirement(self, op: str, key: str, values: tuple[str, ...]) -> int:
+        rkey = (op, key, values)
+        rid = self.requirements.get(rkey)
+        if rid is None:
+            rid = self.requirements[rkey] = next(self.ids)
+            if op == "in":
+                for v in values:
+                    self.add("req_in", rid, key, v)
+            elif op == "exists":
+                self.add("req_exists", rid, key)
+            else:
+                self.add(f"req_{op}", rid, key, values[0])
+        return rid
 
     def cidr(self, c: Cidr) -> int:
         cid = self.cidrs.get(c)
@@ -111,12 +172,20 @@ class _Emitter:
 
     def inventory(self) -> None:
         fb = self.fb
-        for name, ns in sorted(fb.cluster.namespaces.items()):
+        cluster = fb.cluster
+        for name, ns in sorted(cluster.namespaces.items()):
             nid = fb.ns_ids[name] = next(self.ids)
             self.add("namespace", nid)
             self.add("ns_name", nid, name)
             for k, v in ns.labels:
                 self.add("label", nid, k, v)
+            view = next(self.ids)  # Calico's view: the labels plus projectcalico.org/name (profile kns.<ns>)
+            self.add("ns_view", nid, view)
+            for k, v in {**dict(ns.labels), AUTO + "name": name}.items():
+                self.add("label", view, k, v)
+        sa_labels = {(sa.namespace, sa.name): dict(sa.labels) for sa in cluster.service_accounts}
+        for ns, name in sorted(set(sa_labels) | {(e.namespace, e.service_account) for e in cluster.endpoints}):
+            self.service_account(ns, name, sa_labels.get((ns, name), {}))
         for atom in fb.atoms.atoms:
             self.add("atom_range", atom.id, atom.family, atom.lo, atom.hi)
         for cls in fb.classes:
@@ -138,27 +207,125 @@ class _Emitter:
                 self.add("class_port", cls.id, *p)
             for ep in cls.members:
                 fb.class_of[ep.ref] = cls
-        for p in PROTOCOLS:
+            ep = cls.members[0]
+            sa = self.sa_ids[(ep.namespace, ep.service_account)]
+            self.add("class_sa", cls.id, sa)
+            view = next(self.ids)
+            self.add("calico_view", cls.id, view)
+            self.add("view_of", view, cls.id)
+            for k, v in self.calico_labels(ep.namespace, ep.service_account, dict(cls.labels), sa_labels).items():
+                self.add("label", view, k, v)
+        for nset in cluster.network_sets:
+            nid = next(self.ids)
+            self.add("netset", nid)
+            labels = dict(nset.labels)
+            if nset.namespace is None:
+                self.add("gnetset", nid)
+            else:
+                self.add("netset_ns", nid, fb.ns_ids[nset.namespace])
+                ns_labels = dict(cluster.namespaces[nset.namespace].labels)
+                labels = {**{f"pcns.{k}": v for k, v in ns_labels.items()}, "pcns." + AUTO + "name": nset.namespace,
+                          AUTO + "namespace": nset.namespace, **labels}
+            for k, v in labels.items():
+                self.add("label", nid, k, v)
+            for net in nset.nets:
+                self.add("netset_net", nid, self.cidr(net))
+        protocols = list(PROTOCOLS)
+        for cpol in cluster.calico_policies:
+            for rule in cpol.ingress + cpol.egress:
+                for proto in (rule.protocol, rule.not_protocol):
+                    if proto is not None and proto not in protocols:
+                        protocols.insert(-1, proto)  # before OTHER, which stands for every protocol not listed
+        fb.protocols = tuple(protocols)
+        for p in protocols:
             self.add("proto", p)
             self.add("proto_meet", p, p, p)
             self.add("proto_meet", "*", p, p)
             self.add("proto_meet", p, "*", p)
+            if p in PORTED:
+                self.add("ported", p)
         self.add("proto_meet", "*", "*", "*")
+        self.port_atoms(protocols)
+        for i, (name, tier) in enumerate(sorted(cluster.tiers.items(), key=lambda t: (t[1].order, t[0]))):
+            tid = fb.tier_ids[name] = next(self.ids)
+            self.add("tier_rank", tid, i)
+            self.add("tier_default", tid, tier.default_action.value)
 
-    def policy(self, pol: NetworkPolicy) -> None:
+    def service_account(self, ns: str, name: str, labels: dict[str, str]) -> None:
+        sid = self.sa_ids[(ns, name)] = next(self.ids)
+        self.add("service_account", sid)
+        self.add("sa_name", sid, name)
+        if len(name) >= 63:
+            self.add("sa_long", sid)
+        for k, v in {**labels, AUTO + "name": name}.items():
+            self.add("label", sid, k, v)
+
+    def calico_labels(self, ns: str, sa: str, own: dict[str, str], sa_labels: dict) -> dict[str, str]:
+        """A pod's labels as Calico selectors see them (SEMANTICS §1.1, §5.2, §5.3): its own labels win over
+        the automatic ones and over those inherited from the profiles kns.<ns> and ksa.<ns>.<sa>."""
+        out = {f"pcns.{k}": v for k, v in self.fb.cluster.namespaces[ns].labels}
+        out["pcns." + AUTO + "name"] = ns
+        out.update({f"pcsa.{k}": v for k, v in sa_labels.get((ns, sa), {}).items()})
+        out["pcsa." + AUTO + "name"] = sa
+        out[AUTO + "namespace"] = ns
+        out[AUTO + "orchestrator"] = "k8s"
+        if len(sa) < 63:
+            out[AUTO + "serviceaccount"] = sa
+        out.update(own)
+        return out
+
+    def port_atoms(self, protocols: list[str]) -> None:
+        """Cut the ports of TCP, UDP and SCTP at every bound a rule or a named container port mentions."""
+        cuts = {0}
+        cluster = self.fb.cluster
+        for pol in cluster.policies:
+            for rule in pol.ingress + pol.egress:
+                for spec in rule.ports or ():
+                    if spec.first is not None:
+                        cuts.update((spec.first, spec.last + 1))
+        for cpol in cluster.calico_policies:
+            for rule in cpol.ingress + cpol.egress:
+                for pm in rule.destination.ports + rule.destination.not_ports:
+                    if pm.first is not None:
+                        cuts.update((pm.first, pm.last + 1))
+        for ep in cluster.endpoints:
+            for cp in ep.ports:
+                cuts.update((cp.port, cp.port + 1))
+        starts = sorted(c for c in cuts if c <= 65535)
+        for p in protocols:
+            bounds = starts if p in PORTED else [0]
+            for i, lo in enumerate(bounds):
+                hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else 65535
+                aid = next(self.ids)
+                self.fb.port_atoms[aid] = (p, lo, hi)
+                self.add("port_atom", p, aid, lo, hi)
+
+    def rule_order(self, rid: int, tier: str, action: Action, rank: int, direction: Direction) -> None:
+        self.add("rule_rank", rid, rank)
+        self.add("rule_tier", rid, self.fb.tier_ids[tier])
+        self.add("rule_action", rid, action.value)
+        self.add("rule_dir", rid, direction.value)
+        if action is not Action.LOG:
+            self.add("decisive", rid)
+
+    def policy(self, pol: NetworkPolicy, rank: list[int]) -> None:
         pid = next(self.ids)
         self.fb.policy_ids[pid] = pol
         ns = self.fb.ns_ids[pol.namespace]
         self.add("policy", pid)
         self.add("pol_ns", pid, ns)
+        self.add("pol_tier", pid, self.fb.tier_ids[DEFAULT_TIER])
         self.add("pol_podsel", pid, self.selector(pol.pod_selector, "podsel"))
         for d in pol.types:
             self.add("pol_type", pid, d.value)
         for d in Direction:
             for rule in pol.rules(d):
-                self.rule(pid, ns, pol, rule)
+                rid = self.rule(pid, ns, pol, rule)
+                self.add("krule", rid)
+                self.rule_order(rid, DEFAULT_TIER, Action.ALLOW, rank[0], d)  # k8s: Allow rules (§4.6)
+                rank[0] += 1
 
-    def rule(self, pid: int, ns: int, pol: NetworkPolicy, rule: Rule) -> None:
+    def rule(self, pid: int, ns: int, pol: NetworkPolicy, rule: Rule) -> int:
         rid = next(self.ids)
         self.fb.rule_ids[rid] = (pol, rule)
         self.add("pol_rule", pid, rule.direction.value, rid)
@@ -190,11 +357,122 @@ class _Emitter:
                 self.add("port_range", eid, spec.protocol.value, 0, 65535)
             else:
                 self.add("port_range", eid, spec.protocol.value, spec.first, spec.last)
+        return rid
+
+    def calico_policy(self, pol: CalicoPolicy, rank: list[int]) -> None:
+        pid = next(self.ids)
+        fb = self.fb
+        fb.policy_ids[pid] = pol
+        self.add("policy", pid)
+        self.add("cpol", pid)
+        self.add("pol_tier", pid, fb.tier_ids[pol.tier])
+        if pol.namespace is not None:
+            self.add("cpol_ns", pid, fb.ns_ids[pol.namespace])
+        else:
+            self.add("cpol_global", pid)
+            if pol.namespace_selector is not None:
+                self.add("cpol_nssel", pid, self.selector(pol.namespace_selector, "cnssel"))
+        self.add("cpol_sel", pid, self.selector(pol.selector, "csel"))
+        if pol.service_account_selector is not None:
+            self.add("cpol_sasel", pid, self.selector(pol.service_account_selector, "sasel"))
+        if pol.workloads:  # preDNAT / doNotTrack policies never apply to workloads (§3.1)
+            for d in pol.types:
+                self.add("pol_type", pid, d.value)
+        for d in Direction:
+            for rule in pol.rules(d):
+                rid = next(self.ids)
+                fb.rule_ids[rid] = (pol, rule)
+                self.add("pol_rule", pid, d.value, rid)
+                self.add("rule_index", rid, rule.index)
+                self.add("crule", rid)
+                self.rule_order(rid, pol.tier, rule.action, rank[0], d)
+                rank[0] += 1
+                self.calico_rule(rid, pol, rule)
+
+    def calico_rule(self, rid: int, pol: CalicoPolicy, rule: CalicoRule) -> None:
+        self.add("rule_src", rid, self.entity(rule.source, pol))
+        self.add("rule_dst", rid, self.entity(rule.destination, pol))
+        if rule.ip_version is not None:
+            self.add("rule_ipver", rid, rule.ip_version)
+        if rule.protocol is not None:
+            self.add("crule_proto", rid, rule.protocol)
+        elif rule.not_protocol is not None:
+            self.add("crule_notproto", rid, rule.not_protocol)
+        else:
+            self.add("crule_anyproto", rid)
+        if rule.source.ports or rule.icmp is not None or (rule.protocol and rule.protocol == rule.not_protocol):
+            # the flows evaluated have a source port and an ICMP type/code that no rule names (tiers.dl);
+            # `protocol: X` with `notProtocol: X` matches nothing
+            self.add("crule_repr_miss", rid)
+        dst = rule.destination
+        for pm in dst.ports:
+            if pm.name is None:
+                self.add("cport_range", rid, pm.first, pm.last)
+            else:
+                self.add("cport_named", rid, pm.name)
+        for pm in dst.not_ports:
+            if pm.name is None:
+                self.add("cnotport_range", rid, pm.first, pm.last)
+            else:
+                self.add("cnotport_named", rid, pm.name)
+        if not dst.ports and not dst.not_ports:
+            self.add("crule_noports", rid)
+        elif not dst.ports:
+            self.add("crule_onlynot", rid)
+        if any(pm.name is not None for pm in dst.ports + dst.not_ports):
+            self.add("crule_dynamic", rid)
+        elif dst.ports or dst.not_ports:
+            self.add("crule_static", rid)
+
+    def entity(self, ent: EntityRule, pol: CalicoPolicy) -> int:
+        """Facts for one EntityRule, scoped as Calico scopes it (SEMANTICS §3.5, rules.go getEndpointSelector)."""
+        eid = next(self.ids)
+        sa = ent.service_accounts
+        has_sa = sa is not None and (bool(sa.names) or sa.selector is not None)
+        if not (ent.nets or ent.not_nets or ent.selector or ent.not_selector or ent.namespace_selector or has_sa):
+            self.add("ent_any", eid)
+            return eid
+        for net in ent.nets:
+            self.add("ent_net", eid, self.cidr(net))
+        self.add("ent_has_nets" if ent.nets else "ent_nonets", eid)
+        for net in ent.not_nets:
+            self.add("ent_notnet", eid, self.cidr(net))
+        if ent.not_selector is not None:
+            self.add("ent_notsel", eid, self.selector(ent.not_selector, "csel"))
+        core = ent.selector is not None or has_sa
+        ns_scope = ent.namespace_selector is not None or pol.namespace is not None
+        if ns_scope and (core or ent.not_selector is not None or ent.namespace_selector is not None) or core:
+            self.add("ent_pos", eid)
+            if ns_scope:
+                nsel = ent.namespace_selector
+                if nsel is not None and nsel.canonical == "global()":
+                    self.add("ent_scope_global", eid)
+                elif nsel is not None:
+                    self.add("ent_scope_nssel", eid, self.selector(nsel, "cnssel"))
+                else:
+                    self.add("ent_scope_ns", eid, self.fb.ns_ids[pol.namespace])
+            if ent.selector is not None:
+                self.add("ent_sel", eid, self.selector(ent.selector, "csel"))
+            else:
+                self.add("ent_nosel", eid)
+            if sa is not None and sa.names:
+                self.add("ent_sa_names", eid)
+                for n in sa.names:
+                    self.add("ent_sa_name", eid, n)
+            if sa is not None and sa.selector is not None:
+                self.add("ent_sa_sel", eid, self.selector(sa.selector, "sasel"))
+        else:
+            self.add("ent_nopos", eid)
+        return eid
 
 
 def emit(cluster: Cluster) -> FactBase:
     em = _Emitter(cluster)
     em.inventory()
-    for pol in cluster.policies:
-        em.policy(pol)
+    rank = [0]
+    for pol in evaluation_order(cluster):
+        if isinstance(pol, NetworkPolicy):
+            em.policy(pol, rank)
+        else:
+            em.calico_policy(pol, rank)
     return em.fb

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reasoner.model.calico import CalicoPolicy, NetworkSet, Profile, Tier
 from reasoner.model.origin import Origin
 from reasoner.model.policy import NetworkPolicy
 
@@ -77,6 +78,10 @@ class Cluster:
     services: list[Service] = field(default_factory=list)
     service_accounts: list[ServiceAccount] = field(default_factory=list)
     policies: list[NetworkPolicy] = field(default_factory=list)
+    calico_policies: list[CalicoPolicy] = field(default_factory=list)
+    tiers: dict[str, Tier] = field(default_factory=dict)
+    network_sets: list[NetworkSet] = field(default_factory=list)
+    profiles: list[Profile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "file:line: kind apiVersion (not supported)"
 
     def endpoint(self, ref: str) -> Endpoint | None:

@@ -14,10 +14,17 @@ def _side_text(side: Side, what: str) -> list[str]:
     for note in side.notes:
         lines.append(f"  note: {note}")
     if side.isolating:
-        lines.append("  isolated by:")
+        lines.append("  policies that apply:")
         for pol in side.isolating:
-            lines.append(f"    {pol.kind} {pol.ref} ({pol.origin})")
-        if side.allowing:
+            tier = f"tier {pol.tier}, " if hasattr(pol, "tier") else "tier default, "
+            lines.append(f"    {pol.kind} {pol.ref} ({tier}{pol.origin})")
+        if side.steps:
+            lines.append("  evaluation:")
+            for st in side.steps:
+                where = f"{st.rule} " if st.rule is not None else ""
+                note = st.note if st.rule is None else ("matched, evaluation goes on" if st.action == "Log" else "")
+                lines.append(f"    tier {st.tier}: {st.action:<5} {where}{note}".rstrip())
+        elif side.allowing:
             lines.append(f"  {what} allowed by:")
             for ref in side.allowing:
                 lines.append(f"    {ref}")

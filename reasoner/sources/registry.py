@@ -7,7 +7,8 @@ from typing import Callable
 from reasoner.errors import ManifestError
 from reasoner.manifests.load import Document
 from reasoner.model.cluster import NAME_LABEL, Cluster, Namespace
-from reasoner.sources import k8s_core, k8s_networkpolicy
+from reasoner.model.calico import DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile, Tier
+from reasoner.sources import calico, k8s_core, k8s_networkpolicy
 from reasoner.sources.fields import Fields, Invalid
 
 # (API group, kind) -> parser. The group is apiVersion without its version ("" for the core group).
@@ -22,6 +23,14 @@ SOURCES: dict[tuple[str, str], Callable] = {
     ("batch", "Job"): lambda f: k8s_core.parse_workload(f, "Job"),
     ("batch", "CronJob"): lambda f: k8s_core.parse_workload(f, "CronJob"),
     ("networking.k8s.io", "NetworkPolicy"): k8s_networkpolicy.parse_networkpolicy,
+    **{(group, kind): parser for group in ("projectcalico.org", "crd.projectcalico.org") for kind, parser in {
+        "NetworkPolicy": calico.parse_network_policy,
+        "GlobalNetworkPolicy": calico.parse_global_network_policy,
+        "Tier": calico.parse_tier,
+        "NetworkSet": calico.parse_network_set,
+        "GlobalNetworkSet": calico.parse_global_network_set,
+        "Profile": calico.parse_profile,
+    }.items()},
 }
 
 
@@ -31,6 +40,7 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
     errors: list[ManifestError] = []
     workloads: list[k8s_core.Workload] = []
     seen: dict[tuple[str, str, str], Document] = {}
+    calico_docs: list[tuple[CalicoPolicy, Document]] = []
     for doc in docs:
         if not isinstance(doc.data, dict):
             errors.append(doc.error((), "expected a Kubernetes resource (a mapping with apiVersion and kind)"))
@@ -50,13 +60,23 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
         except Invalid:
             continue
         meta = doc.data.get("metadata") or {}
-        key = (kind, meta.get("namespace", "default") if kind != "Namespace" else "", meta.get("name"))
+        cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile")
+        key = (group + "/" + kind if group.endswith("projectcalico.org") else kind,
+               "" if cluster_scoped else meta.get("namespace", "default"), meta.get("name"))
+        key = (key[0].replace("crd.projectcalico.org", "projectcalico.org"), key[1], key[2])
         if key in seen:
             errors.append(doc.error(("metadata", "name"), f"duplicate {kind}: also defined at "
                                     f"{seen[key].file}:{seen[key].line() or 1}"))
             continue
         seen[key] = doc
+        if isinstance(obj, CalicoPolicy):
+            calico_docs.append((obj, doc))
         _add(cluster, obj, workloads)
+    cluster.tiers.setdefault(DEFAULT_TIER, Tier(DEFAULT_TIER, DEFAULT_TIER_ORDER, Action.DENY, None))
+    for pol, doc in calico_docs:
+        if pol.tier not in cluster.tiers:
+            errors.append(doc.error(("spec", "tier"), f"tier {pol.tier!r} does not exist (known: "
+                                    f"{', '.join(sorted(cluster.tiers))})"))
     _add_workload_templates(cluster, workloads)
     _complete_namespaces(cluster)
     return cluster, errors
@@ -80,6 +100,14 @@ def _add(cluster: Cluster, obj, workloads: list) -> None:
         cluster.service_accounts.append(obj)
     elif isinstance(obj, NetworkPolicy):
         cluster.policies.append(obj)
+    elif isinstance(obj, CalicoPolicy):
+        cluster.calico_policies.append(obj)
+    elif isinstance(obj, Tier):
+        cluster.tiers[obj.name] = obj
+    elif isinstance(obj, NetworkSet):
+        cluster.network_sets.append(obj)
+    elif isinstance(obj, Profile):
+        cluster.profiles.append(obj)
 
 
 def _add_workload_templates(cluster: Cluster, workloads: list[k8s_core.Workload]) -> None:
@@ -101,6 +129,8 @@ def _add_workload_templates(cluster: Cluster, workloads: list[k8s_core.Workload]
 def _complete_namespaces(cluster: Cluster) -> None:
     """Every referenced namespace exists and carries `kubernetes.io/metadata.name` (SEMANTICS §2.7)."""
     referenced = {e.namespace for e in cluster.endpoints} | {p.namespace for p in cluster.policies}
+    referenced |= {p.namespace for p in cluster.calico_policies if p.namespace}
+    referenced |= {n.namespace for n in cluster.network_sets if n.namespace}
     referenced |= {s.namespace for s in cluster.services} | {a.namespace for a in cluster.service_accounts}
     for name in referenced - cluster.namespaces.keys():
         cluster.namespaces[name] = Namespace(name, (), None)

@@ -9,7 +9,7 @@ import re
 
 from helpers import analyse, pod
 
-from reasoner.engine.datalog import MATERIALIZE, derived_relations, rule_texts
+from reasoner.engine.datalog import BOUND_ONLY, MATERIALIZE, derived_relations, rule_texts
 from reasoner.facts.schema import RELATIONS
 
 PRED = re.compile(r"~?\b([a-z_][a-z0-9_]*)\(")
@@ -79,14 +79,75 @@ spec:
 ]
 
 
+CALICO = [
+    pod("x", "w", {"app": "w", "tier": "frontend"}, "10.0.0.9", [("web", "TCP", 8443)]),
+    """
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: robot, namespace: y, labels: {trusted: "yes"}}
+---
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 100}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: {name: partners, labels: {peer: partner}}
+spec: {nets: [198.51.100.0/24]}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata: {name: local, namespace: x, labels: {peer: local}}
+spec: {nets: [203.0.113.0/24]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: security.gate}
+spec:
+  tier: security
+  order: 10
+  selector: "has(app)"
+  namespaceSelector: "team == 'red'"
+  serviceAccountSelector: "all()"
+  types: [Ingress, Egress]
+  ingress:
+  - {action: Log}
+  - {action: Deny, protocol: TCP, source: {nets: [10.9.0.0/16], notNets: [10.9.1.0/24]}, destination: {notPorts: [22]}}
+  - action: Allow
+    protocol: TCP
+    source: {serviceAccounts: {names: [robot], selector: "trusted == 'yes'"}, namespaceSelector: "all()"}
+    destination:
+      ports: [web, "8000:8100"]
+      selector: "tier starts with 'front' && tier ends with 'end' && tier contains 'ont'"
+  - action: Allow
+    protocol: 17
+    source: {notSelector: "app in {'nobody'}"}
+  - {action: Pass, notProtocol: UDP, ipVersion: 4}
+  egress:
+  - {action: Allow, destination: {selector: "peer == 'partner'", namespaceSelector: "global()"}}
+  - {action: Allow, protocol: TCP, destination: {selector: "peer == 'local'", notPorts: [web]}}
+  - {action: Allow, protocol: ICMP, icmp: {type: 8}}
+  - {action: Pass}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: local, namespace: x}
+spec:
+  selector: app == 'w'
+  ingress: [{action: Allow, source: {selector: "app != 'zzz'"}}]
+""",
+]
+
+
 def test_every_derived_relation_holds_somewhere_in_a_rich_scenario():
-    an = analyse(*RICH)
+    k8s, mixed = analyse(*RICH), analyse(*RICH, *CALICO)
     arity = {rel: len(cols) for rel, cols in (
         (r, t.split("(", 1)[1].split(")", 1)[0].split(",")) for r, t in derived_relations().items())}
-    empty = [rel for rel, n in arity.items()
-             if rel not in ("flow_allowed", "egress_ok", "ingress_ok", "egress_allows", "ingress_allows")
-             and not an.engine.ask(rel, *([None] * n))]
+    empty = [rel for rel, n in arity.items() if rel not in BOUND_ONLY
+             and not k8s.engine.ask(rel, *([None] * n)) and not mixed.engine.ask(rel, *([None] * n))]
     assert not empty, f"derived relations with no tuple: {empty}"
+    an = k8s
     # the flow-level relations need bound arguments: ask them on one concrete flow each way
     a, b = an.facts.class_of["x/a"].id, an.facts.class_of["x/b"].id
     assert an.engine.holds("flow_allowed", b, a, "TCP", 8080)

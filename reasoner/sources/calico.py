@@ -1,0 +1,237 @@
+"""Calico resources, `projectcalico.org/v3` and `crd.projectcalico.org/v1`: Tier, NetworkPolicy,
+GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Profile.
+
+Validation follows Calico's validator where it matters for meaning (SEMANTICS §3.7): known actions;
+numeric ports and notPorts need protocol TCP, UDP or SCTP; ICMP matches need protocol ICMP/ICMPv6 and
+a code needs a type; selectors must parse (errors give the column in the selector string).
+"""
+
+from __future__ import annotations
+
+import re
+
+from reasoner.manifests.load import FieldPath
+from reasoner.model.calico import (
+    DEFAULT_TIER,
+    DEFAULT_TIER_ORDER,
+    PROTOCOL_NUMBERS,
+    Action,
+    CalicoPolicy,
+    CalicoRule,
+    EntityRule,
+    IcmpMatch,
+    NetworkSet,
+    PortMatch,
+    Profile,
+    ServiceAccountMatch,
+    Tier,
+)
+from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, parse_selector
+from reasoner.model.cidr import Cidr
+from reasoner.model.origin import Origin
+from reasoner.model.policy import Direction
+from reasoner.sources.fields import Fields
+from reasoner.sources.k8s_core import name_and_namespace
+
+ACTIONS = {a.value: a for a in Action}
+TYPES = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
+PORT_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+PORTED = {"TCP", "UDP", "SCTP", "6", "17", "132"}
+
+
+def selector(f: Fields, path: FieldPath, default: str | None = None) -> CalicoSelector | None:
+    text = f.get(path, str, default)
+    if text is None:
+        return None
+    try:
+        return parse_selector(text)
+    except SelectorSyntaxError as exc:
+        raise f.fail(path, f"bad selector {text!r}: column {exc.column}: {exc.message}") from None
+
+
+def protocol(f: Fields, path: FieldPath) -> str | None:
+    value = f.raw(path) if f.has(path) else None
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise f.fail(path, "expected a protocol name or number")
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        number = int(value)
+        if not 1 <= number <= 255:
+            raise f.fail(path, f"protocol number {number} is out of range (want 1-255)")
+        by_number = {v: k for k, v in PROTOCOL_NUMBERS.items()}
+        return by_number.get(number, str(number))
+    if isinstance(value, str):
+        for name in PROTOCOL_NUMBERS:
+            if value.lower() == name.lower():
+                return name
+    raise f.fail(path, f"unknown protocol {value!r} (want TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255)")
+
+
+def ports(f: Fields, path: FieldPath) -> tuple[PortMatch, ...]:
+    out = []
+    for i, item in enumerate(f.get(path, list, [])):
+        at = path + (i,)
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise f.fail(at, "expected a port number, a range 'lo:hi' or a port name")
+        if isinstance(item, int) or item.isdigit():
+            n = int(item)
+            if not 0 <= n <= 65535:
+                raise f.fail(at, f"port {n} is out of range (want 0-65535)")
+            out.append(PortMatch(n, n))
+        elif re.fullmatch(r"\d+:\d+", item):
+            lo, hi = (int(x) for x in item.split(":"))
+            if not (0 <= lo <= 65535 and 0 <= hi <= 65535):
+                raise f.fail(at, f"{item!r} is out of range (want ports 0-65535)")
+            if lo > hi:
+                raise f.fail(at, f"{item!r} is not a range: {lo} is above {hi}")
+            out.append(PortMatch(lo, hi))
+        elif PORT_NAME.match(item):
+            out.append(PortMatch(name=item))
+        else:
+            raise f.fail(at, f"{item!r} is not a port, a range 'lo:hi' or a port name")
+    return tuple(out)
+
+
+def cidrs(f: Fields, path: FieldPath) -> tuple[Cidr, ...]:
+    out = []
+    for i, item in enumerate(f.get(path, list, [])):
+        if not isinstance(item, str):
+            raise f.fail(path + (i,), "expected a CIDR string")
+        try:
+            out.append(Cidr.parse(item))
+        except ValueError:
+            raise f.fail(path + (i,), f"{item!r} is not a CIDR or an IP address") from None
+    return tuple(out)
+
+
+def entity(f: Fields, path: FieldPath, rule_protocol: str | None) -> EntityRule:
+    if not f.has(path):
+        return EntityRule()
+    f.get(path, dict)
+    if f.has(path + ("services",)):
+        raise f.fail(path + ("services",), "`services` matches are not supported yet")
+    sa = None
+    if f.has(path + ("serviceAccounts",)):
+        at = path + ("serviceAccounts",)
+        f.get(at, dict)
+        names = f.get(at + ("names",), list, [])
+        for i, n in enumerate(names):
+            if not isinstance(n, str):
+                raise f.fail(at + ("names", i), "expected a service account name")
+        sa = ServiceAccountMatch(tuple(names), selector(f, at + ("selector",)))
+    rule = EntityRule(cidrs(f, path + ("nets",)), cidrs(f, path + ("notNets",)), selector(f, path + ("selector",)),
+                      selector(f, path + ("notSelector",)), selector(f, path + ("namespaceSelector",)), sa,
+                      ports(f, path + ("ports",)), ports(f, path + ("notPorts",)))
+    for key, items in (("ports", rule.ports), ("notPorts", rule.not_ports)):
+        if any(p.name is None for p in items) and (rule_protocol is None or rule_protocol not in PORTED):
+            raise f.fail(path + (key,), f"numeric {key} need protocol TCP, UDP or SCTP in the rule "
+                                        f"(have {rule_protocol or 'none'})")
+    return rule
+
+
+def icmp(f: Fields, path: FieldPath, rule_protocol: str | None) -> IcmpMatch | None:
+    if not f.has(path):
+        return None
+    f.get(path, dict)
+    if rule_protocol not in ("ICMP", "ICMPv6"):
+        raise f.fail(path, "ICMP matches need protocol ICMP or ICMPv6")
+    t = f.get(path + ("type",), int)
+    c = f.get(path + ("code",), int)
+    if t is None:
+        if c is not None:
+            raise f.fail(path + ("code",), "an ICMP code needs a type")
+        raise f.fail(path + ("type",), "missing required field (expected an integer)")
+    if not 0 <= t <= 254:
+        raise f.fail(path + ("type",), f"ICMP type {t} is out of range (want 0-254)")
+    if c is not None and not 0 <= c <= 255:
+        raise f.fail(path + ("code",), f"ICMP code {c} is out of range (want 0-255)")
+    return IcmpMatch(t, c)
+
+
+def rules(f: Fields, direction: Direction) -> tuple[CalicoRule, ...]:
+    key = "ingress" if direction is Direction.INGRESS else "egress"
+    out = []
+    for i, _ in enumerate(f.get(("spec", key), list, [])):
+        at = ("spec", key, i)
+        f.get(at, dict, required=True)
+        action_text = f.get(at + ("action",), str, required=True)
+        action = ACTIONS.get(action_text)
+        if action is None:
+            raise f.fail(at + ("action",), f"unknown action {action_text!r} (want Allow, Deny, Log or Pass)")
+        proto = protocol(f, at + ("protocol",))
+        ip_version = f.get(at + ("ipVersion",), int)
+        if ip_version not in (None, 4, 6):
+            raise f.fail(at + ("ipVersion",), f"ipVersion must be 4 or 6, not {ip_version}")
+        out.append(CalicoRule(
+            direction, i, action, proto, protocol(f, at + ("notProtocol",)), icmp(f, at + ("icmp",), proto),
+            icmp(f, at + ("notICMP",), proto), ip_version, entity(f, at + ("source",), proto),
+            entity(f, at + ("destination",), proto), f.has(at + ("http",)), Origin(f.doc.file, f.doc.line(at))))
+    return tuple(out)
+
+
+def _policy(f: Fields, kind: str) -> CalicoPolicy:
+    namespaced = kind == "NetworkPolicy"
+    name, ns = name_and_namespace(f, namespaced)
+    tier = f.get(("spec", "tier"), str) or DEFAULT_TIER
+    order = f.raw(("spec", "order")) if f.has(("spec", "order")) else None
+    if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
+        raise f.fail(("spec", "order"), f"expected a number, got {order!r}")
+    ingress = rules(f, Direction.INGRESS)
+    egress = rules(f, Direction.EGRESS)
+    types: set[Direction] = set()
+    for i, t in enumerate(f.get(("spec", "types"), list, [])):
+        if t not in TYPES:
+            raise f.fail(("spec", "types", i), f"unknown policy type {t!r} (want Ingress or Egress)")
+        types.add(TYPES[t])
+    if not types:  # Calico defaulting (api/pkg/defaults): egress rules alone give [Egress] (SEMANTICS §3.2)
+        types = ({Direction.INGRESS} if ingress or not egress else set()) | ({Direction.EGRESS} if egress else set())
+    do_not_track = bool(f.get(("spec", "doNotTrack"), bool, False))
+    pre_dnat = bool(f.get(("spec", "preDNAT"), bool, False))
+    return CalicoPolicy(
+        kind, ns if namespaced else None, name, tier, float(order) if order is not None else None,
+        selector(f, ("spec", "selector"), "") or parse_selector(""),
+        None if namespaced else selector(f, ("spec", "namespaceSelector")),
+        selector(f, ("spec", "serviceAccountSelector")), frozenset(types), ingress, egress,
+        not (do_not_track or pre_dnat), Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+def parse_network_policy(f: Fields) -> CalicoPolicy:
+    return _policy(f, "NetworkPolicy")
+
+
+def parse_global_network_policy(f: Fields) -> CalicoPolicy:
+    return _policy(f, "GlobalNetworkPolicy")
+
+
+def parse_tier(f: Fields) -> Tier:
+    name, _ = name_and_namespace(f, namespaced=False)
+    order = f.raw(("spec", "order")) if f.has(("spec", "order")) else None
+    if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
+        raise f.fail(("spec", "order"), f"expected a number, got {order!r}")
+    action_text = f.get(("spec", "defaultAction"), str, "Deny")
+    if action_text not in ("Deny", "Pass"):
+        raise f.fail(("spec", "defaultAction"), f"unknown defaultAction {action_text!r} (want Deny or Pass)")
+    # a Tier stored without order gets 1 000 000, like the default tier (SEMANTICS §4.2)
+    return Tier(name, float(order) if order is not None else DEFAULT_TIER_ORDER, ACTIONS[action_text],
+                Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+def _network_set(f: Fields, namespaced: bool) -> NetworkSet:
+    name, ns = name_and_namespace(f, namespaced)
+    return NetworkSet(ns if namespaced else None, name, tuple(sorted(f.str_map(("metadata", "labels")).items())),
+                      cidrs(f, ("spec", "nets")), Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+def parse_network_set(f: Fields) -> NetworkSet:
+    return _network_set(f, True)
+
+
+def parse_global_network_set(f: Fields) -> NetworkSet:
+    return _network_set(f, False)
+
+
+def parse_profile(f: Fields) -> Profile:
+    name, _ = name_and_namespace(f, namespaced=False)
+    return Profile(name, tuple(sorted(f.str_map(("spec", "labelsToApply")).items())),
+                   Origin(f.doc.file, f.doc.line(("metadata",))))
