@@ -28,8 +28,52 @@ TIERS = ("web", "api", "worker", "db", "cache")
 PORTS = {"web": 8080, "api": 9090, "worker": 7000, "db": 5432, "cache": 6379}
 
 
-def generate(pods: int, policies: int, seed: int = 1) -> list[dict]:
-    """A cluster of `pods` pods in about pods/20 workloads, and `policies` NetworkPolicies."""
+def calico_policies(namespaces: list[str], workloads: list[tuple[str, str, str]], count: int,
+                    rnd: random.Random) -> list[dict]:
+    """Calico policies of the usual shapes: a security tier with a DNS exception and a Pass, a global deny of
+    SSH ahead of the Kubernetes policies, per-namespace Deny/Allow policies, a network set for egress."""
+    v3 = "projectcalico.org/v3"
+    docs: list[dict] = [
+        {"apiVersion": v3, "kind": "Tier", "metadata": {"name": "security"}, "spec": {"order": 100}},
+        {"apiVersion": v3, "kind": "GlobalNetworkSet", "metadata": {"name": "partners", "labels": {"peer": "partner"}},
+         "spec": {"nets": ["198.51.100.0/24", "203.0.113.0/25"]}},
+        {"apiVersion": v3, "kind": "GlobalNetworkPolicy", "metadata": {"name": "security.baseline"},
+         "spec": {"tier": "security", "order": 10, "types": ["Ingress", "Egress"],
+                  "namespaceSelector": "kubernetes.io/metadata.name != 'kube-system'",
+                  "ingress": [{"action": "Deny", "source": {"selector": "quarantine == 'true'"}},
+                              {"action": "Pass"}],
+                  "egress": [{"action": "Allow", "protocol": "UDP",
+                              "destination": {"selector": "k8s-app == 'kube-dns'", "ports": [53]}},
+                             {"action": "Allow", "protocol": "TCP",
+                              "destination": {"selector": "k8s-app == 'kube-dns'", "ports": [53]}},
+                             {"action": "Deny", "destination": {"nets": ["169.254.169.254/32"]}},
+                             {"action": "Pass"}]}},
+        {"apiVersion": v3, "kind": "GlobalNetworkPolicy", "metadata": {"name": "deny-ssh"},
+         "spec": {"order": 10, "selector": "has(app)", "types": ["Ingress"],
+                  "ingress": [{"action": "Deny", "protocol": "TCP", "destination": {"ports": [22, "2222:2230"]}}]}},
+    ]
+    for i in range(max(0, count - 2)):
+        ns, app, tier = workloads[rnd.randrange(len(workloads))]
+        _ons, other_app, _ot = workloads[rnd.randrange(len(workloads))]
+        docs.append({"apiVersion": v3, "kind": "NetworkPolicy", "metadata": {"name": f"cal-{i}", "namespace": ns},
+                     "spec": {"order": rnd.choice([50, 500, 1500]), "selector": f"app == '{app}'",
+                              "types": ["Ingress", "Egress"],
+                              "ingress": [{"action": "Deny", "protocol": "TCP", "source": {"selector": "version == 'v0'"},
+                                           "destination": {"ports": ["9000:9100"]}},
+                                          {"action": "Allow", "protocol": "TCP",
+                                           "source": {"selector": f"app == '{other_app}' || tier == 'web'",
+                                                      "namespaceSelector": "all()"},
+                                           "destination": {"ports": [PORTS[tier], "http"]}}],
+                              "egress": [{"action": "Allow", "protocol": "TCP",
+                                          "destination": {"selector": "peer == 'partner'", "namespaceSelector": "global()",
+                                                          "ports": [443]}},
+                                         {"action": "Allow", "destination": {"selector": f"app == '{other_app}'"}}]}})
+    return docs
+
+
+def generate(pods: int, policies: int, seed: int = 1, calico: int = 0) -> list[dict]:
+    """A cluster of `pods` pods in about pods/20 workloads, `policies` NetworkPolicies, and `calico` Calico
+    policies (none by default)."""
     rnd = random.Random(seed)
     n_workloads = max(4, pods // 20)
     n_ns = max(2, n_workloads // 10)
@@ -104,6 +148,8 @@ def generate(pods: int, policies: int, seed: int = 1) -> list[dict]:
                                "ports": [{"port": 443}]},
                               {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"tier": other_tier}}}]}]
         docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": spec})
+    if calico:
+        docs.extend(calico_policies(namespaces, workloads, calico, rnd))
     return docs
 
 
@@ -163,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", default=["200x60", "1000x300", "2000x600", "10000x2000"],
                     help="PODSxPOLICIES, e.g. 1000x300")
+    ap.add_argument("--calico", type=float, default=0, metavar="FRACTION",
+                    help="add Calico policies (tiers, global policies, order), this fraction of the policy count")
     ap.add_argument("--no-nca", action="store_true", help="do not time network-config-analyzer")
     ap.add_argument("--nca", default=shutil.which("nca"), help="path of network-config-analyzer's `nca` "
                     "(default: found on PATH)")
@@ -177,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         pods, policies = (int(x) for x in size.lower().split("x"))
         base = args.keep or Path(tempfile.mkdtemp(prefix="reasoner-bench-"))
         directory = base / f"{pods}x{policies}"
-        write(generate(pods, policies), directory)
+        write(generate(pods, policies, calico=int(policies * args.calico)), directory)
         # each size in a fresh process, so that peak memory is per size
         out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
                               "from reasoner.benchmark import run_one; "

@@ -28,11 +28,13 @@ def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in out]
 
 
-def port_sets(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, object]:
-    """{protocol: "all" | [(lo, hi), ...]} from (proto, lo, hi) tuples where proto may be '*'."""
+def port_sets(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...] = PROTOCOLS,
+              members: dict[str, tuple[str, ...]] | None = None) -> dict[str, object]:
+    """{protocol: "all" | [(lo, hi), ...]} from (proto, lo, hi) tuples where proto may be '*' (every protocol)
+    or an engine protocol that stands for several (`members`)."""
     by_proto: dict[str, list[tuple[int, int]]] = {}
     for proto, lo, hi in tuples:
-        for p in (protocols if proto == "*" else (proto,)):
+        for p in (protocols if proto == "*" else (members or {}).get(proto, (proto,))):
             by_proto.setdefault(p, []).append((lo, hi))
     out: dict[str, object] = {}
     for p in protocols:
@@ -75,7 +77,8 @@ def class_connections(an: Analysis) -> list[ClassConnection]:
     for (s, d), tuples in _ordered_pairs(an).items():
         grouped[(s, d)] = tuples
     classes = an.facts.classes
-    out = [ClassConnection(classes[s], classes[d], port_sets(t, protocols)) for (s, d), t in grouped.items()]
+    members = an.facts.proto_members
+    out = [ClassConnection(classes[s], classes[d], port_sets(t, protocols, members)) for (s, d), t in grouped.items()]
     out = [c for c in out if c.allowed]
     out.sort(key=lambda c: (c.src.id, c.dst.id))
     return out
@@ -126,6 +129,8 @@ class _OrderedSide:
     def allows(self, s: int, q: int, protocols: tuple[str, ...]) -> dict[str, list[tuple[int, int]]]:
         regions = self.regions.get((s, q))
         if regions is None:
+            regions = self.regions.get((s, -2))  # the evaluation shared by peers no specific rule matches
+        if regions is None:
             return {p: FULL for p in protocols} if self.default.get(s) else {}
         out = {}
         for p, (rest, allow, touched) in regions.items():
@@ -155,7 +160,7 @@ def class_connections_for(an: Analysis, s: int, d: int) -> dict[str, object]:
     tuples = _ordered_pairs(an, only=(s, d)).get((s, d))
     if tuples is None:
         tuples = [(p, lo, hi) for _s, _d, p, lo, hi in an.engine.ask("allowed", s, d, None, None, None)]
-    return port_sets(tuples, an.facts.protocols)
+    return port_sets(tuples, an.facts.protocols, an.facts.proto_members)
 
 
 def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tuple[int, int], list[tuple[str, int, int]]]:
@@ -163,7 +168,7 @@ def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tu
     ordered = {(s, d) for s, d in e.ask("ordered", None, None)}
     if not ordered:
         return {}
-    protocols = an.facts.protocols
+    protocols = tuple(an.facts.proto_members)  # the engine's protocols; port_sets expands them
     egress, ingress = _OrderedSide(an, "egress"), _OrderedSide(an, "ingress")
     e_open = {c for (c,) in e.ask("egress_open", None)}
     i_open = {c for (c,) in e.ask("ingress_open", None)}

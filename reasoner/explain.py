@@ -172,6 +172,8 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
     tier_rank = dict(e.ask("tier_rank", None, None))
     tiers = sorted((t for _c, _d, t in e.ask("tier_applies", c, direction, None)), key=lambda t: tier_rank[t])
     region: int | None = None
+    if not e.holds("has_shit", c, direction, q):
+        q = -2  # the evaluation shared by every peer no peer-specific rule matches
     if proto is not None and e.holds("has_hit", c, direction, q):
         hits = e.ask("flow_region", c, direction, q, proto, port, None)
         region = hits[0][5] if hits else -1
@@ -250,7 +252,9 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
                 proto = text if text in an.facts.protocols else "OTHER"  # policies treat the rest alike
             else:
                 raise UsageError(f"unknown protocol {protocol!r} (want TCP, UDP, SCTP, ICMP, ICMPv6 or 0-255)")
-        if proto in ("TCP", "UDP", "SCTP"):
+        shown = proto
+        proto = an.facts.proto_rep.get(proto, proto)  # the engine protocol standing for it
+        if shown in ("TCP", "UDP", "SCTP"):
             if port is None:
                 raise UsageError(f"{proto} needs --port (or leave out --protocol to ask about every port)")
             if not 1 <= port <= 65535:
@@ -273,13 +277,14 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
             rep_proto = next(iter(ports))
             ranges = ports[rep_proto]
             rep_port = (1 if ranges == "all" else max(1, ranges[0][0])) if rep_proto in ("TCP", "UDP", "SCTP") else 0
-        egress = _side(an, "egress", s, d, rep_proto if rep_port is not None else None, rep_port)
-        ingress = _side(an, "ingress", d, s, rep_proto if rep_port is not None else None, rep_port)
+        engine_proto = an.facts.proto_rep.get(rep_proto, rep_proto) if rep_port is not None else None
+        egress = _side(an, "egress", s, d, engine_proto, rep_port)
+        ingress = _side(an, "ingress", d, s, engine_proto, rep_port)
         if rep_port is not None:
             flow = rep_proto if rep_proto not in ("TCP", "UDP", "SCTP") else f"{rep_proto}/{rep_port}"
             egress.notes.insert(0, f"chain shown for one allowed flow: {flow}")
     if not an.engine.holds("pair_ok", s.cls.id, d.cls.id):
         egress.notes.append("the two ends share no IP family")
-    shown_proto = None if proto is None else (protocol.upper() if proto == "OTHER" and protocol else proto)
-    return Verdict(s.name, d.name, shown_proto, None if proto is None or proto not in ("TCP", "UDP", "SCTP")
+    shown_proto = None if proto is None else (protocol.upper() if shown == "OTHER" and protocol else shown)
+    return Verdict(s.name, d.name, shown_proto, None if proto is None or shown not in ("TCP", "UDP", "SCTP")
                    else port, allowed, egress, ingress, ports)

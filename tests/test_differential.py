@@ -38,6 +38,7 @@ PROTOCOLS = ["TCP", "UDP", "SCTP"]
 EXTERNAL_DST = "ip:10.0.0.200"
 EXTERNAL_SRC = "ip:10.0.0.201"
 RESERVED = {0, 200, 201, 255}  # never a pod IP's last octet
+EXTERNAL_PROBES = ["10.0.0.0", "10.0.0.200", "10.0.0.201", "10.0.0.255", "10.0.7.7", "192.168.1.1", "8.8.8.8"]
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("REASONER_DIFF_EXAMPLES", "60")),
@@ -176,7 +177,7 @@ def container_ports(draw):
     ports = []
     for name in names:
         cp = {"name": name, "containerPort": draw(st.sampled_from(NUMBERS + [5353, 8443]))}
-        protocol = draw(st.sampled_from([None, "TCP", "UDP"]))
+        protocol = draw(st.sampled_from([None, "TCP", "UDP", "UDP", "SCTP"]))
         if protocol:
             cp["protocol"] = protocol
         ports.append(cp)
@@ -200,14 +201,21 @@ def scenarios(draw):
                            min_size=count, max_size=count, unique=True))
     pod_ips = [f"10.0.0.{o}" for o in octets]
     for i, ip in enumerate(pod_ips):
-        container = {"name": "main", "image": "example/app:1"}
-        ports = draw(container_ports())
-        if ports:
-            container["ports"] = ports
+        spec = {"containers": []}
+        # usually one container; sometimes a sidecar or an init container with ports of its own,
+        # whose names may repeat the main container's (a name then resolves to every match, §2.5)
+        for field, name in (("containers", "main"), ("containers", "sidecar"), ("initContainers", "init")):
+            if name != "main" and draw(st.integers(0, 4)) > 0:
+                continue
+            container = {"name": name, "image": "example/app:1"}
+            ports = draw(container_ports())
+            if ports:
+                container["ports"] = ports
+            spec.setdefault(field, []).append(container)
         docs.append({"apiVersion": "v1", "kind": "Pod",
                      "metadata": {"name": f"p{i}", "namespace": draw(st.sampled_from(namespaces)),
                                   "labels": draw(label_maps(POD_KEYS))},
-                     "spec": {"containers": [container]},
+                     "spec": spec,
                      "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}})
     for i in range(draw(st.integers(1, 4))):
         docs.append(draw(policies(i, namespaces, pod_ips)))
@@ -237,16 +245,16 @@ def run_cli(args):
     return result
 
 
-def connectivity(directory) -> dict:
+def connectivity(directory):
+    """({(src, dst): {protocol: ports}} for pod pairs, [(src, dst, {protocol: ports})] with a cidr end)."""
     result = run_cli(["connectivity", "-o", "json", str(directory)])
     assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}"
     data = json.loads(result.stdout)
-    table = {}
+    table, cidrs, seen = {}, [], set()
     for conn in data["connections"]:
-        if conn["src"].startswith("cidr:") or conn["dst"].startswith("cidr:"):
-            continue
         key = (conn["src"], conn["dst"])
-        assert key not in table, f"pair {key} listed twice"
+        assert key not in seen, f"pair {key} listed twice"
+        seen.add(key)
         assert conn["src"] != conn["dst"], f"self pair {key}"
         protocols = {}
         for entry in conn["allowed"]:
@@ -256,8 +264,11 @@ def connectivity(directory) -> dict:
                 assert ports == sorted(ports) and all(lo <= hi for lo, hi in ports), f"{key}: {ports}"
                 assert all(a[1] < b[0] for a, b in zip(ports, ports[1:])), f"{key}: overlapping {ports}"
             protocols[entry["protocol"]] = ports
-        table[key] = protocols
-    return table
+        if key[0].startswith("cidr:") or key[1].startswith("cidr:"):
+            cidrs.append((key[0], key[1], protocols))
+        else:
+            table[key] = protocols
+    return table, cidrs
 
 
 def json_allows(table, src, dst, protocol, port) -> bool:
@@ -269,12 +280,25 @@ def json_allows(table, src, dst, protocol, port) -> bool:
     return any(lo <= port <= hi for lo, hi in ports)
 
 
+def json_allows_external(cidrs, src, dst, protocol, port) -> bool:
+    """Pod <-> `ip:ADDRESS` verdict from the `cidr:` rows: some row whose prefix holds the address allows it."""
+    address = ipaddress.ip_address(src[3:] if src.startswith("ip:") else dst[3:])
+
+    def same(row_end, end):
+        if end.startswith("ip:"):
+            return row_end.startswith("cidr:") and address in ipaddress.ip_network(row_end[5:], strict=False)
+        return row_end == end
+
+    return any(same(s, src) and same(d, dst) and json_allows({(s, d): row}, s, d, protocol, port)
+               for s, d, row in cidrs)
+
+
 def probe_ports(docs) -> list:
     """Every port any policy or container mentions, ±1, plus a few others."""
     found = {1, 1024, 12345, 65535}
     for doc in docs:
         if doc["kind"] == "Pod":
-            for container in doc["spec"]["containers"]:
+            for container in doc["spec"]["containers"] + doc["spec"].get("initContainers", []):
                 found.update(cp["containerPort"] for cp in container.get("ports", []))
         elif doc["kind"] == "NetworkPolicy":
             for key in ("ingress", "egress"):
@@ -306,7 +330,7 @@ def test_connectivity_and_can_agree_with_reference(docs, data):
     pods = sorted(cluster["pods"])
     with tempfile.TemporaryDirectory(prefix="reasoner-diff-") as tmp:
         write_manifests(docs, Path(tmp))
-        table = connectivity(tmp)
+        table, cidrs = connectivity(tmp)
 
         assert set(table) <= {(s, d) for s in pods for d in pods if s != d}, "unknown endpoints listed"
         mismatches = []
@@ -321,6 +345,19 @@ def test_connectivity_and_can_agree_with_reference(docs, data):
                                           f"{'ALLOWED' if expected else 'DENIED'}, "
                                           f"engine says {table.get((src, dst))}")
         assert not mismatches, "connectivity disagrees with the reference:\n" + "\n".join(
+            mismatches[:15]) + "\n--- manifests ---\n" + describe(docs)
+
+        # pods to and from addresses outside the inventory, read off the `cidr:` rows
+        for pod in pods:
+            for address in EXTERNAL_PROBES:
+                for src, dst in ((pod, "ip:" + address), ("ip:" + address, pod)):
+                    for protocol, port in probes(docs):
+                        expected = allowed(cluster, src, dst, protocol, port)
+                        if json_allows_external(cidrs, src, dst, protocol, port) != expected:
+                            mismatches.append(f"{src} -> {dst} {protocol}/{port}: reference "
+                                              f"{'ALLOWED' if expected else 'DENIED'}, engine rows "
+                                              f"{[r for r in cidrs if pod in r[:2]][:6]}")
+        assert not mismatches, "cidr rows of connectivity disagree with the reference:\n" + "\n".join(
             mismatches[:15]) + "\n--- manifests ---\n" + describe(docs)
 
         # `can`, including an external destination and an external source

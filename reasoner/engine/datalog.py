@@ -27,7 +27,8 @@ class QueryError(ReasonerError):
 BOUND_ONLY = frozenset({"within", "rcov_d", "cneg_d", "flow_region", "in_touched", "ord_ok", "earlier_cover",
                         "earlier_stop", "earlier_nohit_stop", "egress_allows", "ingress_allows", "egress_ok",
                         "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
-                        "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects"})
+                        "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
+                        "local_ok", "eff_peer"})
 RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "peers.dl", "ports.dl", "tiers.dl", "verdict.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
 # arguments by a new subgoal; a kept table answers it by an index lookup instead (hash join). The rules
@@ -39,7 +40,7 @@ MATERIALIZE: tuple[tuple[str, int], ...] = (
     ("rule_peer_ok", 2), ("rule_range", 4), ("rule_named", 3), ("egress_grant", 6), ("ingress_grant", 6),
     ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
     ("ent_in_nets", 2), ("ent_match", 2), ("crule_ok", 3), ("cproto", 2), ("rfull", 2), ("cneg", 3),
-    ("rcov", 3), ("hit", 4), ("has_hit", 3), ("touch", 5), ("region", 5), ("cover", 6), ("tier_first", 7),
+    ("rcov", 3), ("universal", 1), ("uhit", 3), ("shit", 4), ("has_shit", 3), ("hit", 4), ("has_hit", 3), ("touch", 5), ("region", 5), ("cover", 6), ("tier_first", 7),
     ("tier_outcome", 7), ("stop", 7), ("verdict_ord", 6), ("nohit_verdict", 3),
 )
 
@@ -83,6 +84,38 @@ def _known() -> set[str]:
 KNOWN = _known()
 
 
+# pyDatalog finds the facts matching a call through one index per argument: for each bound argument it copies
+# the whole set of facts with that value, then intersects the copies. A call that binds a common value (a
+# direction, a protocol) thus costs as much as the relation is large. This lookup keeps, per relation and per
+# set of bound positions, a dict from the bound values to the facts (built on first use), so a call costs what
+# it returns. Clauses (rules) are yielded as before. A relation's dicts are dropped when facts are added to it.
+_INDEXES: dict[Any, dict[tuple[int, ...], dict[tuple, list]]] = {}
+
+
+def _relevant_clauses(literal):
+    pred = literal.pred
+    positions = tuple(i for i, term in enumerate(literal.terms) if term.is_const())
+    if not positions:
+        yield from pred.db.values()
+        return
+    yield from pred.clauses.values()
+    by_positions = _INDEXES.get(pred)
+    if by_positions is None:
+        by_positions = _INDEXES[pred] = {}
+    index = by_positions.get(positions)
+    if index is None:
+        index = by_positions[positions] = {}
+        for clause in pred.db.values():
+            if not clause.body:
+                terms = clause.head.terms
+                index.setdefault(tuple(terms[i].id for i in positions), []).append(clause)
+    terms = literal.terms
+    yield from index.get(tuple(terms[i].id for i in positions), ())
+
+
+pyEngine.relevant_clauses = _relevant_clauses
+
+
 @contextlib.contextmanager
 def _quiet_gc():
     """pyDatalog allocates many small linked objects; the cyclic collector's passes over them cost as much
@@ -122,6 +155,7 @@ class Engine:
             pyEngine.retract(pyEngine.Clause(pyEngine.Literal(name, [pyEngine.Term_of(v) for v in dummy]), []))
         for fact in facts:
             _assert(fact[0], fact[1:])
+        _INDEXES.clear()
         for relation, arity in MATERIALIZE:
             self._materialize(relation, arity)
         self._active = Logic(True)
@@ -134,6 +168,7 @@ class Engine:
             pyEngine.retract(clause)
         for row in rows:
             _assert(relation, row)
+        _INDEXES.pop(pred, None)
 
     def _activate(self) -> None:
         if getattr(Logic.tl, "logic", None) is not self._active:

@@ -70,7 +70,9 @@ class FactBase:
     policy_ids: dict[int, NetworkPolicy] = field(default_factory=dict)
     rule_ids: dict[int, tuple[NetworkPolicy, Rule]] = field(default_factory=dict)
     class_of: dict[str, EndpointClass] = field(default_factory=dict)  # endpoint ref -> class
-    protocols: tuple[str, ...] = PROTOCOLS  # the protocol atoms ('*' expands to these)
+    protocols: tuple[str, ...] = PROTOCOLS  # every protocol a map lists ('*' expands to these)
+    proto_members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # engine protocol -> the ones it stands for
+    proto_rep: dict[str, str] = field(default_factory=dict)  # protocol -> the engine protocol standing for it
     port_atoms: dict[int, tuple[str, int, int]] = field(default_factory=dict)  # atom -> (proto, lo, hi)
     tier_ids: dict[str, int] = field(default_factory=dict)
 
@@ -237,15 +239,24 @@ class _Emitter:
                     if proto is not None and proto not in protocols:
                         protocols.insert(-1, proto)  # before OTHER, which stands for every protocol not listed
         fb.protocols = tuple(protocols)
-        for p in protocols:
+        named = self.distinguished_protocols()
+        # Protocols that no rule names are matched only by rules that admit every protocol: one class, whose
+        # first member stands for all of them in the engine (like endpoint classes).
+        rest = [p for p in protocols if p not in named]
+        reps = [p for p in protocols if p in named] + rest[:1]
+        fb.proto_members = {p: (p,) for p in reps}
+        if rest:
+            fb.proto_members[rest[0]] = tuple(rest)
+        fb.proto_rep = {m: rep for rep, members in fb.proto_members.items() for m in members}
+        for p in reps:
             self.add("proto", p)
             self.add("proto_meet", p, p, p)
             self.add("proto_meet", "*", p, p)
             self.add("proto_meet", p, "*", p)
-            if p in PORTED:
+            if p in PORTED and p in named:
                 self.add("ported", p)
         self.add("proto_meet", "*", "*", "*")
-        self.port_atoms(protocols)
+        self.port_atoms([p for p in reps if p in named and p in PORTED], [p for p in reps if p not in named or p not in PORTED])
         for i, (name, tier) in enumerate(sorted(cluster.tiers.items(), key=lambda t: (t[1].order, t[0]))):
             tid = fb.tier_ids[name] = next(self.ids)
             self.add("tier_rank", tid, i)
@@ -274,7 +285,25 @@ class _Emitter:
         out.update(own)
         return out
 
-    def port_atoms(self, protocols: list[str]) -> None:
+    def distinguished_protocols(self) -> set[str]:
+        """Protocols some rule names: k8s port entries, Calico protocol/notProtocol, and, when a rule names a
+        port, the protocols of the named container ports it may resolve to."""
+        out: set[str] = set()
+        cluster = self.fb.cluster
+        any_named = False
+        for pol in cluster.policies:
+            for rule in pol.ingress + pol.egress:
+                for spec in rule.ports or ():
+                    out.add(spec.protocol.value)
+        for cpol in cluster.calico_policies:
+            for rule in cpol.ingress + cpol.egress:
+                out.update(p for p in (rule.protocol, rule.not_protocol) if p)
+                any_named |= any(pm.name for pm in rule.destination.ports + rule.destination.not_ports)
+        if any_named:
+            out.update(cp.protocol for ep in cluster.endpoints for cp in ep.ports if cp.name)
+        return out
+
+    def port_atoms(self, ported: list[str], whole: list[str]) -> None:
         """Cut the ports of TCP, UDP and SCTP at every bound a rule or a named container port mentions."""
         cuts = {0}
         cluster = self.fb.cluster
@@ -292,8 +321,8 @@ class _Emitter:
             for cp in ep.ports:
                 cuts.update((cp.port, cp.port + 1))
         starts = sorted(c for c in cuts if c <= 65535)
-        for p in protocols:
-            bounds = starts if p in PORTED else [0]
+        for p in ported + whole:
+            bounds = starts if p in ported else [0]
             for i, lo in enumerate(bounds):
                 hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else 65535
                 aid = next(self.ids)
