@@ -115,16 +115,18 @@ class _OrderedSide:
         e = an.engine
         atoms = an.facts.port_atoms
         self.default = {s: a == "Allow" for s, _d, a in e.ask("nohit_verdict", None, direction, None)}
-        self.regions: dict[tuple[int, int], dict[str, tuple[bool, list, list]]] = {}
-        for s, _d, q, p, x, a in e.ask("verdict_ord", None, direction, None, None, None, None):
-            rest, allow, touched = self.regions.setdefault((s, q), {}).setdefault(p, (False, [], []))
+        by_unit: dict[int, dict[str, tuple[bool, list, list]]] = {}
+        for g, p, x, a in e.ask("verdict_ord", None, None, None, None):
+            rest, allow, touched = by_unit.setdefault(g, {}).setdefault(p, (False, [], []))
             if x == -1:
-                self.regions[(s, q)][p] = (a == "Allow", allow, touched)
+                by_unit[g][p] = (a == "Allow", allow, touched)
                 continue
             _p, lo, hi = atoms[x]
             touched.append((lo, hi))
             if a == "Allow":
                 allow.append((lo, hi))
+        self.regions: dict[tuple[int, int], dict[str, tuple[bool, list, list]]] = {
+            (s, q): by_unit.get(g, {}) for s, _d, q, g in e.ask("unit", None, direction, None, None)}
 
     def allows(self, s: int, q: int, protocols: tuple[str, ...]) -> dict[str, list[tuple[int, int]]]:
         regions = self.regions.get((s, q))

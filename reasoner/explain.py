@@ -174,10 +174,12 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
     region: int | None = None
     if not e.holds("has_shit", c, direction, q):
         q = -2  # the evaluation shared by every peer no peer-specific rule matches
-    if proto is not None and e.holds("has_hit", c, direction, q):
-        hits = e.ask("flow_region", c, direction, q, proto, port, None)
-        region = hits[0][5] if hits else -1
-    elif proto is None and e.holds("has_hit", c, direction, q):
+    units = e.ask("unit", c, direction, q, None)
+    g = units[0][3] if units else None
+    if proto is not None and g is not None:
+        hits = e.ask("flow_region", g, proto, port, None)
+        region = hits[0][3] if hits else -1
+    elif proto is None and g is not None:
         region = -1
         proto = "TCP"
     steps: list[Step] = []
@@ -190,17 +192,17 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
             if default != "Pass":
                 return steps
             continue
-        first = e.ask("tier_first", c, direction, q, proto, region, t, None)
+        first = e.ask("tier_first", g, proto, region, t, None)
         first_rank = None
         if first:
-            first_rank = e.ask("rule_rank", first[0][6], None)[0][1]
-        for row in e.ask("cover", c, direction, q, proto, region, None):
-            r = row[5]
+            first_rank = e.ask("rule_rank", first[0][4], None)[0][1]
+        for row in e.ask("cover", g, proto, region, None):
+            r = row[3]
             if e.holds("rule_action", r, "Log") and e.holds("rule_tier", r, t):
                 if first_rank is None or e.ask("rule_rank", r, None)[0][1] < first_rank:
                     steps.append(Step(name, "Log", RuleRef(*fb.rule_ids[r]), "Log"))
         if first:
-            r = first[0][6]
+            r = first[0][4]
             action = e.ask("rule_action", r, None)[0][1]
             steps.append(Step(name, action, RuleRef(*fb.rule_ids[r])))
             if action != "Pass":

@@ -28,7 +28,7 @@ BOUND_ONLY = frozenset({"within", "rcov_d", "cneg_d", "flow_region", "in_touched
                         "earlier_stop", "earlier_nohit_stop", "egress_allows", "ingress_allows", "egress_ok",
                         "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
                         "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
-                        "local_ok", "eff_peer"})
+                        "local_ok", "eff_unit"})
 RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "peers.dl", "ports.dl", "tiers.dl", "verdict.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
 # arguments by a new subgoal; a kept table answers it by an index lookup instead (hash join). The rules
@@ -40,8 +40,8 @@ MATERIALIZE: tuple[tuple[str, int], ...] = (
     ("rule_peer_ok", 2), ("rule_range", 4), ("rule_named", 3), ("egress_grant", 6), ("ingress_grant", 6),
     ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
     ("ent_in_nets", 2), ("ent_match", 2), ("crule_ok", 3), ("cproto", 2), ("rfull", 2), ("cneg", 3),
-    ("rcov", 3), ("universal", 1), ("uhit", 3), ("shit", 4), ("has_shit", 3), ("hit", 4), ("has_hit", 3), ("touch", 5), ("region", 5), ("cover", 6), ("tier_first", 7),
-    ("tier_outcome", 7), ("stop", 7), ("verdict_ord", 6), ("nohit_verdict", 3),
+    ("rcov", 3), ("universal", 1), ("uhit", 3), ("shit", 4), ("has_shit", 3), ("hit", 4), ("has_hit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
+    ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("verdict_ord", 4), ("nohit_verdict", 3),
 )
 
 
@@ -157,8 +157,43 @@ class Engine:
             _assert(fact[0], fact[1:])
         _INDEXES.clear()
         for relation, arity in MATERIALIZE:
-            self._materialize(relation, arity)
+            if relation == "@units":
+                self._intern_units()
+            else:
+                self._materialize(relation, arity)
         self._active = Logic(True)
+
+    def _intern_units(self) -> None:
+        """Number the distinct ordered evaluations (hash-consing, as for endpoint classes): the (subject,
+        direction, peer) triples with the same hit rules and applicable tiers, and the same destination when
+        a hit rule names ports, get one id G; rules/tiers.dl then evaluates each G once."""
+        def rows(rel: str, n: int) -> list[tuple]:
+            return pyEngine.Literal(rel, [pyEngine.Var(f"V{i}") for i in range(n)]).ask() or []
+
+        named = {r for (r,) in rows("crule_dynamic", 1)} | {r for r, _p, _n in rows("rule_named", 3)}
+        tiers: dict[tuple, set] = {}
+        for s, d, t in rows("tier_applies", 3):
+            tiers.setdefault((s, d), set()).add(t)
+        hits: dict[tuple, set] = {}
+        for s, d, q, r in rows("hit", 4):
+            hits.setdefault((s, d, q), set()).add(r)
+        ids: dict[tuple, int] = {}
+        base = 1 << 40  # apart from every other id
+        for (s, d, q), rules in hits.items():
+            dest = (s if d == "ingress" else q) if rules & named else None
+            key = (d, frozenset(rules), frozenset(tiers.get((s, d), ())), dest)
+            g = ids.get(key)
+            if g is None:
+                g = ids[key] = base + len(ids)
+                _assert("unit_id", (g,))
+                for r in rules:
+                    _assert("unit_rule", (g, r))
+                for t in key[2]:
+                    _assert("unit_tier", (g, t))
+                if dest is not None:
+                    _assert("unit_dest", (g, dest))
+            _assert("unit", (s, d, q, g))
+        self.units = len(ids)
 
     def _materialize(self, relation: str, arity: int) -> None:
         literal = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)])

@@ -68,6 +68,12 @@ RELATIONS: dict[str, Relation] = {
     "rule_dir": Relation(("R", "Dir"), "The direction of R's list."),
     "decisive": Relation(("R",), "R's action ends a tier's evaluation when it matches (not Log)."),
     "krule": Relation(("R",), "R is a Kubernetes NetworkPolicy rule."),
+    # assigned by the engine once `hit` is known (engine/datalog.py `_intern_units`): evaluations alike
+    "unit": Relation(("S", "Dir", "Q", "G"), "Evaluation G decides subject S's Dir end for peer Q (Q=-2: the rest)."),
+    "unit_rule": Relation(("G", "R"), "Rule R takes part in evaluation G (the hit rules, alike for its members)."),
+    "unit_tier": Relation(("G", "T"), "Tier T applies in evaluation G."),
+    "unit_dest": Relation(("G", "D"), "Named ports of evaluation G resolve on destination D."),
+    "unit_id": Relation(("G",), "An evaluation."),
     # Calico policies and rules
     "cpol": Relation(("Pol",), "A Calico NetworkPolicy or GlobalNetworkPolicy."),
     "cpol_ns": Relation(("Pol", "Ns"), "The namespace of a Calico NetworkPolicy."),

@@ -120,6 +120,10 @@ def entity(f: Fields, path: FieldPath, rule_protocol: str | None) -> EntityRule:
             if not isinstance(n, str):
                 raise f.fail(at + ("names", i), "expected a service account name")
         sa = ServiceAccountMatch(tuple(names), selector(f, at + ("selector",)))
+    nsel = selector(f, path + ("namespaceSelector",))
+    if nsel is not None and nsel.has_global and nsel.canonical != "global()":
+        raise f.fail(path + ("namespaceSelector",), "a namespaceSelector that combines global() with other terms "
+                                                    "is not supported yet (use global() alone)")
     rule = EntityRule(cidrs(f, path + ("nets",)), cidrs(f, path + ("notNets",)), selector(f, path + ("selector",)),
                       selector(f, path + ("notSelector",)), selector(f, path + ("namespaceSelector",)), sa,
                       ports(f, path + ("ports",)), ports(f, path + ("notPorts",)))
