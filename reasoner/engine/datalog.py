@@ -39,8 +39,8 @@ MATERIALIZE: tuple[tuple[str, int], ...] = (
     ("tier_applies", 3), ("subject_rule", 3), ("egress_rule", 2), ("ingress_rule", 2), ("peer_match", 2),
     ("rule_peer_ok", 2), ("rule_range", 4), ("rule_named", 3), ("egress_grant", 6), ("ingress_grant", 6),
     ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
-    ("ent_in_nets", 2), ("ent_match", 2), ("crule_ok", 3), ("cproto", 2), ("rfull", 2), ("cneg", 3),
-    ("rcov", 3), ("universal", 1), ("uhit", 3), ("shit", 4), ("has_shit", 3), ("hit", 4), ("has_hit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
+    ("ent_in_nets", 2), ("ent_match", 2), ("universal", 1), ("crule_ok", 3), ("cproto", 2), ("rfull", 2),
+    ("cneg", 3), ("rcov", 3), ("uhit", 3), ("shit", 4), ("has_shit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
     ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("verdict_ord", 4), ("nohit_verdict", 3),
 )
 
@@ -174,9 +174,18 @@ class Engine:
         tiers: dict[tuple, set] = {}
         for s, d, t in rows("tier_applies", 3):
             tiers.setdefault((s, d), set()).add(t)
+        # the hit rules of each (S, Dir, Q), as rules/tiers.dl defines `hit`: the peer-specific ones (shit) and,
+        # for the peers that have some, the universal ones (uhit); Q = -2 gets the universal ones alone.
+        universal: dict[tuple, set] = {}
+        for s, d, r in rows("uhit", 3):
+            universal.setdefault((s, d), set()).add(r)
         hits: dict[tuple, set] = {}
-        for s, d, q, r in rows("hit", 4):
+        for s, d, q, r in rows("shit", 4):
             hits.setdefault((s, d, q), set()).add(r)
+        for (s, d, q), rules in hits.items():
+            rules |= universal.get((s, d), set())
+        for (s, d), rules in universal.items():
+            hits[(s, d, -2)] = set(rules)
         ids: dict[tuple, int] = {}
         base = 1 << 40  # apart from every other id
         for (s, d, q), rules in hits.items():

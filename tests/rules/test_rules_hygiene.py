@@ -154,3 +154,15 @@ def test_every_derived_relation_holds_somewhere_in_a_rich_scenario():
     assert not an.engine.holds("flow_allowed", b, a, "TCP", 8081)
     assert an.engine.ask("ingress_allows", a, b, "TCP", 8080, None)
     assert an.engine.ask("egress_allows", a, b, "UDP", 53, None)
+
+
+def test_evaluation_units_hold_exactly_the_hit_rules():
+    an = analyse(*RICH, *CALICO)
+    e = an.engine
+    hits: dict = {}
+    for s, d, q, r in e.ask("hit", None, None, None, None):
+        hits.setdefault((s, d, q), set()).add(r)
+    units = {(s, d, q): g for s, d, q, g in e.ask("unit", None, None, None, None)}
+    assert hits and set(units) == set(hits)
+    for key, g in units.items():
+        assert {r for _g, r in e.ask("unit_rule", g, None)} == hits[key]
