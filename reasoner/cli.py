@@ -109,10 +109,13 @@ def connectivity(paths: tuple[str, ...], output: str) -> None:
 @click.argument("dst")
 @click.option("--port", type=int, help="Destination port. Without it: every port, and what is allowed.")
 @click.option("--protocol", help="TCP (default with --port), UDP, SCTP, ICMP, ICMPv6 or a number.")
+@click.option("--icmp-type", type=int, help="ICMP type (with --protocol ICMP/ICMPv6); default: one no rule names.")
+@click.option("--icmp-code", type=int, help="ICMP code (with --icmp-type).")
 @click.option("-f", "--file", "paths", multiple=True, required=True, help="Manifest file or directory (repeatable).")
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json"]), help="Output format.")
-def can(src: str, dst: str, port: int | None, protocol: str | None, paths: tuple[str, ...], output: str) -> None:
+def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: int | None, icmp_code: int | None,
+        paths: tuple[str, ...], output: str) -> None:
     """Can SRC reach DST? The verdict, and why: the rule chain at each end.
 
     SRC and DST are NAMESPACE/POD, ip:ADDRESS or cidr:PREFIX. Exit status 0 if allowed, 1 if denied.
@@ -127,7 +130,7 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, paths: tuple
     from reasoner.report import can as render
 
     an = _load(paths)
-    verdict = decide(an, src, dst, protocol, port)
+    verdict = decide(an, src, dst, protocol, port, icmp_type, icmp_code)
     click.echo(render.to_json(verdict) if output == "json" else render.to_text(verdict))
     sys.exit(0 if verdict.allowed else 1)
 

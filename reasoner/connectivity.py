@@ -41,7 +41,8 @@ def port_sets(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...] = P
         if p not in by_proto:
             continue
         ranges = merge(by_proto[p])
-        if p not in PORTED or (ranges[0][0] <= 1 and ranges[-1][1] >= 65535 and len(ranges) == 1):
+        full = ranges[0][0] <= (1 if p in PORTED else 0) and ranges[-1][1] >= 65535 and len(ranges) == 1
+        if full or (p not in PORTED and p not in ("ICMP", "ICMPv6")):
             out[p] = ALL
         else:
             out[p] = ranges
@@ -125,20 +126,28 @@ class _OrderedSide:
             touched.append((lo, hi))
             if a == "Allow":
                 allow.append((lo, hi))
-        self.regions: dict[tuple[int, int], dict[str, tuple[bool, list, list]]] = {
-            (s, q): by_unit.get(g, {}) for s, _d, q, g in e.ask("unit", None, direction, None, None)}
+        self.unit_of = {(s, q): g for s, _d, q, g in e.ask("unit", None, direction, None, None)}
+        self.by_unit = by_unit
+        self._cache: dict[object, dict[str, list[tuple[int, int]]]] = {}
 
     def allows(self, s: int, q: int, protocols: tuple[str, ...]) -> dict[str, list[tuple[int, int]]]:
-        regions = self.regions.get((s, q))
-        if regions is None:
-            regions = self.regions.get((s, -2))  # the evaluation shared by peers no specific rule matches
-        if regions is None:
-            return {p: FULL for p in protocols} if self.default.get(s) else {}
-        out = {}
-        for p, (rest, allow, touched) in regions.items():
-            ranges = allow + (_complement(touched) if rest else [])
-            if ranges:
-                out[p] = merge(ranges)
+        """Per protocol, the ports this end allows towards peer q (a dict shared by equal evaluations)."""
+        g = self.unit_of.get((s, q))
+        if g is None:
+            g = self.unit_of.get((s, -2))  # the evaluation shared by peers no specific rule matches
+        key: object = g if g is not None else ("default", bool(self.default.get(s)))
+        out = self._cache.get(key)
+        if out is not None:
+            return out
+        if g is None:
+            out = {p: FULL for p in protocols} if self.default.get(s) else {}
+        else:
+            out = {}
+            for p, (rest, allow, touched) in self.by_unit.get(g, {}).items():
+                ranges = allow + (_complement(touched) if rest else [])
+                if ranges:
+                    out[p] = merge(ranges)
+        self._cache[key] = out
         return out
 
 
@@ -178,6 +187,8 @@ def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tu
     i_grants = _grant_sets(e.ask("ingress_grant", None, None, None, None, None, None))
     classes = an.facts.classes
     out: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
+    full = {p: FULL for p in protocols}
+    meets: dict[tuple[int, int], list[tuple[str, int, int]]] = {}  # intersections of shared dicts
     pairs = ((classes[only[0]], classes[only[1]]),) if only else ((a, b) for a in classes for b in classes)
     for src, dst in pairs:
         if True:
@@ -188,22 +199,28 @@ def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tu
                 continue
             if not set(src.families) & set(dst.families):
                 continue
+            shared = True
             if (s, "egress") in ordered:
                 e_set = egress.allows(s, d, protocols)
             elif s in e_open:
-                e_set = {p: FULL for p in protocols}
+                e_set = full
             else:
-                e_set = _per_proto(e_grants.get((s, d), []), protocols)
+                e_set, shared = _per_proto(e_grants.get((s, d), []), protocols), False
             if not e_set:
                 continue
             if (d, "ingress") in ordered:
                 i_set = ingress.allows(d, s, protocols)
             elif d in i_open:
-                i_set = {p: FULL for p in protocols}
+                i_set = full
             else:
-                i_set = _per_proto(i_grants.get((d, s), []), protocols)
-            tuples = [(p, lo, hi) for p in protocols if p in e_set and p in i_set
-                      for lo, hi in _intersect(e_set[p], i_set[p])]
+                i_set, shared = _per_proto(i_grants.get((d, s), []), protocols), False
+            key = (id(e_set), id(i_set))
+            tuples = meets.get(key) if shared else None
+            if tuples is None:
+                tuples = [(p, lo, hi) for p in protocols if p in e_set and p in i_set
+                          for lo, hi in _intersect(e_set[p], i_set[p])]
+                if shared:
+                    meets[key] = tuples
             if tuples:
                 out[(s, d)] = tuples
     return out

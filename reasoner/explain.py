@@ -14,6 +14,7 @@ from reasoner.connectivity import port_sets
 from reasoner.errors import UsageError
 from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr
+from reasoner.facts.emit import ICMP_ANY
 from reasoner.model.calico import PROTOCOL_NUMBERS
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, Rule
 
@@ -235,7 +236,8 @@ def _notes(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
                         f"{side.direction}[{rule.index}] ({rule.origin}) were not matched against it")
 
 
-def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None) -> Verdict:
+def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
+        icmp_type: int | None = None, icmp_code: int | None = None) -> Verdict:
     s, d = resolve(an, src), resolve(an, dst)
     if s.cls.external is not None and d.cls.external is not None:
         raise UsageError("both ends are outside the cluster; no policy here decides that flow")
@@ -261,6 +263,13 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
                 raise UsageError(f"{proto} needs --port (or leave out --protocol to ask about every port)")
             if not 1 <= port <= 65535:
                 raise UsageError(f"port {port} is out of range (want 1-65535)")
+        elif shown in ("ICMP", "ICMPv6"):
+            if icmp_code is not None and icmp_type is None:
+                raise UsageError("--icmp-code needs --icmp-type")
+            if icmp_type is not None and not 0 <= icmp_type <= 255 or icmp_code is not None and not 0 <= icmp_code <= 255:
+                raise UsageError("ICMP type and code are 0-255")
+            # ICMP type/code ride in the port dimension as type*256+code; without a type, one no rule names
+            port = ICMP_ANY if icmp_type is None else icmp_type * 256 + (icmp_code or 0)
         else:
             port = 0  # protocols without ports
     if proto is not None:
@@ -278,7 +287,12 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
         if ports:
             rep_proto = next(iter(ports))
             ranges = ports[rep_proto]
-            rep_port = (1 if ranges == "all" else max(1, ranges[0][0])) if rep_proto in ("TCP", "UDP", "SCTP") else 0
+            if rep_proto in ("TCP", "UDP", "SCTP"):
+                rep_port = 1 if ranges == "all" else max(1, ranges[0][0])
+            elif rep_proto in ("ICMP", "ICMPv6"):
+                rep_port = ICMP_ANY if ranges == "all" else ranges[0][0]
+            else:
+                rep_port = 0
         engine_proto = an.facts.proto_rep.get(rep_proto, rep_proto) if rep_port is not None else None
         egress = _side(an, "egress", s, d, engine_proto, rep_port)
         ingress = _side(an, "ingress", d, s, engine_proto, rep_port)

@@ -28,6 +28,13 @@ from reasoner.model.selector import LabelSelector, Op
 
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "OTHER")
 PORTED = ("TCP", "UDP", "SCTP")
+ICMPS = ("ICMP", "ICMPv6")
+ICMP_ANY = 65535  # the encoded ICMP type/code of a flow whose type no rule names (Calico types are 0-254)
+
+
+def icmp_range(m) -> tuple[int, int]:
+    """An ICMP match as a range of the encoded value type*256+code, the ICMP "port" (SEMANTICS §3.4)."""
+    return (m.type * 256, m.type * 256 + 255) if m.code is None else (m.type * 256 + m.code,) * 2
 # Calico literal -> (negated?, base test): the negated forms hold on an absent key (SEMANTICS §3.8)
 NEGATED = {"ne", "notin", "nothas", "notcontains", "notstarts", "notends"}
 BASE = {"eq": "in", "ne": "in", "in": "in", "notin": "in", "has": "exists", "nothas": "exists",
@@ -253,10 +260,11 @@ class _Emitter:
             self.add("proto_meet", p, p, p)
             self.add("proto_meet", "*", p, p)
             self.add("proto_meet", p, "*", p)
-            if p in PORTED and p in named:
+            if (p in PORTED or p in ICMPS) and p in named:
                 self.add("ported", p)
         self.add("proto_meet", "*", "*", "*")
-        self.port_atoms([p for p in reps if p in named and p in PORTED], [p for p in reps if p not in named or p not in PORTED])
+        ported = [p for p in reps if p in named and (p in PORTED or p in ICMPS)]
+        self.port_atoms(ported, [p for p in reps if p not in ported])
         for i, (name, tier) in enumerate(sorted(cluster.tiers.items(), key=lambda t: (t[1].order, t[0]))):
             tid = fb.tier_ids[name] = next(self.ids)
             self.add("tier_rank", tid, i)
@@ -317,6 +325,10 @@ class _Emitter:
                 for pm in rule.destination.ports + rule.destination.not_ports:
                     if pm.first is not None:
                         cuts.update((pm.first, pm.last + 1))
+                for m in (rule.icmp, rule.not_icmp):
+                    if m is not None:
+                        lo, hi = icmp_range(m)
+                        cuts.update((lo, hi + 1))
         for ep in cluster.endpoints:
             for cp in ep.ports:
                 cuts.update((cp.port, cp.port + 1))
@@ -429,28 +441,34 @@ class _Emitter:
             self.add("crule_notproto", rid, rule.not_protocol)
         else:
             self.add("crule_anyproto", rid)
-        if rule.source.ports or rule.icmp is not None or (rule.protocol and rule.protocol == rule.not_protocol):
-            # the flows evaluated have a source port and an ICMP type/code that no rule names (tiers.dl);
+        if rule.source.ports or (rule.protocol and rule.protocol == rule.not_protocol):
+            # the flows evaluated have a source port that no rule names (tiers.dl);
             # `protocol: X` with `notProtocol: X` matches nothing
             self.add("crule_repr_miss", rid)
         dst = rule.destination
-        for pm in dst.ports:
-            if pm.name is None:
-                self.add("cport_range", rid, pm.first, pm.last)
+        ports = [(pm.first, pm.last, pm.name) for pm in dst.ports]
+        not_ports = [(pm.first, pm.last, pm.name) for pm in dst.not_ports]
+        if rule.icmp is not None:  # ICMP type/code are the "ports" of ICMP and ICMPv6 (icmp needs that protocol)
+            ports.append((*icmp_range(rule.icmp), None))
+        if rule.not_icmp is not None:
+            not_ports.append((*icmp_range(rule.not_icmp), None))
+        for lo, hi, name in ports:
+            if name is None:
+                self.add("cport_range", rid, lo, hi)
             else:
-                self.add("cport_named", rid, pm.name)
-        for pm in dst.not_ports:
-            if pm.name is None:
-                self.add("cnotport_range", rid, pm.first, pm.last)
+                self.add("cport_named", rid, name)
+        for lo, hi, name in not_ports:
+            if name is None:
+                self.add("cnotport_range", rid, lo, hi)
             else:
-                self.add("cnotport_named", rid, pm.name)
-        if not dst.ports and not dst.not_ports:
+                self.add("cnotport_named", rid, name)
+        if not ports and not not_ports:
             self.add("crule_noports", rid)
-        elif not dst.ports:
+        elif not ports:
             self.add("crule_onlynot", rid)
-        if any(pm.name is not None for pm in dst.ports + dst.not_ports):
+        if any(name is not None for _lo, _hi, name in ports + not_ports):
             self.add("crule_dynamic", rid)
-        elif dst.ports or dst.not_ports:
+        elif ports or not_ports:
             self.add("crule_static", rid)
 
     def entity(self, ent: EntityRule, pol: CalicoPolicy) -> int:

@@ -16,10 +16,27 @@ def ports_text(ports: object) -> str:
     return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports)  # type: ignore[union-attr]
 
 
+def icmp_text(ranges: object) -> str:
+    """ICMP types/codes from ranges of type*256+code."""
+    if ranges == ALL:
+        return ""
+    parts = []
+    for lo, hi in ranges:  # type: ignore[union-attr]
+        if lo % 256 == 0 and hi % 256 == 255:
+            t1, t2 = lo // 256, hi // 256
+            parts.append(f"type {t1}" if t1 == t2 else f"types {t1}-{t2}")
+        else:
+            parts.extend(f"type {v // 256} code {v % 256}" for v in range(lo, min(hi, lo + 7) + 1))
+            if hi > lo + 7:
+                parts.append("...")
+    return " " + ", ".join(parts)
+
+
 def allowed_text(allowed: dict[str, object]) -> str:
     if all(allowed.get(p) == ALL for p in PROTOCOLS):
         return "all traffic"
-    return "; ".join(f"{p} {ports_text(v)}" if p in ("TCP", "UDP", "SCTP") else p for p, v in allowed.items())
+    return "; ".join(f"{p} {ports_text(v)}" if p in ("TCP", "UDP", "SCTP") else
+                     f"{p}{icmp_text(v)}" if p in ("ICMP", "ICMPv6") else p for p, v in allowed.items())
 
 
 def allowed_json(allowed: dict[str, object]) -> list[dict]:

@@ -311,3 +311,19 @@ def test_both_ends_must_allow_with_calico_too():
     an = analyse(*PODS, gnp("p", "  selector: app == 'b'\n  egress: [{action: Deny, destination: {selector: app == 'a'}}, {action: Allow}]\n"))
     assert not allowed(an, "x/b", "x/a")
     assert allowed(an, "x/b", "y/c")
+
+
+def test_icmp_type_and_code_and_their_not_forms():
+    from reasoner.explain import can
+
+    an = analyse(*PODS, gnp("p", "  selector: app == 'a'\n  ingress:\n"
+                                 "  - {action: Deny, protocol: ICMP, icmp: {type: 8, code: 1}}\n"
+                                 "  - {action: Allow, protocol: ICMP, icmp: {type: 8}}\n"
+                                 "  - {action: Allow, protocol: ICMPv6, notICMP: {type: 128}}\n"))
+    assert can(an, "x/b", "x/a", "ICMP", None, icmp_type=8, icmp_code=0).allowed
+    assert not can(an, "x/b", "x/a", "ICMP", None, icmp_type=8, icmp_code=1).allowed
+    assert not can(an, "x/b", "x/a", "ICMP", None, icmp_type=0).allowed
+    assert not can(an, "x/b", "x/a", "ICMP", None).allowed  # a type no rule names
+    assert can(an, "x/b", "x/a", "ICMPv6", None, icmp_type=129).allowed
+    assert not can(an, "x/b", "x/a", "ICMPv6", None, icmp_type=128).allowed
+    assert table(an)[("x/b", "x/a")]["ICMP"] == [(2048, 2048), (2050, 2303)]  # type*256+code
