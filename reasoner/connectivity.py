@@ -174,6 +174,16 @@ def class_connections_for(an: Analysis, s: int, d: int) -> dict[str, object]:
     return port_sets(tuples, an.facts.protocols, an.facts.proto_members)
 
 
+def _end(subject: int, peer: int, direction: str, ordered: set, side: _OrderedSide, open_ends: set,
+         grants: dict, full: dict, protocols: tuple[str, ...]) -> tuple[dict[str, list[tuple[int, int]]], bool]:
+    """What one end allows towards its peer, per protocol, and whether the dict is shared between pairs."""
+    if (subject, direction) in ordered:
+        return side.allows(subject, peer, protocols), True
+    if subject in open_ends:
+        return full, True
+    return _per_proto(grants.get((subject, peer), []), protocols), False
+
+
 def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tuple[int, int], list[tuple[str, int, int]]]:
     e = an.engine
     ordered = {(s, d) for s, d in e.ask("ordered", None, None)}
@@ -199,21 +209,11 @@ def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tu
                 continue
             if not set(src.families) & set(dst.families):
                 continue
-            shared = True
-            if (s, "egress") in ordered:
-                e_set = egress.allows(s, d, protocols)
-            elif s in e_open:
-                e_set = full
-            else:
-                e_set, shared = _per_proto(e_grants.get((s, d), []), protocols), False
+            e_set, e_shared = _end(s, d, "egress", ordered, egress, e_open, e_grants, full, protocols)
             if not e_set:
                 continue
-            if (d, "ingress") in ordered:
-                i_set = ingress.allows(d, s, protocols)
-            elif d in i_open:
-                i_set = full
-            else:
-                i_set, shared = _per_proto(i_grants.get((d, s), []), protocols), False
+            i_set, i_shared = _end(d, s, "ingress", ordered, ingress, i_open, i_grants, full, protocols)
+            shared = e_shared and i_shared
             key = (id(e_set), id(i_set))
             tuples = meets.get(key) if shared else None
             if tuples is None:

@@ -30,11 +30,10 @@ from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, 
 from reasoner.model.cidr import Cidr
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
-from reasoner.sources.fields import Fields
+from reasoner.sources.fields import Fields, directions
 from reasoner.sources.k8s_core import name_and_namespace
 
 ACTIONS = {a.value: a for a in Action}
-TYPES = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
 PORT_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 PORTED = {"TCP", "UDP", "SCTP", "6", "17", "132"}
 
@@ -183,11 +182,7 @@ def _policy(f: Fields, kind: str) -> CalicoPolicy:
         raise f.fail(("spec", "order"), f"expected a number, got {order!r}")
     ingress = rules(f, Direction.INGRESS)
     egress = rules(f, Direction.EGRESS)
-    types: set[Direction] = set()
-    for i, t in enumerate(f.get(("spec", "types"), list, [])):
-        if t not in TYPES:
-            raise f.fail(("spec", "types", i), f"unknown policy type {t!r} (want Ingress or Egress)")
-        types.add(TYPES[t])
+    types = directions(f, ("spec", "types"))
     if not types:  # Calico defaulting (api/pkg/defaults): egress rules alone give [Egress] (SEMANTICS §3.2)
         types = ({Direction.INGRESS} if ingress or not egress else set()) | ({Direction.EGRESS} if egress else set())
     do_not_track = bool(f.get(("spec", "doNotTrack"), bool, False))

@@ -78,3 +78,16 @@ def _show(value: Any) -> str:
         return "a list"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def directions(f: Fields, path: FieldPath) -> set:
+    """`policyTypes` / `types`: a list of Ingress and Egress (empty when absent; defaulting is the caller's)."""
+    from reasoner.model.policy import Direction
+
+    known = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
+    out = set()
+    for i, t in enumerate(f.get(path, list, [])):
+        if t not in known:
+            raise f.fail(path + (i,), f"unknown policy type {t!r} (want Ingress or Egress)")
+        out.add(known[t])
+    return out

@@ -15,12 +15,11 @@ from reasoner.model.cidr import Cidr
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, PodPeer, PortSpec, Protocol, Rule
 from reasoner.model.selector import LabelSelector, Op, Requirement
-from reasoner.sources.fields import Fields, Invalid
+from reasoner.sources.fields import Fields, Invalid, directions
 from reasoner.sources.k8s_core import name_and_namespace
 
 IANA_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*(?<!-)$")
 OPS = {op.value: op for op in Op}
-TYPES = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
 
 
 def parse_label_selector(f: Fields, path: FieldPath) -> LabelSelector:
@@ -137,11 +136,7 @@ def parse_networkpolicy(f: Fields) -> NetworkPolicy:
     pod_selector = parse_label_selector(f, ("spec", "podSelector"))
     ingress = _rules(f, Direction.INGRESS)
     egress = _rules(f, Direction.EGRESS)
-    types: set[Direction] = set()
-    for i, t in enumerate(f.get(("spec", "policyTypes"), list, [])):
-        if t not in TYPES:
-            raise f.fail(("spec", "policyTypes", i), f"unknown policy type {t!r} (want Ingress or Egress)")
-        types.add(TYPES[t])
+    types = directions(f, ("spec", "policyTypes"))
     if not types:  # k8s defaulting: [Ingress] plus Egress iff spec.egress is non-empty
         types = {Direction.INGRESS} | ({Direction.EGRESS} if egress else set())
     return NetworkPolicy(ns, name, pod_selector, frozenset(types), ingress, egress,
