@@ -82,6 +82,7 @@ class FactBase:
     proto_rep: dict[str, str] = field(default_factory=dict)  # protocol -> the engine protocol standing for it
     port_atoms: dict[int, tuple[str, int, int]] = field(default_factory=dict)  # atom -> (proto, lo, hi)
     tier_ids: dict[str, int] = field(default_factory=dict)
+    calico_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # pod class -> labels as Calico sees them
 
     def ns_name(self, ns_id: int) -> str:
         return next(name for name, i in self.ns_ids.items() if i == ns_id)
@@ -222,7 +223,9 @@ class _Emitter:
             view = next(self.ids)
             self.add("calico_view", cls.id, view)
             self.add("view_of", view, cls.id)
-            for k, v in self.calico_labels(ep.namespace, ep.service_account, dict(cls.labels), sa_labels).items():
+            clabels = self.calico_labels(ep.namespace, ep.service_account, dict(cls.labels), sa_labels)
+            fb.calico_labels[cls.id] = clabels
+            for k, v in clabels.items():
                 self.add("label", view, k, v)
         for nset in cluster.network_sets:
             nid = next(self.ids)

@@ -1,0 +1,223 @@
+"""Compliance proofs: each requirement is a satisfiability question over every flow of the inventory.
+
+`deny`: no allowed flow from→to on ports; `allow`: no denied one; `only`: no allowed flow to `to` on
+ports from outside `from`; `isolated`: every selected endpoint has, in each listed direction, a policy
+that applies to it. unsat is the proof; a model is the witness, replayed through the Datalog verdict
+(`can`) before it is reported, so the two sides cannot drift unnoticed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import z3
+
+from reasoner.api import Analysis
+from reasoner.errors import UsageError
+from reasoner.explain import Verdict, can
+from reasoner.facts.classes import EndpointClass
+from reasoner.model.cidr import Cidr
+from reasoner.properties.encode import Encoding, Flow
+from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
+
+
+class SemanticsMismatch(AssertionError):
+    """The z3 encoding and the Datalog verdict disagree on a flow: a defect of ours, never of the input."""
+
+
+@dataclass
+class Result:
+    requirement: Requirement
+    status: str  # proved | violated | unknown
+    scope: str
+    witness: dict | None = None
+    verdict: Verdict | None = None
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class _Members:
+    """Which endpoints (and addresses) of each class a peer denotes."""
+
+    def __init__(self, an: Analysis):
+        self.an = an
+
+    def names(self, peer: Peer, cls: EndpointClass) -> list[str]:
+        """The endpoint names of `cls` that `peer` denotes (for an address atom: one address, as ip:...)."""
+        if cls.external is not None:
+            if peer.any:
+                return [f"ip:{ipaddress.ip_address(cls.external.lo)}"]
+            if peer.cidrs is None or any(v is not None for v in (peer.namespace, peer.namespace_selector,
+                                                                 peer.selector, peer.service_account, peer.pods)):
+                return []
+            for c in peer.cidrs:
+                lo, hi = max(c.lo, cls.external.lo), min(c.hi, cls.external.hi)
+                if c.family == cls.external.family and lo <= hi:
+                    return [f"ip:{ipaddress.ip_address(lo)}"]
+            return []
+        if not self._class_ok(peer, cls):
+            return []
+        out = []
+        for ep in cls.members:
+            if peer.pods is not None and ep.ref not in peer.pods:
+                continue
+            if peer.cidrs is not None and not any(c.contains(Cidr.of_ip(ip)) for c in peer.cidrs for ip in ep.ips):
+                continue
+            out.append(ep.ref)
+        return out
+
+    def outside(self, peer: Peer, cls: EndpointClass) -> list[str]:
+        """The endpoint names of `cls` that `peer` does not denote (an address of an atom outside its cidrs)."""
+        if cls.external is not None:
+            if peer.any:
+                return []
+            if peer.cidrs is None:
+                return self.names(Peer(), cls)
+            fam, lo, hi = cls.external.family, cls.external.lo, cls.external.hi
+            cuts = sorted({lo} | {c.hi + 1 for c in peer.cidrs if c.family == fam and lo <= c.hi < hi})
+            for v in cuts:  # the first address of the atom that no cidr of the peer holds
+                if not any(c.family == fam and c.lo <= v <= c.hi for c in peer.cidrs):
+                    return [f"ip:{ipaddress.ip_address(v)}"]
+            return []
+        inside = set(self.names(peer, cls))
+        return [ep.ref for ep in cls.members if ep.ref not in inside]
+
+    def _class_ok(self, peer: Peer, cls: EndpointClass) -> bool:
+        fb = self.an.facts
+        ns = self.an.cluster.namespaces[cls.namespace]
+        if peer.namespace is not None and cls.namespace != peer.namespace:
+            return False
+        if peer.namespace_selector is not None:
+            labels = {**dict(ns.labels), "projectcalico.org/name": ns.name}
+            if not peer.namespace_selector.matches(labels):
+                return False
+        if peer.selector is not None and not peer.selector.matches(fb.calico_labels[cls.id]):
+            return False
+        if peer.service_account is not None and cls.members[0].service_account != peer.service_account:
+            return False
+        return True
+
+
+def _ports(enc: Encoding, ports: tuple[PortRange, ...] | None) -> z3.BoolRef:
+    if ports is None:
+        return z3.BoolVal(True)
+    terms = []
+    for pr in ports:
+        idx = enc.proto_index.get(pr.protocol, enc.proto_index.get("OTHER"))
+        if pr.protocol in ("TCP", "UDP", "SCTP"):
+            terms.append(z3.And(enc.P == idx, enc.Port >= pr.lo, enc.Port <= pr.hi))
+        else:
+            terms.append(enc.P == idx)
+    return z3.Or(terms)
+
+
+class Prover:
+    def __init__(self, an: Analysis, timeout_ms: int = 10_000):
+        self.an = an
+        self.enc = Encoding(an)
+        self.members = _Members(an)
+        self.timeout_ms = timeout_ms
+
+    def _ids(self, peer: Peer) -> set[int]:
+        return {c.id for c in self.an.facts.classes if self.members.names(peer, c)}
+
+    def _same_class(self, a_names, b_names) -> set[int]:
+        """Classes that hold two distinct endpoints, one of each side: flows inside such a class exist."""
+        out = set()
+        for c in self.an.facts.classes:
+            a, b = a_names(c), b_names(c)
+            if c.external is None and any(x != y for x in a for y in b):
+                out.add(c.id)
+        return out
+
+    def _solve(self, *constraints: z3.BoolRef) -> tuple[str, z3.ModelRef | None]:
+        s = z3.Solver()
+        s.set(timeout=self.timeout_ms)
+        s.add(*constraints)
+        r = s.check()
+        if r == z3.unsat:
+            return "unsat", None
+        if r == z3.sat:
+            return "sat", s.model()
+        return "unknown", s.reason_unknown()  # type: ignore[return-value]
+
+    def witness(self, flow: Flow, a: list[str], b: list[str], expect_allowed: bool) -> tuple[dict, Verdict]:
+        """Name the flow (a: candidate sources, b: candidate destinations, distinct) and replay it in Datalog."""
+        src_name, dst_name = next((x, y) for x in a for y in b if x != y)
+        port = flow.port
+        proto = flow.protocol
+        icmp = proto in ("ICMP", "ICMPv6")
+        v = can(self.an, src_name, dst_name, proto, None if icmp or proto not in ("TCP", "UDP", "SCTP") else port,
+                port // 256 if icmp and port != 65535 else None, port % 256 if icmp and port != 65535 else None)
+        if v.allowed != expect_allowed:
+            raise SemanticsMismatch(f"z3 says {'allowed' if expect_allowed else 'denied'} for {src_name} -> "
+                                    f"{dst_name} {proto}/{port}, the Datalog verdict says the opposite")
+        shown_port = port if proto in ("TCP", "UDP", "SCTP") else None
+        return {"src": src_name, "dst": dst_name, "protocol": proto, "port": shown_port}, v
+
+    def check(self, req: Requirement, scope: str) -> Result:
+        if scope != "inventory":
+            raise UsageError(f"scope {scope!r} is not supported yet: use scope: inventory")
+        enc = self.enc
+        if req.kind == "isolated":
+            return self._isolated(req, scope)
+        m = self.members
+        src_names = (lambda c: m.outside(req.src, c)) if req.kind == "only" else (lambda c: m.names(req.src, c))
+        dst_names = (lambda c: m.outside(req.dst, c)) if req.kind == "only-out" else (lambda c: m.names(req.dst, c))
+        src_ids = {c.id for c in self.an.facts.classes if src_names(c)}
+        dst_ids = {c.id for c in self.an.facts.classes if dst_names(c)}
+        same = self._same_class(src_names, dst_names)
+        base = [enc.domain(same), _ports(enc, req.ports), enc.in_set(enc.S, src_ids), enc.in_set(enc.D, dst_ids)]
+        if req.kind == "deny":
+            goal, expect, what = [enc.allowed], True, "an allowed flow"
+        elif req.kind == "allow":
+            goal, expect, what = [z3.Not(enc.allowed)], False, "a denied flow"
+        elif req.kind == "only":  # every allowed flow to `to` comes from `from`
+            goal, expect, what = [enc.allowed], True, "an allowed flow from elsewhere"
+        else:  # only-out (built-in isolation check): every allowed flow from `from` goes to `to`
+            goal, expect, what = [enc.allowed], True, "an allowed flow to elsewhere"
+        status, model = self._solve(*base, *goal)
+        if status == "unsat":
+            return Result(req, "proved", scope, message=f"no {what.split(' ', 1)[1]} exists")
+        if status == "unknown":
+            return Result(req, "unknown", scope, message=f"solver gave up: {model}")
+        flow = enc.decode(model)
+        w, v = self.witness(flow, src_names(flow.src), dst_names(flow.dst), expect)
+        return Result(req, "violated", scope, w, v, f"{what}: {w['src']} -> {w['dst']} {w['protocol']}"
+                      + (f"/{w['port']}" if w["port"] is not None else ""))
+
+    def _isolated(self, req: Requirement, scope: str) -> Result:
+        enc = self.enc
+        e = self.an.engine
+        for cls in self.an.facts.classes:
+            if cls.external is not None or cls.host_network or not self.members.names(req.selected, cls):
+                continue
+            for d in req.directions:
+                if e.holds("isolated", cls.id, d):
+                    continue
+                var = enc.D if d == "ingress" else enc.S
+                status, model = self._solve(enc.domain({c.id for c in self.an.facts.classes if len(c.members) > 1}),
+                                            _ports(enc, req.ports), var == cls.id, enc.allowed)
+                name = self.members.names(req.selected, cls)[0]
+                msg = f"{name} has no policy for {d}: nothing isolates it"
+                if status == "sat":
+                    flow = enc.decode(model)
+                    if d == "ingress":
+                        w, v = self.witness(flow, m_any(self.members, flow.src), [name], True)
+                    else:
+                        w, v = self.witness(flow, [name], m_any(self.members, flow.dst), True)
+                    return Result(req, "violated", scope, w, v, msg + f"; it accepts {w['src']} -> {w['dst']} "
+                                  f"{w['protocol']}" + (f"/{w['port']}" if w["port"] is not None else ""),
+                                  {"endpoint": name, "direction": d})
+                return Result(req, "violated", scope, None, None, msg, {"endpoint": name, "direction": d})
+        return Result(req, "proved", scope, message="every selected endpoint is isolated")
+
+
+def m_any(members: _Members, cls: EndpointClass) -> list[str]:
+    return members.names(Peer(), cls)
+
+
+def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000) -> list[Result]:
+    prover = Prover(an, timeout_ms)
+    return [prover.check(req, spec.scope) for req in spec.requirements]

@@ -1,0 +1,120 @@
+"""`prove`: compliance requirements over every flow (z3), witnesses replayed through `can`."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from reasoner.cli import main
+
+DEMO = "corpus/microservices-demo/manifests"
+SPEC = "corpus/microservices-demo/spec.yaml"
+EXPECTED = {"redis-only-from-cart": "proved", "frontend-cannot-reach-payment": "proved",
+            "checkout-reaches-payment": "proved", "payment-from-frontend-broken": "violated",
+            "everything-isolated": "proved", "frontend-open-to-world": "violated"}
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture(scope="module")
+def demo_results() -> dict:
+    r = run("prove", "--spec", SPEC, DEMO, "-o", "json")
+    assert r.exit_code == 1, r.output
+    return {x["id"]: x for x in json.loads(r.stdout)["results"]}
+
+
+def test_each_requirement_has_its_expected_status(demo_results):
+    assert {k: v["status"] for k, v in demo_results.items()} == EXPECTED
+    assert all(v["scope"] == "inventory" for v in demo_results.values())
+
+
+def test_witnesses_of_violations_are_really_allowed(demo_results):
+    for res in demo_results.values():
+        if res["status"] != "violated":
+            continue
+        w = res["witness"]
+        assert set(w) == {"src", "dst", "protocol", "port"}
+        r = run("can", w["src"], w["dst"], "--protocol", w["protocol"], "--port", str(w["port"]), "-f", DEMO)
+        assert r.exit_code == 0, r.output  # a deny/only witness is an allowed flow
+        assert set(res["chain"]) == {"egress", "ingress"} and res["chain"]["ingress"]
+
+
+def test_only_violation_comes_from_outside_the_from_peer(demo_results):
+    w = demo_results["frontend-open-to-world"]["witness"]
+    assert not w["src"].startswith("boutique/") and w["dst"] == "boutique/frontend" and w["port"] == 8080
+
+
+def test_exit_status_is_0_when_everything_is_proved(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("apiVersion: reasoner/v1\nkind: ComplianceSpec\nrequirements:\n"
+                    "- id: a\n  deny: {from: {selector: \"app == 'frontend'\"}, to: {selector: \"app == 'redis-cart'\"}}\n")
+    r = run("prove", "--spec", str(spec), DEMO)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("PROVED")
+
+
+def test_allow_violation_has_a_denied_witness(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("apiVersion: reasoner/v1\nkind: ComplianceSpec\nrequirements:\n"
+                    "- id: a\n  allow: {from: {selector: \"app == 'frontend'\"}, to: {selector: \"app == 'cartservice'\"}, ports: ['TCP/7000-7100']}\n")
+    r = run("prove", "--spec", str(spec), DEMO, "-o", "json")
+    res = json.loads(r.stdout)["results"][0]
+    assert res["status"] == "violated"
+    w = res["witness"]
+    assert 7000 <= w["port"] <= 7100 and w["port"] != 7070
+    assert run("can", w["src"], w["dst"], "--port", str(w["port"]), "-f", DEMO).exit_code == 1
+
+
+def test_junit_has_one_test_case_per_requirement():
+    r = run("prove", "--spec", SPEC, DEMO, "-o", "junit")
+    suite = ET.fromstring(r.stdout)
+    assert suite.get("tests") == "6" and suite.get("failures") == "2"
+    assert len(suite.findall("testcase")) == 6
+
+
+def test_sarif_locates_violations_at_the_allowing_rule():
+    r = run("prove", "--spec", SPEC, DEMO, "-o", "sarif")
+    data = json.loads(r.stdout)
+    results = data["runs"][0]["results"]
+    assert len(results) == 2
+    loc = results[0]["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"].endswith("network-policies.yaml") and loc["region"]["startLine"] > 1
+
+
+def test_builtin_checks_on_a_calico_scenario():
+    r = run("prove", "--check", "isolation", "--namespace", "payments", "corpus/calico-pass-to-lower-tier/manifests",
+            "-o", "json")
+    assert r.exit_code == 1
+    ids = {x["id"]: x["status"] for x in json.loads(r.stdout)["results"]}
+    assert ids == {"isolation-in-payments": "violated", "isolation-out-payments": "violated"}
+    r = run("prove", "--check", "default-deny", "corpus/deny-all/manifests")
+    assert r.exit_code == 1 and "has no policy for" in r.stdout
+
+
+@pytest.mark.parametrize("body,line,words", [
+    ("- id: a\n  forbid: {}\n", 4, "expected one requirement kind"),
+    ("- id: a\n  deny: {from: {selector: \"app ==\"}}\n", 5, "bad selector"),
+    ("- id: a\n  deny: {ports: ['TCP/99999']}\n", 5, "ports are 1-65535"),
+    ("- id: a\n  deny: {ports: ['HTTP/80']}\n", 5, "unknown protocol"),
+    ("- id: a\n  deny: {from: {label: x}}\n", 5, "unknown peer field"),
+])
+def test_bad_spec_is_reported_with_file_line_and_field(tmp_path, body, line, words):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("apiVersion: reasoner/v1\nkind: ComplianceSpec\nrequirements:\n" + body)
+    r = run("prove", "--spec", str(spec), DEMO)
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"error: {spec}:{line}:"), r.stderr
+    assert words in r.stderr
+
+
+def test_any_workload_scope_is_refused_clearly(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("apiVersion: reasoner/v1\nkind: ComplianceSpec\nscope: any-workload\nrequirements:\n"
+                    "- id: a\n  deny: {}\n")
+    r = run("prove", "--spec", str(spec), DEMO)
+    assert r.exit_code == 2 and "not supported yet" in r.stderr
