@@ -74,7 +74,7 @@ def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
     """(every CIDR any policy or network set mentions, the ones that name addresses to show in maps)."""
     every: list[Cidr] = []
     tops: list[Cidr] = []
-    for pol in cluster.policies:
+    for pol in [*cluster.policies, *cluster.admin_policies]:
         for rule in pol.ingress + pol.egress:
             for peer in rule.peers or ():
                 if isinstance(peer, IPBlockPeer):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import math
 
 from reasoner.facts.classes import Atoms, EndpointClass, build_classes
+from reasoner.model.admin import AdminPolicy
 from reasoner.model.calico import (
     DEFAULT_TIER,
     K8S_POLICY_ORDER,
@@ -43,11 +44,13 @@ BASE = {"eq": "in", "ne": "in", "in": "in", "notin": "in", "has": "exists", "not
 AUTO = "projectcalico.org/"
 
 
-def sort_name(pol: NetworkPolicy | CalicoPolicy) -> str:
+def sort_name(pol) -> str:
     """The name that breaks order ties inside a tier: Calico <=3.31's policy key (SEMANTICS §4.3):
     `<namespace>/<tier-prefixed name>`, Kubernetes policies as `<namespace>/knp.default.<name>`."""
     if isinstance(pol, NetworkPolicy):
         return f"{pol.namespace}/knp.default.{pol.name}"
+    if isinstance(pol, AdminPolicy):  # Calico's names for them (SEMANTICS §4.7)
+        return f"kanp.{pol.tier}.{pol.name}" if pol.priority is not None else f"kbanp.{pol.tier}.{pol.name}"
     prefixed = pol.name if pol.name.startswith(pol.tier + ".") else f"{pol.tier}.{pol.name}"
     return f"{pol.namespace}/{prefixed}" if pol.namespace else prefixed
 
@@ -59,10 +62,15 @@ def evaluation_order(cluster: Cluster) -> list[NetworkPolicy | CalicoPolicy]:
 
     def key(pol):
         tier = DEFAULT_TIER if isinstance(pol, NetworkPolicy) else pol.tier
-        order = K8S_POLICY_ORDER if isinstance(pol, NetworkPolicy) else (math.inf if pol.order is None else pol.order)
+        if isinstance(pol, NetworkPolicy):
+            order = K8S_POLICY_ORDER
+        elif isinstance(pol, AdminPolicy):  # ANP: priority; the BANP: 1000 (its tier holds it alone)
+            order = float(pol.priority) if pol.priority is not None else K8S_POLICY_ORDER
+        else:
+            order = math.inf if pol.order is None else pol.order
         return (tiers[tier], order, sort_name(pol))
 
-    return sorted([*cluster.policies, *cluster.calico_policies], key=key)
+    return sorted([*cluster.policies, *cluster.calico_policies, *cluster.admin_policies], key=key)
 
 Fact = tuple  # (relation, *values)
 
@@ -302,10 +310,11 @@ class _Emitter:
         out: set[str] = set()
         cluster = self.fb.cluster
         any_named = False
-        for pol in cluster.policies:
+        for pol in [*cluster.policies, *cluster.admin_policies]:
             for rule in pol.ingress + pol.egress:
                 for spec in rule.ports or ():
                     out.add(spec.protocol.value)
+                    any_named |= spec.name is not None
         for cpol in cluster.calico_policies:
             for rule in cpol.ingress + cpol.egress:
                 out.update(p for p in (rule.protocol, rule.not_protocol) if p)
@@ -318,7 +327,7 @@ class _Emitter:
         """Cut the ports of TCP, UDP and SCTP at every bound a rule or a named container port mentions."""
         cuts = {0}
         cluster = self.fb.cluster
-        for pol in cluster.policies:
+        for pol in [*cluster.policies, *cluster.admin_policies]:
             for rule in pol.ingress + pol.egress:
                 for spec in rule.ports or ():
                     if spec.first is not None:
@@ -402,6 +411,26 @@ class _Emitter:
             else:
                 self.add("port_range", eid, spec.protocol.value, spec.first, spec.last)
         return rid
+
+    def admin_policy(self, pol: AdminPolicy, rank: list[int]) -> None:
+        """An ANP or the BANP: subject by namespace and pod selectors, k8s-style peers and ports, ordered."""
+        pid = next(self.ids)
+        self.fb.policy_ids[pid] = pol
+        self.add("policy", pid)
+        self.add("apol", pid)
+        self.add("pol_tier", pid, self.fb.tier_ids[pol.tier])
+        self.add("apol_nssel", pid, self.selector(pol.namespace_selector, "nssel"))
+        self.add("apol_podsel", pid, self.selector(pol.pod_selector, "podsel"))
+        for d in pol.types:
+            self.add("pol_type", pid, d.value)
+        for d in Direction:
+            for rule in pol.rules(d):
+                shaped = Rule(d, rule.index, () if rule.matches_nothing else rule.peers, rule.ports, rule.origin)
+                rid = self.rule(pid, None, pol, shaped)  # type: ignore[arg-type]
+                self.fb.rule_ids[rid] = (pol, rule)
+                self.add("krule", rid)
+                self.rule_order(rid, pol.tier, rule.action, rank[0], d)
+                rank[0] += 1
 
     def calico_policy(self, pol: CalicoPolicy, rank: list[int]) -> None:
         pid = next(self.ids)
@@ -523,6 +552,8 @@ def emit(cluster: Cluster) -> FactBase:
     for pol in evaluation_order(cluster):
         if isinstance(pol, NetworkPolicy):
             em.policy(pol, rank)
+        elif isinstance(pol, AdminPolicy):
+            em.admin_policy(pol, rank)
         else:
             em.calico_policy(pol, rank)
     return em.fb

@@ -74,6 +74,10 @@ RELATIONS: dict[str, Relation] = {
     "unit_tier": Relation(("G", "T"), "Tier T applies in evaluation G."),
     "unit_dest": Relation(("G", "D"), "Named ports of evaluation G resolve on destination D."),
     "unit_id": Relation(("G",), "An evaluation."),
+    # AdminNetworkPolicy / BaselineAdminNetworkPolicy
+    "apol": Relation(("Pol",), "An AdminNetworkPolicy or the BaselineAdminNetworkPolicy."),
+    "apol_nssel": Relation(("Pol", "Sel"), "The subject's namespace selector (namespaces, or pods.namespaceSelector)."),
+    "apol_podsel": Relation(("Pol", "Sel"), "The subject's pod selector (the empty selector for a namespaces subject)."),
     # Calico policies and rules
     "cpol": Relation(("Pol",), "A Calico NetworkPolicy or GlobalNetworkPolicy."),
     "cpol_ns": Relation(("Pol", "Ns"), "The namespace of a Calico NetworkPolicy."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reasoner.model.admin import AdminPolicy
 from reasoner.model.calico import CalicoPolicy, NetworkSet, Profile, Tier
 from reasoner.model.origin import Origin
 from reasoner.model.policy import NetworkPolicy
@@ -79,6 +80,7 @@ class Cluster:
     service_accounts: list[ServiceAccount] = field(default_factory=list)
     policies: list[NetworkPolicy] = field(default_factory=list)
     calico_policies: list[CalicoPolicy] = field(default_factory=list)
+    admin_policies: list[AdminPolicy] = field(default_factory=list)
     tiers: dict[str, Tier] = field(default_factory=dict)
     network_sets: list[NetworkSet] = field(default_factory=list)
     profiles: list[Profile] = field(default_factory=list)

@@ -8,7 +8,8 @@ from reasoner.errors import ManifestError
 from reasoner.manifests.load import Document
 from reasoner.model.cluster import NAME_LABEL, Cluster, Namespace
 from reasoner.model.calico import DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile, Tier
-from reasoner.sources import calico, k8s_core, k8s_networkpolicy
+from reasoner.model.admin import ANP_TIER, ANP_TIER_ORDER, BANP_TIER, BANP_TIER_ORDER, AdminPolicy
+from reasoner.sources import admin, calico, k8s_core, k8s_networkpolicy
 from reasoner.sources.fields import Fields, Invalid
 
 # (API group, kind) -> parser. The group is apiVersion without its version ("" for the core group).
@@ -23,6 +24,8 @@ SOURCES: dict[tuple[str, str], Callable] = {
     ("batch", "Job"): lambda f: k8s_core.parse_workload(f, "Job"),
     ("batch", "CronJob"): lambda f: k8s_core.parse_workload(f, "CronJob"),
     ("networking.k8s.io", "NetworkPolicy"): k8s_networkpolicy.parse_networkpolicy,
+    ("policy.networking.k8s.io", "AdminNetworkPolicy"): admin.parse_admin_network_policy,
+    ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"): admin.parse_baseline_admin_network_policy,
     **{(group, kind): parser for group in ("projectcalico.org", "crd.projectcalico.org") for kind, parser in {
         "NetworkPolicy": calico.parse_network_policy,
         "GlobalNetworkPolicy": calico.parse_global_network_policy,
@@ -60,7 +63,8 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
         except Invalid:
             continue
         meta = doc.data.get("metadata") or {}
-        cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile")
+        cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile",
+                                  "AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
         key = (group + "/" + kind if group.endswith("projectcalico.org") else kind,
                "" if cluster_scoped else meta.get("namespace", "default"), meta.get("name"))
         key = (key[0].replace("crd.projectcalico.org", "projectcalico.org"), key[1], key[2])
@@ -73,6 +77,9 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
             calico_docs.append((obj, doc))
         _add(cluster, obj, workloads)
     cluster.tiers.setdefault(DEFAULT_TIER, Tier(DEFAULT_TIER, DEFAULT_TIER_ORDER, Action.DENY, None))
+    if cluster.admin_policies:  # the tiers Calico gives them (SEMANTICS §4.2, §6.5)
+        cluster.tiers.setdefault(ANP_TIER, Tier(ANP_TIER, ANP_TIER_ORDER, Action.PASS, None))
+        cluster.tiers.setdefault(BANP_TIER, Tier(BANP_TIER, BANP_TIER_ORDER, Action.PASS, None))
     for pol, doc in calico_docs:
         if pol.tier not in cluster.tiers:
             errors.append(doc.error(("spec", "tier"), f"tier {pol.tier!r} does not exist (known: "
@@ -102,6 +109,8 @@ def _add(cluster: Cluster, obj, workloads: list) -> None:
         cluster.policies.append(obj)
     elif isinstance(obj, CalicoPolicy):
         cluster.calico_policies.append(obj)
+    elif isinstance(obj, AdminPolicy):
+        cluster.admin_policies.append(obj)
     elif isinstance(obj, Tier):
         cluster.tiers[obj.name] = obj
     elif isinstance(obj, NetworkSet):
