@@ -63,7 +63,8 @@ def rule_texts() -> dict[str, str]:
 
 
 def derived_relations() -> dict[str, str]:
-    """Every relation defined by a rule head in rules/*.dl, with the comment that introduces it."""
+    """Every relation defined by a rule head in rules/*.dl, with the comment that introduces it (a relation
+    extended in several files is introduced by the comment `# name(...)` in one of them)."""
     out: dict[str, str] = {}
     for text in rule_texts().values():
         comment = ""
@@ -71,8 +72,8 @@ def derived_relations() -> dict[str, str]:
             if re.match(r"^# [a-z_][a-z0-9_]*\(", line):
                 comment = line[2:]
             m = re.match(r"^([a-z_][a-z0-9_]*)\(.*<=", line)
-            if m and m.group(1) not in out:
-                out[m.group(1)] = comment
+            if m and (m.group(1) not in out or not out[m.group(1)].startswith(m.group(1) + "(")):
+                out[m.group(1)] = comment if comment.startswith(m.group(1) + "(") else out.get(m.group(1), "")
     return out
 
 
