@@ -190,6 +190,34 @@ def run_one(pods: int, policies: int, directory: Path) -> dict:
             "can_first_ms": (t4 - t3) * 1000, "can_ms": (t5 - t4) * 1000, "peak_mib": peak_mib()}
 
 
+def prove_figures(directory: Path, count: int, seed: int = 2) -> dict:
+    """Time `count` generated requirements (deny / allow / only / isolated over the generated names)."""
+    from reasoner import api
+    from reasoner.properties.prove import Prover
+    from reasoner.properties.spec import Peer, PortRange, Requirement
+    from reasoner.model.calico_selector import parse_selector
+
+    rnd = random.Random(seed)
+    cluster = api.load([directory])
+    an = api.analyse(cluster)
+    t0 = time.perf_counter()
+    prover = Prover(an, 60_000)
+    t1 = time.perf_counter()
+    apps = sorted({dict(e.labels).get("app") for e in cluster.endpoints if dict(e.labels).get("app")})
+    namespaces = sorted(cluster.namespaces)
+    times, statuses = [], []
+    for i in range(count):
+        kind = ("deny", "allow", "only", "isolated")[i % 4]
+        a = Peer(selector=parse_selector(f"app == '{rnd.choice(apps)}'"))
+        b = Peer(namespace=rnd.choice(namespaces), selector=parse_selector(f"app == '{rnd.choice(apps)}'"))
+        req = Requirement(f"r{i}", kind, a, b, (PortRange("TCP", 1, 9000),) if i % 3 else None,
+                          ("ingress", "egress"), b)
+        t = time.perf_counter()
+        statuses.append(prover.check(req, "inventory").status)
+        times.append(time.perf_counter() - t)
+    return {"encode_s": t1 - t0, "max_s": max(times), "total_s": sum(times), "statuses": statuses}
+
+
 def time_nca(exe: str, directory: Path, limit: float) -> float | None:
     """network-config-analyzer's connectivity map of the same files, in seconds (inf past `limit`)."""
     t = time.perf_counter()
@@ -215,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--nca", default=shutil.which("nca"), help="path of network-config-analyzer's `nca` "
                     "(default: found on PATH)")
     ap.add_argument("--nca-limit", type=float, default=900, help="seconds to wait for nca per size")
+    ap.add_argument("--prove", type=int, default=0, metavar="N",
+                    help="also time N generated compliance requirements per size")
     ap.add_argument("--keep", type=Path, help="write the generated clusters here instead of a temp dir")
     args = ap.parse_args(argv)
     header = (f"{'pods':>6} {'policies':>8} {'classes':>7} {'load s':>7} {'rules s':>7} {'map s':>7} "
@@ -247,6 +277,18 @@ def main(argv: list[str] | None = None) -> None:
             nca_text, ratio = f"{nca:.1f}", f"{nca / total:.1f}"
         print(f"{pods:>6} {policies:>8} {r['classes']:>7} {r['load_s']:>7.2f} {r['rules_s']:>7.2f} {r['map_s']:>7.2f} "
               f"{r['can_ms']:>7.1f} {r['peak_mib']:>8.0f} {nca_text:>7} {ratio:>6}", flush=True)
+        if args.prove:
+            out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
+                                  "from reasoner.benchmark import prove_figures; "
+                                  f"print(json.dumps(prove_figures(Path(sys.argv[1]), {args.prove})))", str(directory)],
+                                 capture_output=True, text=True)
+            if out.returncode == 0:
+                p = json.loads(out.stdout.strip().splitlines()[-1])
+                counts = {st: p["statuses"].count(st) for st in sorted(set(p["statuses"]))}
+                print(f"       prove: {args.prove} requirements in {p['total_s']:.2f} s (slowest {p['max_s']:.2f} s; "
+                      f"z3 encoding {p['encode_s']:.2f} s); {counts}", flush=True)
+            else:
+                print(out.stderr[-2000:], file=sys.stderr)
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import os
 import re
 from pathlib import Path
@@ -42,7 +43,7 @@ MATERIALIZE: tuple[tuple[str, int], ...] = (
     ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
     ("ent_in_nets", 2), ("ent_match", 2), ("universal", 1), ("crule_ok", 3), ("cproto", 2), ("rfull", 2),
     ("cneg", 3), ("rcov", 3), ("uhit", 3), ("shit", 4), ("has_shit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
-    ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("verdict_ord", 4), ("nohit_verdict", 3),
+    ("dcover", 6), ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("verdict_ord", 4), ("nohit_verdict", 3),
 )
 
 
@@ -96,11 +97,10 @@ _INDEXES: dict[Any, dict[tuple[int, ...], dict[tuple, list]]] = {}
 
 def _relevant_clauses(literal):
     pred = literal.pred
-    positions = tuple(i for i, term in enumerate(literal.terms) if term.is_const())
+    terms = literal.terms
+    positions = tuple(i for i, term in enumerate(terms) if term.is_const())
     if not positions:
-        yield from pred.db.values()
-        return
-    yield from pred.clauses.values()
+        return pred.db.values()
     by_positions = _INDEXES.get(pred)
     if by_positions is None:
         by_positions = _INDEXES[pred] = {}
@@ -109,10 +109,12 @@ def _relevant_clauses(literal):
         index = by_positions[positions] = {}
         for clause in pred.db.values():
             if not clause.body:
-                terms = clause.head.terms
-                index.setdefault(tuple(terms[i].id for i in positions), []).append(clause)
-    terms = literal.terms
-    yield from index.get(tuple(terms[i].id for i in positions), ())
+                head = clause.head.terms
+                index.setdefault(tuple(head[i].id for i in positions), []).append(clause)
+    facts = index.get(tuple(terms[i].id for i in positions), ())
+    if len(pred.clauses):
+        return itertools.chain(pred.clauses.values(), facts)
+    return facts
 
 
 pyEngine.relevant_clauses = _relevant_clauses
