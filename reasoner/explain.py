@@ -241,6 +241,9 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
     s, d = resolve(an, src), resolve(an, dst)
     if s.cls.external is not None and d.cls.external is not None:
         raise UsageError("both ends are outside the cluster; no policy here decides that flow")
+    if s.name == d.name:
+        raise UsageError(f"{s.name} to itself: a pod's traffic to itself is never policed (SEMANTICS §1.5), "
+                         "so there is nothing to decide")
     proto = None
     if protocol is not None or port is not None:
         proto = PROTOCOL_NAMES.get((protocol or "TCP").upper())

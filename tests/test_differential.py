@@ -1,11 +1,16 @@
 """Differential tests: the engine's `connectivity -o json` and `can` against the brute-force oracle.
 
 Hypothesis draws small random clusters (2–3 namespaces, 2–6 pods with labels, IPs in 10.0.0.0/24
-and named container ports) and 1–4 random NetworkPolicies over the same small label vocabulary,
-writes them as manifests, runs the CLI in-process and compares, for every ordered pair of distinct
-pods and every probe (protocol, port), the engine's answer with `reference.allowed`.
+and named container ports) and 1–4 random NetworkPolicies over the same small label vocabulary
+(selectors lean towards labels that exist, so that policies select something), writes them as
+manifests and runs the CLI in-process. Checked against `reference.allowed`:
+- `connectivity -o json`, for every ordered pair of distinct pods and every probe (TCP/UDP/SCTP on
+  every port any policy or container mentions, ±1, and a few others; ICMP);
+- its `cidr:` rows, for pods to and from a few addresses no pod owns (only addresses inside some
+  ipBlock: the map lists the address space that ipBlocks mention);
+- one `can` per example: pod to pod, pod to `ip:10.0.0.200`, or `ip:10.0.0.201` to a pod.
 
-Deterministic by default (derandomized, no example database). For a longer bug hunt:
+Deterministic by default (a fixed seed, no example database). For a longer bug hunt:
 `REASONER_DIFF_EXAMPLES=2000 REASONER_DIFF_RANDOM=1 pytest tests/test_differential.py`.
 """
 from __future__ import annotations
@@ -17,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 try:
@@ -43,10 +48,17 @@ EXTERNAL_PROBES = ["10.0.0.0", "10.0.0.200", "10.0.0.201", "10.0.0.255", "10.0.7
 SETTINGS = settings(
     max_examples=int(os.environ.get("REASONER_DIFF_EXAMPLES", "60")),
     deadline=None,
-    derandomize=not os.environ.get("REASONER_DIFF_RANDOM"),
     database=None,
     suppress_health_check=list(HealthCheck),
 )
+# A fixed seed makes CI deterministic. This one was picked because its 60 examples tell apart the
+# reference from each of a dozen deliberately wrong variants of it (NotIn needing the key, no TCP
+# default, endPort ignored, named ports resolved on the source, excepts ignored, ...).
+SEED = int(os.environ.get("REASONER_DIFF_SEED", "10"))
+
+
+def seeded(test):
+    return test if os.environ.get("REASONER_DIFF_RANDOM") else seed(SEED)(test)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,27 +71,46 @@ def values_for(key):
 
 @st.composite
 def label_maps(draw, keys):
-    chosen = draw(st.lists(st.sampled_from(keys), unique=True, max_size=2))
+    """Mostly one or two labels; sometimes none (NotIn and DoesNotExist select those)."""
+    count = draw(st.sampled_from([1, 2, 0, 1, 2]))
+    chosen = draw(st.lists(st.sampled_from(keys), unique=True, min_size=count, max_size=count))
     return {k: draw(values_for(k)) for k in chosen}
 
 
 @st.composite
-def requirements(draw, keys):
+def label_pairs(draw, keys, present):
+    """A (key, value) pair; mostly one that some object carries, so selectors select something."""
+    present = [kv for kv in present if kv[0] in keys]
+    if present and draw(st.integers(0, 2)) < 2:
+        return draw(st.sampled_from(present))
     key = draw(st.sampled_from(keys))
+    return key, draw(values_for(key))
+
+
+@st.composite
+def requirements(draw, keys, present):
+    key, value = draw(label_pairs(keys, present))
     op = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]))
     req = {"key": key, "operator": op}
     if op in ("In", "NotIn"):
-        req["values"] = draw(st.lists(values_for(key), unique=True, min_size=1, max_size=2))
+        others = draw(st.lists(values_for(key), unique=True, max_size=1))
+        req["values"] = sorted({value, *others})
     return req
 
 
 @st.composite
-def selectors(draw, keys):
+def selectors(draw, keys, present):
+    """Mostly one requirement, so that a selector picks some objects and leaves others."""
+    kind = draw(st.sampled_from(["empty", "expr", "labels", "expr", "both", "exprs"]))
     sel = {}
-    if draw(st.booleans()):
-        sel["matchLabels"] = draw(label_maps(keys))
-    if draw(st.booleans()):
-        sel["matchExpressions"] = draw(st.lists(requirements(keys), max_size=2))
+    if kind in ("labels", "both"):
+        key, value = draw(label_pairs(keys, present))
+        sel["matchLabels"] = {key: value}
+    if kind in ("expr", "both", "exprs"):
+        size = 2 if kind == "exprs" else 1
+        sel["matchExpressions"] = draw(st.lists(requirements(keys, present), min_size=size, max_size=size))
+    if kind == "empty" and draw(st.booleans()):  # present but empty is still `{}`
+        sel.update(draw(st.sampled_from([{"matchLabels": {}}, {"matchExpressions": []}])))
     return sel
 
 
@@ -97,8 +128,8 @@ def ip_blocks(draw, pod_ips):
         for _ in range(draw(st.integers(0, 2))):
             inner = max(cidr.prefixlen + 1, 24)
             plen = draw(st.integers(inner, 32))
-            within = [ip for ip in pod_ips if ipaddress.ip_address(ip) in cidr]
-            if within and draw(st.booleans()):
+            within = [ip for ip in pod_ips + EXTERNAL_PROBES if ipaddress.ip_address(ip) in cidr]
+            if within and draw(st.integers(0, 2)) < 2:
                 base = draw(st.sampled_from(within))
             else:
                 base = f"10.0.0.{draw(st.integers(0, 255))}"
@@ -112,15 +143,15 @@ def ip_blocks(draw, pod_ips):
 
 
 @st.composite
-def peers(draw, pod_ips):
+def peers(draw, ctx):
     kind = draw(st.sampled_from(["pod", "ns", "both", "ip"]))
     if kind == "ip":
-        return {"ipBlock": draw(ip_blocks(pod_ips))}
+        return {"ipBlock": draw(ip_blocks(ctx["pod_ips"]))}
     peer = {}
     if kind in ("ns", "both"):
-        peer["namespaceSelector"] = draw(selectors(NS_KEYS + [NAME_LABEL]))
+        peer["namespaceSelector"] = draw(selectors(NS_KEYS + [NAME_LABEL], ctx["ns_labels"]))
     if kind in ("pod", "both"):
-        peer["podSelector"] = draw(selectors(POD_KEYS))
+        peer["podSelector"] = draw(selectors(POD_KEYS, ctx["pod_labels"]))
     return peer
 
 
@@ -142,14 +173,16 @@ def policy_ports(draw):
 
 
 def optional_list(inner, max_size=3):
-    """Absent (None), present but empty, or a non-empty list."""
-    return st.one_of(st.none(), st.just([]), st.lists(inner, min_size=1, max_size=max_size))
+    """Mostly a non-empty list; sometimes absent (None) or present but empty."""
+    return st.sampled_from(["list", "list", "absent", "list", "empty", "list", "empty"]).flatmap(
+        lambda kind: st.lists(inner, min_size=1, max_size=max_size) if kind == "list"
+        else st.just(None if kind == "absent" else []))
 
 
 @st.composite
-def rules(draw, pod_ips, peer_key):
+def rules(draw, ctx, peer_key):
     rule = {}
-    for key, strategy in ((peer_key, peers(pod_ips)), ("ports", policy_ports())):
+    for key, strategy in ((peer_key, peers(ctx)), ("ports", policy_ports())):
         value = draw(optional_list(strategy))
         if value is not None:
             rule[key] = value
@@ -157,17 +190,19 @@ def rules(draw, pod_ips, peer_key):
 
 
 @st.composite
-def policies(draw, index, namespaces, pod_ips):
-    spec = {"podSelector": draw(selectors(POD_KEYS))}
-    types = draw(st.sampled_from([None, [], ["Ingress"], ["Egress"], ["Ingress", "Egress"], ["Egress", "Ingress"]]))
+def policies(draw, index, ctx):
+    """A NetworkPolicy, mostly in a namespace that has pods."""
+    namespace = draw(st.sampled_from(ctx["pod_namespaces"] * 3 + ctx["namespaces"]))
+    spec = {"podSelector": draw(selectors(POD_KEYS, ctx["pod_labels"]))}
+    types = draw(st.sampled_from([None, ["Ingress"], None, ["Egress"], [], ["Ingress", "Egress"], ["Egress", "Ingress"]]))
     if types is not None:
         spec["policyTypes"] = types
     for key, peer_key in (("ingress", "from"), ("egress", "to")):
-        value = draw(optional_list(rules(pod_ips, peer_key)))
+        value = draw(optional_list(rules(ctx, peer_key)))
         if value is not None:
             spec[key] = value
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": f"np{index}", "namespace": draw(st.sampled_from(namespaces))},
+            "metadata": {"name": f"np{index}", "namespace": namespace},
             "spec": spec}
 
 
@@ -193,7 +228,7 @@ def scenarios(draw):
     docs = []
     for ns in namespaces:
         labels = draw(label_maps(NS_KEYS))
-        if draw(st.booleans()):  # the engine must default it when it is missing
+        if draw(st.integers(0, 3)) == 3:  # usually missing: the engine must default it
             labels[NAME_LABEL] = ns
         docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}})
     count = draw(st.integers(2, 6))
@@ -205,7 +240,7 @@ def scenarios(draw):
         # usually one container; sometimes a sidecar or an init container with ports of its own,
         # whose names may repeat the main container's (a name then resolves to every match, §2.5)
         for field, name in (("containers", "main"), ("containers", "sidecar"), ("initContainers", "init")):
-            if name != "main" and draw(st.integers(0, 4)) > 0:
+            if name != "main" and draw(st.integers(0, 4)) < 4:
                 continue
             container = {"name": name, "image": "example/app:1"}
             ports = draw(container_ports())
@@ -217,8 +252,14 @@ def scenarios(draw):
                                   "labels": draw(label_maps(POD_KEYS))},
                      "spec": spec,
                      "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}})
+    pods = [d for d in docs if d["kind"] == "Pod"]
+    ctx = {"namespaces": namespaces, "pod_ips": pod_ips,
+           "pod_namespaces": sorted({p["metadata"]["namespace"] for p in pods}),
+           "pod_labels": sorted({kv for p in pods for kv in p["metadata"]["labels"].items()}),
+           "ns_labels": sorted({kv for d in docs if d["kind"] == "Namespace"
+                                for kv in {**d["metadata"]["labels"], NAME_LABEL: d["metadata"]["name"]}.items()})}
     for i in range(draw(st.integers(1, 4))):
-        docs.append(draw(policies(i, namespaces, pod_ips)))
+        docs.append(draw(policies(i, ctx)))
     return docs
 
 
@@ -333,6 +374,7 @@ def describe(docs) -> str:
 # The properties
 
 
+@seeded
 @SETTINGS
 @given(docs=scenarios(), data=st.data())
 def test_connectivity_and_can_agree_with_reference(docs, data):
@@ -371,20 +413,20 @@ def test_connectivity_and_can_agree_with_reference(docs, data):
         assert not mismatches, "cidr rows of connectivity disagree with the reference:\n" + "\n".join(
             mismatches[:15]) + "\n--- manifests ---\n" + describe(docs)
 
-        # `can`, including an external destination and an external source
-        endpoints = pods + [EXTERNAL_DST, EXTERNAL_SRC]
-        for _ in range(3):
-            src = data.draw(st.sampled_from([e for e in endpoints if e != EXTERNAL_DST]), label="src")
-            targets = pods if src == EXTERNAL_SRC else endpoints  # two external ends: nothing decides
-            dst = data.draw(st.sampled_from([e for e in targets if e not in (src, EXTERNAL_SRC)]), label="dst")
-            protocol, port = data.draw(st.sampled_from(probes(docs) + [("47", None)]), label="probe")  # 47: GRE
-            args = ["can", src, dst, "--protocol", protocol, "-f", tmp]
-            if port is not None:
-                args[3:3] = ["--port", str(port)]
-            result = run_cli(args)
-            expected = allowed(cluster, src, dst, protocol, port)
-            assert result.exit_code == (0 if expected else 1), (
-                f"reasoner {' '.join(args)} -> exit {result.exit_code}, reference says "
-                f"{'ALLOWED' if expected else 'DENIED'}\n{result.output}\n--- manifests ---\n{describe(docs)}")
-            first = (result.stdout.split() or [""])[0]
-            assert first == ("ALLOWED" if expected else "DENIED"), result.stdout
+        # one `can` per example (each loads the cluster anew): pod to pod, to an external
+        # destination, or from an external source
+        shape = data.draw(st.sampled_from(["pods", "to-ip", "pods", "from-ip"]), label="shape")
+        src = EXTERNAL_SRC if shape == "from-ip" else data.draw(st.sampled_from(pods), label="src")
+        dst = EXTERNAL_DST if shape == "to-ip" else data.draw(
+            st.sampled_from([p for p in pods if p != src]), label="dst")
+        protocol, port = data.draw(st.sampled_from(probes(docs) + [("47", None)]), label="probe")  # 47: GRE
+        args = ["can", src, dst, "--protocol", protocol, "-f", tmp]
+        if port is not None:
+            args[3:3] = ["--port", str(port)]
+        result = run_cli(args)
+        expected = allowed(cluster, src, dst, protocol, port)
+        assert result.exit_code == (0 if expected else 1), (
+            f"reasoner {' '.join(args)} -> exit {result.exit_code}, reference says "
+            f"{'ALLOWED' if expected else 'DENIED'}\n{result.output}\n--- manifests ---\n{describe(docs)}")
+        first = (result.stdout.split() or [""])[0]
+        assert first == ("ALLOWED" if expected else "DENIED"), result.stdout
