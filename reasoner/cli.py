@@ -157,7 +157,7 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
     import io
     import json
 
-    from reasoner.engine.datalog import BOUND_ONLY, QueryError, derived_relations
+    from reasoner.engine.datalog import BOUND_ONLY, QueryError, columns, derived_relations
     from reasoner.errors import UsageError
     from reasoner.facts.schema import RELATIONS
 
@@ -168,7 +168,7 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
         for name, rel in sorted(RELATIONS.items()):
             rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), rel.doc))
         for name, comment in sorted(derived.items()):
-            arity = len(comment.split("(", 1)[1].split(")", 1)[0].split(","))
+            arity = len(columns(comment))
             size: object = "bound"  # asked per flow, with arguments bound
             if name not in BOUND_ONLY:
                 try:
@@ -184,26 +184,24 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
                 click.echo(f"{r:<{width}}  {k:<7}  {n:>7}  {m}")
         return
     if relation in RELATIONS:
-        arity = len(RELATIONS[relation].columns)
-        columns = RELATIONS[relation].columns
+        names = RELATIONS[relation].columns
     elif relation in derived:
-        columns = tuple(c.strip() for c in derived[relation].split("(", 1)[1].split(")", 1)[0].split(","))
-        arity = len(columns)
+        names = columns(derived[relation])
     else:
         raise UsageError(f"unknown relation {relation!r} (see `reasoner facts PATH` for the list)")
-    tuples = sorted(an.engine.ask(relation, *([None] * arity)), key=repr)
+    tuples = sorted(an.engine.ask(relation, *([None] * len(names))), key=repr)
     shown = [tuple(v if raw else an.facts.describe(v) for v in t) for t in tuples]
     if output == "json":
-        click.echo(json.dumps({"relation": relation, "columns": list(columns), "tuples": [list(t) for t in shown]},
+        click.echo(json.dumps({"relation": relation, "columns": list(names), "tuples": [list(t) for t in shown]},
                               indent=2, default=str))
     elif output == "csv":
         buf = io.StringIO()
         w = csv_mod.writer(buf, lineterminator="\n")
-        w.writerow(columns)
+        w.writerow(names)
         w.writerows(shown)
         click.echo(buf.getvalue().rstrip("\n"))
     else:
-        click.echo(f"{relation}({', '.join(columns)}): {len(shown)} tuples")
+        click.echo(f"{relation}({', '.join(names)}): {len(shown)} tuples")
         for t in shown:
             click.echo("  " + " | ".join(str(v) for v in t))
 

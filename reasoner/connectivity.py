@@ -112,12 +112,19 @@ def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 class _OrderedSide:
     """What an ordered end allows towards each peer, per protocol, from verdict_ord and nohit_verdict."""
 
-    def __init__(self, an: Analysis, direction: str):
+    def __init__(self, an: Analysis, direction: str, subject: int | None = None):
+        """All subjects of the direction, or only `subject` (a `can` question asks one pair)."""
         e = an.engine
         atoms = an.facts.port_atoms
-        self.default = {s: a == "Allow" for s, _d, a in e.ask("nohit_verdict", None, direction, None)}
+        self.default = {s: a == "Allow" for s, _d, a in e.ask("nohit_verdict", subject, direction, None)}
+        self.unit_of = {(s, q): g for s, _d, q, g in e.ask("unit", subject, direction, None, None)}
+        units = set(self.unit_of.values())
+        rows = (e.ask("verdict_ord", None, None, None, None) if subject is None
+                else [row for g in units for row in e.ask("verdict_ord", g, None, None, None)])
         by_unit: dict[int, dict[str, tuple[bool, list, list]]] = {}
-        for g, p, x, a in e.ask("verdict_ord", None, None, None, None):
+        for g, p, x, a in rows:
+            if g not in units:
+                continue  # a unit of the other direction
             rest, allow, touched = by_unit.setdefault(g, {}).setdefault(p, (False, [], []))
             if x == -1:
                 by_unit[g][p] = (a == "Allow", allow, touched)
@@ -126,7 +133,6 @@ class _OrderedSide:
             touched.append((lo, hi))
             if a == "Allow":
                 allow.append((lo, hi))
-        self.unit_of = {(s, q): g for s, _d, q, g in e.ask("unit", None, direction, None, None)}
         self.by_unit = by_unit
         self._cache: dict[object, dict[str, list[tuple[int, int]]]] = {}
 
@@ -190,11 +196,12 @@ def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tu
     if not ordered:
         return {}
     protocols = tuple(an.facts.proto_members)  # the engine's protocols; port_sets expands them
-    egress, ingress = _OrderedSide(an, "egress"), _OrderedSide(an, "ingress")
+    s0, d0 = only if only else (None, None)  # one pair (can): ask only its rows
+    egress, ingress = _OrderedSide(an, "egress", s0), _OrderedSide(an, "ingress", d0)
     e_open = {c for (c,) in e.ask("egress_open", None)}
     i_open = {c for (c,) in e.ask("ingress_open", None)}
-    e_grants = _grant_sets(e.ask("egress_grant", None, None, None, None, None, None))
-    i_grants = _grant_sets(e.ask("ingress_grant", None, None, None, None, None, None))
+    e_grants = _grant_sets(e.ask("egress_grant", s0, d0, None, None, None, None))
+    i_grants = _grant_sets(e.ask("ingress_grant", d0, s0, None, None, None, None))
     classes = an.facts.classes
     out: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
     full = {p: FULL for p in protocols}

@@ -18,8 +18,9 @@ from reasoner.facts.emit import ICMP_ANY
 from reasoner.model.calico import PROTOCOL_NUMBERS
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, Rule
 
-PROTOCOL_NAMES = {"TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP", "ICMP": "ICMP", "ICMPV6": "ICMPv6",
-                  "6": "TCP", "17": "UDP", "132": "SCTP", "1": "ICMP", "58": "ICMPv6"}
+# the protocols every map lists, by upper-case name and by number
+PROTOCOL_NAMES = {key: p for p in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6")
+                  for key in (p.upper(), str(PROTOCOL_NUMBERS[p]))}
 
 
 @dataclass(frozen=True)
@@ -145,20 +146,20 @@ def _side(an: Analysis, direction: str, subject: Target, peer: Target,
     for (pol_id, _c, _d) in e.ask("applies", None, c, direction):
         side.isolating.append(an.facts.policy_ids[pol_id])
     side.isolating.sort(key=lambda pol: (pol.namespace or "", pol.name))
-    if proto is not None:
-        rel = "egress_allows" if direction == "egress" else "ingress_allows"
-        rule_ids = {t[4] for t in e.ask(rel, c, p, proto, port, None)}
-    else:
-        rel = "egress_grant" if direction == "egress" else "ingress_grant"
-        rule_ids = {t[5] for t in e.ask(rel, c, p, None, None, None, None)}
-    side.allowing = sorted((RuleRef(*an.facts.rule_ids[r]) for r in rule_ids),
-                           key=lambda r: (r.policy.namespace or "", r.policy.name, r.rule.index))
-    side.allowed = not side.isolating or bool(side.allowing)
     if e.holds("ordered", c, direction):
-        side.allowing = []
         side.steps = _ordered_steps(an, direction, c, p, proto, port)
         side.allowed = (e.holds("ord_ok", c, direction, p, proto, port) if proto is not None
                         else any(st.action == "Allow" for st in side.steps if st.note != "Log"))
+    else:
+        if proto is not None:
+            rel = "egress_allows" if direction == "egress" else "ingress_allows"
+            rule_ids = {t[4] for t in e.ask(rel, c, p, proto, port, None)}
+        else:
+            rel = "egress_grant" if direction == "egress" else "ingress_grant"
+            rule_ids = {t[5] for t in e.ask(rel, c, p, None, None, None, None)}
+        side.allowing = sorted((RuleRef(*an.facts.rule_ids[r]) for r in rule_ids),
+                               key=lambda r: (r.policy.namespace or "", r.policy.name, r.rule.index))
+        side.allowed = not side.isolating or bool(side.allowing)
     _notes(an, side, subject, peer)
     return side
 
@@ -186,34 +187,23 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
     steps: list[Step] = []
     for t in tiers:
         name = tier_names[t]
-        if region is None:
-            default = e.ask("tier_default", t, None)[0][1]
-            steps.append(Step(name, default, None, "no rule of the tier matches; end of tier" if default == "Deny"
-                              else "no rule of the tier matches; defaultAction Pass"))
-            if default != "Pass":
-                return steps
-            continue
-        first = e.ask("tier_first", g, proto, region, t, None)
-        first_rank = None
-        if first:
-            first_rank = e.ask("rule_rank", first[0][4], None)[0][1]
-        for row in e.ask("cover", g, proto, region, None):
-            r = row[3]
-            if e.holds("rule_action", r, "Log") and e.holds("rule_tier", r, t):
-                if first_rank is None or e.ask("rule_rank", r, None)[0][1] < first_rank:
-                    steps.append(Step(name, "Log", RuleRef(*fb.rule_ids[r]), "Log"))
+        first = e.ask("tier_first", g, proto, region, t, None) if region is not None else []
         if first:
             r = first[0][4]
+            first_rank = e.ask("rule_rank", r, None)[0][1]
+            for row in e.ask("cover", g, proto, region, None):  # the Log rules matched before it
+                log = row[3]
+                if (e.holds("rule_action", log, "Log") and e.holds("rule_tier", log, t)
+                        and e.ask("rule_rank", log, None)[0][1] < first_rank):
+                    steps.append(Step(name, "Log", RuleRef(*fb.rule_ids[log]), "Log"))
             action = e.ask("rule_action", r, None)[0][1]
             steps.append(Step(name, action, RuleRef(*fb.rule_ids[r])))
-            if action != "Pass":
-                return steps
         else:
-            default = e.ask("tier_default", t, None)[0][1]
-            steps.append(Step(name, default, None, "no rule of the tier matches; end of tier" if default == "Deny"
-                              else "no rule of the tier matches; defaultAction Pass"))
-            if default != "Pass":
-                return steps
+            action = e.ask("tier_default", t, None)[0][1]
+            steps.append(Step(name, action, None, "no rule of the tier matches; " +
+                              ("end of tier" if action == "Deny" else "defaultAction Pass")))
+        if action != "Pass":
+            return steps
     steps.append(Step("(profiles)", "Allow", None, "no tier decided: the namespace profile allows"))
     return steps
 

@@ -78,6 +78,11 @@ def derived_relations() -> dict[str, str]:
     return out
 
 
+def columns(comment: str) -> tuple[str, ...]:
+    """The columns a relation's comment names: "applies(Pol, C, Dir): ..." -> ("Pol", "C", "Dir")."""
+    return tuple(c.strip() for c in comment.split("(", 1)[1].split(")", 1)[0].split(","))
+
+
 def _known() -> set[str]:
     from reasoner.facts.schema import RELATIONS
 

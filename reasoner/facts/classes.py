@@ -45,23 +45,22 @@ class EndpointClass:
 class Atoms:
     """The partition of each IP family by every CIDR bound in the policies."""
 
-    def __init__(self, cidrs: list[Cidr]):
-        self.cuts: dict[int, list[int]] = {4: [0], 6: [0]}
+    def __init__(self, cidrs: list[Cidr], shown: list[Cidr]):
+        """Cut at the bounds of `cidrs`; an atom inside one of `shown` is `mentioned`."""
+        cuts: dict[int, set[int]] = {4: {0}, 6: {0}}
         for c in cidrs:
-            self.cuts[c.family].append(c.lo)
+            cuts[c.family].add(c.lo)
             if c.hi < MAX[c.family]:
-                self.cuts[c.family].append(c.hi + 1)
+                cuts[c.family].add(c.hi + 1)
+        self.tops = {fam: sorted(cuts[fam]) for fam in (4, 6)}
         self.atoms: list[Atom] = []
         self.first: dict[int, int] = {}
-        self.tops = {fam: sorted(set(self.cuts[fam])) for fam in (4, 6)}
-
-    def build(self, top_level: list[Cidr]) -> None:
         for fam in (4, 6):
             starts = self.tops[fam]
             self.first[fam] = len(self.atoms)
             for i, lo in enumerate(starts):
                 hi = starts[i + 1] - 1 if i + 1 < len(starts) else MAX[fam]
-                inside = any(c.family == fam and c.lo <= lo and hi <= c.hi for c in top_level)
+                inside = any(c.family == fam and c.lo <= lo and hi <= c.hi for c in shown)
                 self.atoms.append(Atom(len(self.atoms), fam, lo, hi, inside))
 
     def of_ip(self, text: str) -> Atom:
@@ -95,8 +94,7 @@ def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
 
 def build_classes(cluster: Cluster) -> tuple[list[EndpointClass], Atoms]:
     every, tops = policy_cidrs(cluster)
-    atoms = Atoms(every)
-    atoms.build(tops)
+    atoms = Atoms(every, tops)
     by_key: dict[tuple, EndpointClass] = {}
     classes: list[EndpointClass] = []
     for ep in cluster.endpoints:

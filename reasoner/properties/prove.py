@@ -119,9 +119,6 @@ class Prover:
         self.members = _Members(an)
         self.timeout_ms = timeout_ms
 
-    def _ids(self, peer: Peer) -> set[int]:
-        return {c.id for c in self.an.facts.classes if self.members.names(peer, c)}
-
     def _same_class(self, a_names, b_names) -> set[int]:
         """Classes that hold two distinct endpoints, one of each side: flows inside such a class exist."""
         out = set()
@@ -204,18 +201,14 @@ class Prover:
                 if status == "sat":
                     flow = enc.decode(model)
                     if d == "ingress":
-                        w, v = self.witness(flow, m_any(self.members, flow.src), [name], True)
+                        w, v = self.witness(flow, self.members.names(Peer(), flow.src), [name], True)
                     else:
-                        w, v = self.witness(flow, [name], m_any(self.members, flow.dst), True)
+                        w, v = self.witness(flow, [name], self.members.names(Peer(), flow.dst), True)
                     return Result(req, "violated", scope, w, v, msg + f"; it accepts {w['src']} -> {w['dst']} "
                                   f"{w['protocol']}" + (f"/{w['port']}" if w["port"] is not None else ""),
                                   {"endpoint": name, "direction": d})
                 return Result(req, "violated", scope, None, None, msg, {"endpoint": name, "direction": d})
         return Result(req, "proved", scope, message="every selected endpoint is isolated")
-
-
-def m_any(members: _Members, cls: EndpointClass) -> list[str]:
-    return members.names(Peer(), cls)
 
 
 def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000) -> list[Result]:
