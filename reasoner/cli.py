@@ -212,11 +212,14 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
 @click.option("--check", "checks", multiple=True, type=click.Choice(["isolation", "default-deny"]),
               help="Built-in check: `isolation` (of the namespaces given with --namespace) or `default-deny`.")
 @click.option("--namespace", "namespaces", multiple=True, help="A namespace for --check isolation (repeatable).")
+@click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default=None,
+              help="inventory: the endpoints given; any-workload: also every pod that could be deployed "
+                   "(any labels, namespace, service account, address). Default: the spec's scope, else inventory.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per requirement for the solver.")
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json", "junit", "sarif"]), help="Output format.")
 def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...], namespaces: tuple[str, ...],
-          timeout: float, output: str) -> None:
+          scope: str | None, timeout: float, output: str) -> None:
     """Prove compliance requirements over every flow (z3), or show a flow that breaks one.
 
     Each requirement comes back PROVED, VIOLATED with a witness flow and the rule chain at each end
@@ -227,6 +230,7 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
     Examples:
       reasoner prove --spec corpus/microservices-demo/spec.yaml corpus/microservices-demo/manifests
       reasoner prove --check default-deny manifests/
+      reasoner prove --check default-deny --scope any-workload manifests/
       reasoner prove --check isolation --namespace payments -o junit manifests/ > report.xml
     """
     from reasoner.errors import UsageError
@@ -237,6 +241,8 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
     if spec_path is None and not checks:
         raise UsageError("give --spec SPEC or --check isolation|default-deny")
     spec = load_spec(spec_path) if spec_path else Spec("inventory")
+    if scope is not None:
+        spec.scope = scope
     for check in checks:
         if check == "default-deny":
             spec.requirements.append(Requirement("default-deny", "isolated", Peer(), Peer(), None,

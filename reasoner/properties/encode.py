@@ -4,7 +4,8 @@ A flow is (source, destination, protocol, port): source and destination are endp
 every policy) or address atoms; the protocol an index into the protocols the map lists; the port 0..65535
 (for ICMP the encoded type*256+code, 0 for protocols without ports). `allowed` is built from the Datalog
 verdict: the class-level connectivity relation (rules/verdict.dl `allowed`, and tiers.dl for ordered ends),
-so the semantics are written once, in rules/. Not modeled: any-workload scope (pods that do not exist).
+so the semantics are written once, in rules/. In any-workload scope the inventory it is built from holds the
+representatives of every pod that could be deployed (properties/workloads.py).
 """
 
 from __future__ import annotations

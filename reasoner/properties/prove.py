@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 import z3
 
-from reasoner.api import Analysis
+from reasoner.api import Analysis, analyse
 from reasoner.errors import UsageError
 from reasoner.explain import Verdict, can
 from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr
 from reasoner.properties.encode import Encoding, Flow
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
+from reasoner.properties.workloads import NewPod, Universe, build_universe, spec_tests
 
 
 class SemanticsMismatch(AssertionError):
@@ -113,8 +114,10 @@ def _ports(enc: Encoding, ports: tuple[PortRange, ...] | None) -> z3.BoolRef:
 
 
 class Prover:
-    def __init__(self, an: Analysis, timeout_ms: int = 10_000):
+    def __init__(self, an: Analysis, timeout_ms: int = 10_000, new_pods: dict[str, NewPod] | None = None):
+        """`new_pods`: in any-workload scope, the representative pods that `an` holds besides the inventory."""
         self.an = an
+        self.new_pods = new_pods or {}
         self.enc = Encoding(an)
         self.members = _Members(an)
         self.timeout_ms = timeout_ms
@@ -154,8 +157,17 @@ class Prover:
         return {"src": src_name, "dst": dst_name, "protocol": proto, "port": shown_port}, v
 
     def check(self, req: Requirement, scope: str) -> Result:
-        if scope != "inventory":
-            raise UsageError(f"scope {scope!r} is not supported yet: use scope: inventory")
+        result = self._check(req, scope)
+        if result.witness is not None and self.new_pods:
+            new = {n: self.new_pods[n].describe() for n in (result.witness["src"], result.witness["dst"])
+                   if n in self.new_pods}
+            if new:
+                result.witness["newPods"] = new
+        if result.extra.get("endpoint") in self.new_pods:
+            result.extra["newPod"] = self.new_pods[result.extra["endpoint"]].describe()
+        return result
+
+    def _check(self, req: Requirement, scope: str) -> Result:
         enc = self.enc
         if req.kind == "isolated":
             return self._isolated(req, scope)
@@ -211,6 +223,21 @@ class Prover:
         return Result(req, "proved", scope, message="every selected endpoint is isolated")
 
 
+def any_workload(an: Analysis, peers: list[Peer], pod_cidrs: list[Cidr] | None = None) -> tuple[Analysis, Universe]:
+    """The inventory plus a representative of every kind of pod that could be deployed (see workloads.py),
+    analysed by the same rules."""
+    try:
+        universe = build_universe(an.cluster, spec_tests(peers), pod_cidrs)
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from None
+    return analyse(universe.cluster), universe
+
+
 def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000) -> list[Result]:
-    prover = Prover(an, timeout_ms)
+    if spec.scope == "any-workload":
+        peers = [p for r in spec.requirements for p in (r.src, r.dst, r.selected)]
+        wide, universe = any_workload(an, peers, spec.pod_cidrs)
+        prover = Prover(wide, timeout_ms, universe.new_pods)
+    else:
+        prover = Prover(an, timeout_ms)
     return [prover.check(req, spec.scope) for req in spec.requirements]

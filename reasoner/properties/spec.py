@@ -85,6 +85,7 @@ class Spec:
     scope: str
     requirements: list[Requirement] = field(default_factory=list)
     file: str = ""
+    pod_cidrs: list[Cidr] | None = None  # any-workload: where new pods get addresses (None: anywhere)
 
 
 def _selector(f: Fields, path) -> CalicoSelector:
@@ -169,6 +170,16 @@ def load_spec(path: str | Path) -> Spec:
         spec.scope = f.get(("scope",), str, "inventory")
         if spec.scope not in SCOPES:
             raise f.fail(("scope",), f"unknown scope {spec.scope!r} (want inventory or any-workload)")
+        if f.has(("podCIDRs",)):
+            spec.pod_cidrs = []
+            for i, item in enumerate(f.get(("podCIDRs",), list)):
+                try:
+                    spec.pod_cidrs.append(Cidr.parse(str(item)))
+                except ValueError:
+                    raise f.fail(("podCIDRs", i), f"{item!r} is not a CIDR") from None
+        for key in f.raw(()):
+            if key not in ("apiVersion", "kind", "metadata", "scope", "podCIDRs", "requirements"):
+                raise f.fail((key,), f"unknown field {key!r} (want apiVersion, kind, scope, podCIDRs, requirements)")
         seen: set[str] = set()
         for i, _ in enumerate(f.get(("requirements",), list, required=True)):
             at = ("requirements", i)

@@ -52,6 +52,11 @@ def to_text(results: list[Result]) -> str:
     width = max((len(r.requirement.id) for r in results), default=2)
     for r in results:
         lines.append(f"{r.status.upper():<8}  {r.requirement.id:<{width}}  {r.requirement.kind:<8}  {r.message}")
+        new_pods = dict((r.witness or {}).get("newPods", {}))
+        if "newPod" in r.extra:
+            new_pods[r.extra["endpoint"]] = r.extra["newPod"]
+        for name, pod in new_pods.items():
+            lines.append(f"          {name} stands for {describe_new_pod(pod)}")
         if r.status == "violated" and r.verdict is not None:
             for side in (r.verdict.egress, r.verdict.ingress):
                 for step in chain(side):
@@ -67,6 +72,22 @@ def to_text(results: list[Result]) -> str:
     lines.append("")
     lines.append(f"{proved} of {len(results)} requirements proved (scope: {results[0].scope if results else '-'})")
     return "\n".join(lines)
+
+
+def describe_new_pod(pod: dict) -> str:
+    """One line: what a pod that does not exist yet would need to be."""
+    labels = ", ".join(f"{k}={v}" for k, v in pod["labels"].items()) or "no labels"
+    text = f"a new pod with {labels}"
+    if "newNamespaceLabels" in pod:
+        ns_labels = ", ".join(f"{k}={v}" for k, v in pod["newNamespaceLabels"].items())
+        text += f" in a new namespace {pod['namespace']} ({ns_labels})"
+    else:
+        text += f" in namespace {pod['namespace']}"
+    sa = f"service account {pod['serviceAccount']}"
+    if "newServiceAccountLabels" in pod:
+        sa_labels = ", ".join(f"{k}={v}" for k, v in pod["newServiceAccountLabels"].items()) or "no labels"
+        sa = f"a new {sa} ({sa_labels})"
+    return f"{text}, {sa}, address {pod['ip']}"
 
 
 def to_junit(results: list[Result]) -> str:

@@ -1,0 +1,575 @@
+"""`scope: any-workload`: every pod that could be deployed, as a finite set of representative pods.
+
+A pod that does not exist yet is known to policy only through tests that compare its labels (and those of
+its namespace and service account) with constants, its namespace, its service account's name, and the
+address atom of its IP. Two new pods that agree on every such test of the input and of the spec are
+indistinguishable to every rule and to every requirement. So the new pods are quantified symbolically:
+z3 takes label values as strings (tests are `==`, `in`, `has`, `contains`, `starts with`, `ends with`
+against constants), and enumerates every *realizable* combination of test outcomes (AllSAT projected on
+the tests). Each combination gets one concrete representative pod (two, so that traffic between two pods
+alike is covered too); the representatives join the inventory, and the Datalog rules decide everything
+from there: the semantics stay in `rules/`.
+
+Choices quantified over: the namespace (each existing one, or a new namespace with any name and labels),
+the service account (each existing one of that namespace, `default`, or a new one with any name and
+labels), the pod labels, and the IP (each address atom inside the pod CIDRs; default: every address).
+Not quantified: named container ports (new pods declare none) and host networking (new pods use the pod
+network). A namespace that does not exist and that a selector pins by name is materialised once per
+proof: a second labelling of the same new name is not explored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Callable
+
+import z3
+
+from reasoner.facts.classes import Atoms, policy_cidrs
+from reasoner.model.calico_selector import CalicoSelector, Lit
+from reasoner.model.cidr import Cidr
+from reasoner.model.cluster import NAME_LABEL, Cluster, Endpoint, Namespace, ServiceAccount
+from reasoner.model.origin import Origin
+from reasoner.model.policy import IPBlockPeer, PodPeer
+from reasoner.model.selector import LabelSelector, Op
+
+AUTO = "projectcalico.org/"
+ORIGIN = Origin("<any-workload>", None)
+_MAX_REPRESENTATIVES = 20_000
+
+# Kubernetes syntax: a label value is empty or alphanumeric at both ends with -_. inside, at most 63 long;
+# a namespace or service account name is a DNS label.
+_ALNUM = z3.Union(z3.Range("a", "z"), z3.Range("A", "Z"), z3.Range("0", "9"))
+_INNER = z3.Union(_ALNUM, z3.Re("-"), z3.Re("_"), z3.Re("."))
+_LABEL_VALUE = z3.Option(z3.Concat(_ALNUM, z3.Option(z3.Concat(z3.Star(_INNER), _ALNUM))))
+_LOWER = z3.Union(z3.Range("a", "z"), z3.Range("0", "9"))
+_DNS_LABEL = z3.Concat(_LOWER, z3.Option(z3.Concat(z3.Star(z3.Union(_LOWER, z3.Re("-"))), _LOWER)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Tests: what policy (and the spec) can ask of a pod
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Test:
+    """One question about a new pod. `view`: which labels it reads — `pod` (its own, k8s selectors),
+    `calico` (Calico's view of the pod), `ns` (namespace labels, k8s), `ns-calico`, `sa-calico`,
+    `sa-name`, `ns-name`. `scope`: the namespaces where it can matter (None: any; a name; or a selector on
+    the namespace, `LabelSelector` or `CalicoSelector`); a test that cannot matter only costs time."""
+
+    view: str
+    what: object  # LabelSelector | CalicoSelector | tuple[str, ...] (names)
+    scope: object = None
+
+
+def collect_tests(cluster: Cluster, extra: list[Test] = ()) -> list[Test]:
+    tests: list[Test] = list(extra)
+
+    def k8s_peer(peer, own_ns):
+        if not isinstance(peer, PodPeer):
+            return
+        if peer.namespace_selector is not None:
+            tests.append(Test("ns", peer.namespace_selector))
+        if peer.pod_selector is not None:
+            tests.append(Test("pod", peer.pod_selector, peer.namespace_selector or own_ns))
+
+    for pol in cluster.policies:
+        tests.append(Test("pod", pol.pod_selector, pol.namespace))
+        for rule in pol.ingress + pol.egress:
+            for peer in rule.peers or ():
+                k8s_peer(peer, pol.namespace)
+    for apol in cluster.admin_policies:
+        tests.append(Test("ns", apol.namespace_selector))
+        tests.append(Test("pod", apol.pod_selector, apol.namespace_selector))
+        for arule in apol.ingress + apol.egress:
+            for peer in arule.peers or ():
+                k8s_peer(peer, None)
+    for cpol in cluster.calico_policies:
+        scope = cpol.namespace if cpol.namespace else cpol.namespace_selector
+        tests.append(Test("calico", cpol.selector, scope))
+        if cpol.namespace_selector is not None:
+            tests.append(Test("ns-calico", cpol.namespace_selector))
+        if cpol.service_account_selector is not None:
+            tests.append(Test("sa-calico", cpol.service_account_selector, scope))
+        for crule in cpol.ingress + cpol.egress:
+            for ent in (crule.source, crule.destination):
+                rscope = ent.namespace_selector if ent.namespace_selector is not None else cpol.namespace
+                if ent.namespace_selector is not None:
+                    tests.append(Test("ns-calico", ent.namespace_selector))
+                for sel in (ent.selector, ent.not_selector):
+                    if sel is not None:
+                        tests.append(Test("calico", sel, rscope))
+                if ent.service_accounts is not None:
+                    if ent.service_accounts.selector is not None:
+                        tests.append(Test("sa-calico", ent.service_accounts.selector, rscope))
+                    if ent.service_accounts.names:
+                        tests.append(Test("sa-name", tuple(ent.service_accounts.names), rscope))
+    return tests
+
+
+def spec_tests(peers) -> list[Test]:
+    """The tests that the spec's peers make of an endpoint."""
+    out = []
+    for p in peers:
+        if p.namespace is not None:
+            out.append(Test("ns-name", (p.namespace,)))
+        if p.namespace_selector is not None:
+            out.append(Test("ns-calico", p.namespace_selector))
+        if p.selector is not None:
+            out.append(Test("calico", p.selector))
+        if p.service_account is not None:
+            out.append(Test("sa-name", (p.service_account,)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Symbolic label maps
+# --------------------------------------------------------------------------------------------------
+
+NSNAME, SANAME = "name:namespace", "name:serviceaccount"
+RESERVED = ("pcns.", "pcsa.", AUTO)  # label prefixes of Calico's own labels: new pods do not carry them
+STRING_OPS = frozenset({"contains", "notcontains", "starts", "notstarts", "ends", "notends"})
+
+
+def ns_slot(key: str) -> str:
+    return NSNAME if key in (NAME_LABEL, AUTO + "name") else "label:" + key
+
+
+def sa_slot(key: str) -> str:
+    return SANAME if key == AUTO + "name" else "label:" + key
+
+
+def pod_slot(key: str) -> str:
+    """Where the value of a pod's Calico label `key` can come from (own labels share it, since they win)."""
+    if key.startswith("pcns."):
+        return ns_slot(key[5:])
+    if key.startswith("pcsa."):
+        return sa_slot(key[5:])
+    if key == AUTO + "namespace":
+        return NSNAME
+    if key == AUTO + "serviceaccount":
+        return SANAME
+    return "label:" + key
+
+
+class Values:
+    """Label values as z3 terms. Tests compare a value only with constants, so a value is exactly known by
+    which constant it equals, if any: an integer (the constant's number, or any other integer for a value
+    that no test names). Only where a test uses `contains`, `starts with` or `ends with` is a value a z3
+    string (with Kubernetes' syntax for label values)."""
+
+    def __init__(self, tests: list[Test]):
+        self.ids: dict[str, int] = {}
+        self.stringy: set[str] = set()
+        for t in tests:  # every constant gets its number up front, so "other" never names one
+            if isinstance(t.what, CalicoSelector):
+                for conj in t.what.dnf:
+                    for lit in conj:
+                        for v in lit.values:
+                            self.ids.setdefault(v, len(self.ids))
+                        if lit.op in STRING_OPS:
+                            self.stringy.update({pod_slot(lit.key), ns_slot(lit.key), sa_slot(lit.key)})
+            elif isinstance(t.what, LabelSelector):
+                for r in t.what.requirements:
+                    for v in sorted(r.values):
+                        self.ids.setdefault(v, len(self.ids))
+            else:
+                for v in t.what:
+                    self.ids.setdefault(v, len(self.ids))
+
+    def const(self, slot: str, value: str) -> z3.ExprRef:
+        if slot in self.stringy:
+            return z3.StringVal(value)
+        return z3.IntVal(self.ids.setdefault(value, len(self.ids)))
+
+    def var(self, name: str, slot: str, constraints: list, dns: bool = False) -> z3.ExprRef:
+        if slot not in self.stringy:
+            return z3.Int(name)
+        v = z3.String(name)
+        constraints.append(z3.InRe(v, _DNS_LABEL if dns else _LABEL_VALUE))
+        constraints.append(z3.Length(v) <= 62)
+        return v
+
+    def other(self, slot: str) -> z3.ExprRef:
+        """A value that no test names (preferred in witnesses: it says "any other value")."""
+        return z3.StringVal("other") if slot in self.stringy else z3.IntVal(-1)
+
+    def decode(self, slot: str, term: z3.ExprRef, fresh: str = "other") -> str:
+        if slot in self.stringy:
+            return term.as_string()
+        by_id = {i: v for v, i in self.ids.items()}
+        value = term.as_long()
+        if value in by_id:
+            return by_id[value]
+        name, n = fresh, 1
+        while name in self.ids:
+            n += 1
+            name = f"{fresh}-{n}"
+        return name
+
+
+Entry = tuple[z3.BoolRef, z3.ExprRef | None, str]  # (has the key, its value, its slot)
+
+
+class Symbolic:
+    """A label map whose keys and values z3 chooses (only the keys that tests read are materialised)."""
+
+    def __init__(self, prefix: str, values: Values, slot: Callable[[str], str], constraints: list):
+        self.prefix = prefix
+        self.values = values
+        self.slot = slot
+        self.vars: dict[str, Entry] = {}
+        self.constraints = constraints
+
+    def __call__(self, key: str) -> Entry:
+        if key not in self.vars:
+            n = len(self.vars)
+            slot = self.slot(key)
+            self.vars[key] = (z3.Bool(f"{self.prefix}.has.{n}"),
+                              self.values.var(f"{self.prefix}.val.{n}", slot, self.constraints), slot)
+        return self.vars[key]
+
+    def prefs(self) -> list:
+        """Absent keys, then "any other value": what a readable witness prefers."""
+        out = [z3.Not(has) for has, _, _ in self.vars.values()]
+        return out + [z3.Implies(has, val == self.values.other(slot)) for has, val, slot in self.vars.values()]
+
+    def concrete(self, model: z3.ModelRef) -> dict[str, str]:
+        out = {}
+        for key, (has, val, slot) in self.vars.items():
+            if z3.is_true(model.eval(has, model_completion=True)):
+                out[key] = self.values.decode(slot, model.eval(val, model_completion=True))
+        return out
+
+
+def fixed(values: Values, labels: dict[str, str], slot: Callable[[str], str]) -> Callable[[str], Entry]:
+    def view(key: str) -> Entry:
+        s = slot(key)
+        return (z3.BoolVal(True), values.const(s, labels[key]), s) if key in labels else (z3.BoolVal(False), None, s)
+    return view
+
+
+def ite(cond: z3.BoolRef, a: Entry, b: Entry) -> Entry:
+    has = z3.If(cond, a[0], b[0])
+    if a[1] is None:
+        return has, b[1], b[2]
+    if b[1] is None:
+        return has, a[1], a[2]
+    return has, z3.If(cond, a[1], b[1]), a[2]
+
+
+def choice(index: z3.ArithRef, options: list[Callable[[str], Entry]]) -> Callable[[str], Entry]:
+    """The label map `options[index]`."""
+
+    def view(key: str) -> Entry:
+        out = options[-1](key)
+        for i in range(len(options) - 2, -1, -1):
+            out = ite(index == i, options[i](key), out)
+        return out
+
+    return view
+
+
+def lit_formula(lit: Lit, view: Callable[[str], Entry], values: Values) -> z3.BoolRef:
+    if lit.negated:
+        return z3.Not(lit_formula(lit.complement(), view, values))
+    has, val, slot = view(lit.key)
+    op = lit.op
+    if op == "has" or val is None:
+        return has if op == "has" else z3.BoolVal(False)
+    if op == "in":
+        return z3.And(has, z3.Or([val == values.const(slot, v) for v in lit.values]))
+    if op == "eq":
+        return z3.And(has, val == values.const(slot, lit.values[0]))
+    probe = z3.StringVal(lit.values[0])
+    if op == "contains":
+        return z3.And(has, z3.Contains(val, probe))
+    if op == "starts":
+        return z3.And(has, z3.PrefixOf(probe, val))
+    return z3.And(has, z3.SuffixOf(probe, val))
+
+
+def calico_formula(sel: CalicoSelector, view: Callable[[str], Entry], values: Values) -> z3.BoolRef:
+    if not sel.dnf:
+        return z3.BoolVal(False)
+    return z3.Or([z3.And([lit_formula(lit, view, values) for lit in conj]) for conj in sel.dnf])
+
+
+def k8s_formula(sel: LabelSelector, view: Callable[[str], Entry], values: Values) -> z3.BoolRef:
+    terms = []
+    for r in sel.requirements:
+        has, val, slot = view(r.key)
+        if r.op is Op.EXISTS:
+            terms.append(has)
+        elif r.op is Op.DOES_NOT_EXIST:
+            terms.append(z3.Not(has))
+        else:
+            inside = z3.And(has, z3.Or([val == values.const(slot, v) for v in sorted(r.values)])) \
+                if val is not None else z3.BoolVal(False)
+            terms.append(inside if r.op is Op.IN else z3.Not(inside))
+    return z3.And(terms) if terms else z3.BoolVal(True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Representatives
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class NewPod:
+    """A representative pod: what a pod of this kind would need to be."""
+
+    namespace: str
+    labels: dict[str, str]
+    service_account: str
+    ip: str
+    new_namespace: dict[str, str] | None = None  # the new namespace's labels
+    new_service_account: dict[str, str] | None = None  # the new service account's labels
+
+    def describe(self) -> dict:
+        out: dict = {"namespace": self.namespace, "labels": dict(sorted(self.labels.items())),
+                     "serviceAccount": self.service_account, "ip": self.ip}
+        if self.new_namespace is not None:
+            out["newNamespaceLabels"] = dict(sorted(self.new_namespace.items()))
+        if self.new_service_account is not None:
+            out["newServiceAccountLabels"] = dict(sorted(self.new_service_account.items()))
+        return out
+
+
+@dataclass
+class Universe:
+    """The inventory plus representatives of every pod that could be deployed."""
+
+    cluster: Cluster
+    new_pods: dict[str, NewPod] = field(default_factory=dict)  # endpoint ref -> what it stands for
+    signatures: int = 0
+
+
+def _enumerate(solver: z3.Solver, tests: list[z3.BoolRef], limit: int):
+    """Every realizable assignment of `tests` (AllSAT projected on them): yields (model, assumptions)."""
+    uniq: dict[int, z3.BoolRef] = {}
+    for t in tests:
+        t = z3.simplify(t)
+        if z3.is_true(t) or z3.is_false(t):
+            continue
+        uniq.setdefault(t.hash(), t)
+    tests = list(uniq.values())
+    count = 0
+    while solver.check() == z3.sat:
+        model = solver.model()
+        sig = [t if z3.is_true(model.eval(t, model_completion=True)) else z3.Not(t) for t in tests]
+        yield model, sig
+        count += 1
+        if count > limit:
+            raise RuntimeError(f"more than {limit} kinds of new pods: any-workload scope is too large here")
+        if not tests:
+            return
+        solver.add(z3.Not(z3.And(sig)))
+
+
+def _settle(solver: z3.Solver, sig: list, prefs: list) -> z3.ModelRef:
+    """A model of `sig` that keeps as many of `prefs` (in order) as it can: readable witnesses."""
+    if solver.check(*sig, *prefs) == z3.sat:
+        return solver.model()
+    kept: list = []
+    for p in prefs:
+        if solver.check(*sig, *kept, p) == z3.sat:
+            kept.append(p)
+    assert solver.check(*sig, *kept) == z3.sat
+    return solver.model()
+
+
+def build_universe(cluster: Cluster, extra: list[Test] = (), pod_cidrs: list[Cidr] | None = None,
+                   limit: int = _MAX_REPRESENTATIVES) -> Universe:
+    tests = collect_tests(cluster, list(extra))
+    values = Values(tests)
+    out = Cluster(dict(cluster.namespaces), list(cluster.endpoints), list(cluster.services),
+                  list(cluster.service_accounts), cluster.policies, cluster.calico_policies, cluster.admin_policies,
+                  cluster.tiers, cluster.network_sets, cluster.profiles, cluster.skipped)
+    universe = Universe(out)
+    namespaces: list[tuple[str, dict | None]] = [(ns, None) for ns in sorted(cluster.namespaces)]
+    for name, labels in _new_namespaces(cluster, tests, values, limit):
+        out.namespaces[name] = Namespace(name, tuple(sorted(labels.items())), ORIGIN)
+        namespaces.append((name, labels))
+    ips = _addresses(cluster, pod_cidrs)
+    used = {ep.ref for ep in cluster.endpoints}
+    n = 0
+    for ns, new_labels in namespaces:
+        for labels, sa, sa_new in _pod_kinds(out, ns, tests, values, limit):
+            universe.signatures += 1
+            if sa_new is not None:
+                out.service_accounts.append(ServiceAccount(ns, sa, tuple(sorted(sa_new.items())), ORIGIN))
+            for ip in ips:
+                n += 1
+                if n * 2 > limit:
+                    raise RuntimeError(f"more than {limit} new pods: any-workload scope is too large here")
+                pod = NewPod(ns, labels, sa, ip, new_labels, sa_new)
+                for suffix in ("", "-twin"):
+                    name = f"new-pod-{n}{suffix}"
+                    while f"{ns}/{name}" in used:
+                        name = "x" + name
+                    used.add(f"{ns}/{name}")
+                    out.endpoints.append(Endpoint(ns, name, "Pod", tuple(sorted(labels.items())), sa, (), (ip,), False,
+                                                  ORIGIN))
+                    universe.new_pods[f"{ns}/{name}"] = pod
+    return universe
+
+
+# Addresses a reader recognises as pod addresses, used when the atom holds them.
+_TYPICAL = ("10.244.0.10", "192.168.0.10", "172.16.0.10", "100.64.0.10", "10.0.0.10", "fd00::10")
+
+
+def _addresses(cluster: Cluster, pod_cidrs: list[Cidr] | None) -> list[str]:
+    """One address per atom inside the pod CIDRs (not an address an existing endpoint has)."""
+    every, tops = policy_cidrs(cluster)
+    cidrs = list(pod_cidrs) if pod_cidrs else [Cidr.parse("0.0.0.0/0"), Cidr.parse("::/0")]
+    atoms = Atoms(every + cidrs, tops)
+    taken = {ip for ep in cluster.endpoints for ip in ep.ips}
+    typical = [Cidr.of_ip(ip) for ip in _TYPICAL]
+    out = []
+    for atom in atoms.atoms:
+        if not any(c.family == atom.family and c.lo <= atom.lo and atom.hi <= c.hi for c in cidrs):
+            continue
+        start = next((c.lo for c in typical if c.family == atom.family and atom.lo <= c.lo <= atom.hi),
+                     atom.lo + 10 if atom.hi - atom.lo >= 20 else atom.lo)
+        for value in range(start, min(atom.hi, start + 64) + 1):
+            text = str(ipaddress.IPv4Address(value) if atom.family == 4 else ipaddress.IPv6Address(value))
+            if text not in taken:
+                out.append(text)
+                break
+    return out
+
+
+def _new_namespaces(cluster: Cluster, tests: list[Test], values: Values, limit: int):
+    """Every realizable labelling of a namespace that does not exist yet: (name, labels) for each."""
+    constraints: list = []
+    labels = Symbolic("ns", values, ns_slot, constraints)
+    name = values.var("ns.name", NSNAME, constraints, dns=True)
+    constraints += [name != values.const(NSNAME, n) for n in cluster.namespaces]
+    name_entry = (z3.BoolVal(True), name, NSNAME)
+
+    def k8s_view(key):
+        return name_entry if key == NAME_LABEL else labels(key)
+
+    def calico_view(key):
+        return name_entry if key == AUTO + "name" else labels(key)
+
+    def pcns_view(key):  # a pod's Calico labels that come from its namespace
+        if key == AUTO + "namespace":
+            return name_entry
+        if key.startswith("pcns."):
+            return calico_view(key[5:]) if key[5:] == AUTO + "name" else k8s_view(key[5:])
+        return z3.BoolVal(False), None, pod_slot(key)
+
+    formulas = []
+    for t in tests:
+        if t.view == "ns":
+            formulas.append(k8s_formula(t.what, k8s_view, values))
+        elif t.view == "ns-calico":
+            formulas.append(calico_formula(t.what, calico_view, values))
+        elif t.view == "ns-name":
+            formulas.append(z3.Or([name == values.const(NSNAME, n) for n in t.what]))
+        elif t.view == "calico":  # the namespace half of a pod selector
+            for conj in t.what.dnf:
+                for lit in conj:
+                    if lit.key.startswith("pcns.") or lit.key == AUTO + "namespace":
+                        formulas.append(lit_formula(lit, pcns_view, values))
+    solver = z3.Solver()
+    solver.add(*constraints)
+    made: list[tuple[str, dict]] = []
+    for model, sig in _enumerate(solver, formulas, limit):
+        fresh = f"new-namespace-{len(made) + 1}"
+        settled = _settle(solver, sig, [name == values.other(NSNAME) if NSNAME not in values.stringy
+                                        else name == z3.StringVal(fresh)] + labels.prefs())
+        ns_name = values.decode(NSNAME, settled.eval(name, model_completion=True), fresh)
+        if ns_name in cluster.namespaces or any(ns_name == m for m, _ in made):
+            continue  # a name pinned by a selector, already materialised with other labels (see module doc)
+        made.append((ns_name, {**labels.concrete(settled), NAME_LABEL: ns_name}))
+    return made
+
+
+def _in_scope(scope: object, ns: Namespace) -> bool:
+    if scope is None:
+        return True
+    if isinstance(scope, str):
+        return scope == ns.name
+    labels = dict(ns.labels)
+    if isinstance(scope, LabelSelector):
+        return scope.matches(labels)
+    return scope.matches({**labels, AUTO + "name": ns.name})
+
+
+def _pod_kinds(cluster: Cluster, ns_name: str, tests: list[Test], values: Values, limit: int):
+    """Every realizable kind of new pod in namespace `ns_name`: (labels, service account, its labels if new)."""
+    ns = cluster.namespaces[ns_name]
+    ns_labels = dict(ns.labels)
+    constraints: list = []
+    pod = Symbolic("pod", values, pod_slot, constraints)
+    new_sa = Symbolic("sa", values, sa_slot, constraints)
+    sa_name_new = values.var("sa.name", SANAME, constraints, dns=True)
+    existing = {sa.name: dict(sa.labels) for sa in cluster.service_accounts if sa.namespace == ns_name}
+    for ep in cluster.endpoints:
+        if ep.namespace == ns_name:
+            existing.setdefault(ep.service_account, {})
+    existing.setdefault("default", {})
+    names = sorted(existing)
+    sa_index = z3.Int("sa.index")
+    constraints += [sa_index >= 0, sa_index <= len(names)]
+    constraints += [sa_name_new != values.const(SANAME, n) for n in names]
+    sa_name = sa_name_new
+    for i in range(len(names) - 1, -1, -1):
+        sa_name = z3.If(sa_index == i, values.const(SANAME, names[i]), sa_name)
+    sa_name_entry = (z3.BoolVal(True), sa_name, SANAME)
+    sa_labels = choice(sa_index, [fixed(values, existing[n], sa_slot) for n in names] + [new_sa])
+
+    def sa_calico(key):
+        return sa_name_entry if key == AUTO + "name" else sa_labels(key)
+
+    def auto(key: str) -> Entry:
+        if key == "pcns." + AUTO + "name" or key == AUTO + "namespace":
+            return z3.BoolVal(True), values.const(NSNAME, ns_name), NSNAME
+        if key.startswith("pcns."):
+            return fixed(values, ns_labels, ns_slot)(key[5:])
+        if key == "pcsa." + AUTO + "name" or key == AUTO + "serviceaccount":
+            return sa_name_entry
+        if key.startswith("pcsa."):
+            return sa_labels(key[5:])
+        if key == AUTO + "orchestrator":
+            return z3.BoolVal(True), values.const(pod_slot(key), "k8s"), pod_slot(key)
+        return z3.BoolVal(False), None, pod_slot(key)
+
+    def calico_view(key: str) -> Entry:  # its own labels win over the automatic ones
+        if key.startswith(RESERVED):
+            return auto(key)
+        own = pod(key)
+        return ite(own[0], own, auto(key))
+
+    formulas = []
+    for t in tests:
+        if not _in_scope(t.scope, ns):
+            continue
+        if t.view == "pod":
+            formulas.append(k8s_formula(t.what, pod, values))
+        elif t.view == "calico":
+            formulas.append(calico_formula(t.what, calico_view, values))
+        elif t.view == "sa-calico":
+            formulas.append(calico_formula(t.what, sa_calico, values))
+        elif t.view == "sa-name":
+            formulas.append(z3.Or([sa_name == values.const(SANAME, n) for n in t.what]))
+    solver = z3.Solver()
+    solver.add(*constraints)
+    fresh = 0
+    for model, sig in _enumerate(solver, formulas, limit):
+        prefs = [sa_index == names.index("default"), sa_name_new == values.other(SANAME)]
+        settled = _settle(solver, sig, prefs + pod.prefs() + new_sa.prefs())
+        idx = settled.eval(sa_index, model_completion=True).as_long()
+        labels = pod.concrete(settled)
+        if idx < len(names):
+            yield labels, names[idx], None
+        else:
+            fresh += 1  # each new service account of a namespace is its own (labels are per account)
+            name = values.decode(SANAME, settled.eval(sa_name_new, model_completion=True), f"new-service-account-{fresh}")
+            if name in existing:
+                continue  # a name pinned by a test, already made with other labels (see module doc)
+            existing[name] = new_sa.concrete(settled)
+            yield labels, name, new_sa.concrete(settled)
