@@ -20,7 +20,7 @@ from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr
 from reasoner.properties.encode import Encoding, Flow
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
-from reasoner.properties.workloads import NewPod, Universe, build_universe, spec_tests
+from reasoner.properties.workloads import NewPod, TooMany, Universe, build_universe, spec_tests
 
 
 class SemanticsMismatch(AssertionError):
@@ -225,18 +225,18 @@ class Prover:
 
 def any_workload(an: Analysis, peers: list[Peer], pod_cidrs: list[Cidr] | None = None) -> tuple[Analysis, Universe]:
     """The inventory plus a representative of every kind of pod that could be deployed (see workloads.py),
-    analysed by the same rules."""
-    try:
-        universe = build_universe(an.cluster, spec_tests(peers), pod_cidrs)
-    except RuntimeError as exc:
-        raise UsageError(str(exc)) from None
+    analysed by the same rules. Raises TooMany when the kinds exceed what the engine is given to analyse."""
+    universe = build_universe(an.cluster, spec_tests(peers), pod_cidrs)
     return analyse(universe.cluster), universe
 
 
 def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000) -> list[Result]:
     if spec.scope == "any-workload":
         peers = [p for r in spec.requirements for p in (r.src, r.dst, r.selected)]
-        wide, universe = any_workload(an, peers, spec.pod_cidrs)
+        try:
+            wide, universe = any_workload(an, peers, spec.pod_cidrs)
+        except TooMany as exc:  # no guess: every requirement is unknown, and says why
+            return [Result(req, "unknown", spec.scope, message=str(exc)) for req in spec.requirements]
         prover = Prover(wide, timeout_ms, universe.new_pods)
     else:
         prover = Prover(an, timeout_ms)

@@ -28,7 +28,7 @@ import z3
 
 from reasoner.facts.classes import Atoms, policy_cidrs
 from reasoner.model.calico_selector import CalicoSelector, Lit
-from reasoner.model.cidr import Cidr
+from reasoner.model.cidr import Cidr, ip_int
 from reasoner.model.cluster import NAME_LABEL, Cluster, Endpoint, Namespace, ServiceAccount
 from reasoner.model.origin import Origin
 from reasoner.model.policy import IPBlockPeer, PodPeer
@@ -36,7 +36,11 @@ from reasoner.model.selector import LabelSelector, Op
 
 AUTO = "projectcalico.org/"
 ORIGIN = Origin("<any-workload>", None)
-_MAX_REPRESENTATIVES = 20_000
+_MAX_REPRESENTATIVES = 6_000  # new pods (two per kind and address atom): beyond, the analysis is too slow
+
+
+class TooMany(RuntimeError):
+    """More kinds of new pods than the engine is given to analyse."""
 
 # Kubernetes syntax: a label value is empty or alphanumeric at both ends with -_. inside, at most 63 long;
 # a namespace or service account name is a DNS label.
@@ -230,10 +234,11 @@ class Symbolic:
                               self.values.var(f"{self.prefix}.val.{n}", slot, self.constraints), slot)
         return self.vars[key]
 
-    def prefs(self) -> list:
-        """Absent keys, then "any other value": what a readable witness prefers."""
-        out = [z3.Not(has) for has, _, _ in self.vars.values()]
-        return out + [z3.Implies(has, val == self.values.other(slot)) for has, val, slot in self.vars.values()]
+    def prefs(self, absent_only: bool = False) -> list:
+        """What a readable witness prefers: a key absent, or else "any other value"."""
+        if absent_only:
+            return [z3.Not(has) for has, _, _ in self.vars.values()]
+        return [z3.Or(z3.Not(has), val == self.values.other(slot)) for has, val, slot in self.vars.values()]
 
     def concrete(self, model: z3.ModelRef) -> dict[str, str]:
         out = {}
@@ -361,21 +366,19 @@ def _enumerate(solver: z3.Solver, tests: list[z3.BoolRef], limit: int):
         yield model, sig
         count += 1
         if count > limit:
-            raise RuntimeError(f"more than {limit} kinds of new pods: any-workload scope is too large here")
+            raise TooMany(f"any-workload: more than {limit} kinds of new pods (narrow it with podCIDRs)")
         if not tests:
             return
         solver.add(z3.Not(z3.And(sig)))
 
 
-def _settle(solver: z3.Solver, sig: list, prefs: list) -> z3.ModelRef:
-    """A model of `sig` that keeps as many of `prefs` (in order) as it can: readable witnesses."""
-    if solver.check(*sig, *prefs) == z3.sat:
-        return solver.model()
-    kept: list = []
-    for p in prefs:
-        if solver.check(*sig, *kept, p) == z3.sat:
-            kept.append(p)
-    assert solver.check(*sig, *kept) == z3.sat
+def _settle(solver: z3.Solver, sig: list, prefs: list[list]) -> z3.ModelRef:
+    """A model of `sig` that keeps the first group of `prefs` it can (readable witnesses), else any."""
+    sig_term = z3.And(sig) if sig else z3.BoolVal(True)
+    for group in prefs:
+        if solver.check(sig_term, *group) == z3.sat:
+            return solver.model()
+    assert solver.check(sig_term) == z3.sat
     return solver.model()
 
 
@@ -402,7 +405,9 @@ def build_universe(cluster: Cluster, extra: list[Test] = (), pod_cidrs: list[Cid
             for ip in ips:
                 n += 1
                 if n * 2 > limit:
-                    raise RuntimeError(f"more than {limit} new pods: any-workload scope is too large here")
+                    raise TooMany(f"any-workload: {universe.signatures}+ kinds of new pods times {len(ips)} address "
+                                  f"atoms need more than {limit} representative pods; not analysed (podCIDRs "
+                                  f"narrows the addresses)")
                 pod = NewPod(ns, labels, sa, ip, new_labels, sa_new)
                 for suffix in ("", "-twin"):
                     name = f"new-pod-{n}{suffix}"
@@ -419,10 +424,30 @@ def build_universe(cluster: Cluster, extra: list[Test] = (), pod_cidrs: list[Cid
 _TYPICAL = ("10.244.0.10", "192.168.0.10", "172.16.0.10", "100.64.0.10", "10.0.0.10", "fd00::10")
 
 
+def default_pod_cidrs(cluster: Cluster) -> list[Cidr]:
+    """Per IP family, the smallest CIDR that holds every pod address of the input and is no smaller than a
+    /16 (IPv6: /48): the pod CIDR as far as the input shows it. A family in which no pod has an address is
+    left out; every address of both families when no pod has a known address."""
+    if not any(ip for ep in cluster.endpoints if not ep.host_network for ip in ep.ips):
+        return [Cidr.parse("0.0.0.0/0"), Cidr.parse("::/0")]
+    out = []
+    for family in (4, 6):
+        values = [ip_int(ip)[1] for ep in cluster.endpoints if not ep.host_network for ip in ep.ips
+                  if ip_int(ip)[0] == family]
+        if not values:
+            continue
+        bits = 32 if family == 4 else 128
+        lo, hi = min(values), max(values)
+        prefix = min(bits - (lo ^ hi).bit_length(), 16 if family == 4 else 48)  # no smaller than a /16 (/48)
+        base = lo >> (bits - prefix) << (bits - prefix) if prefix else 0
+        out.append(Cidr(family, base, base + (1 << (bits - prefix)) - 1))
+    return out
+
+
 def _addresses(cluster: Cluster, pod_cidrs: list[Cidr] | None) -> list[str]:
     """One address per atom inside the pod CIDRs (not an address an existing endpoint has)."""
     every, tops = policy_cidrs(cluster)
-    cidrs = list(pod_cidrs) if pod_cidrs else [Cidr.parse("0.0.0.0/0"), Cidr.parse("::/0")]
+    cidrs = list(pod_cidrs) if pod_cidrs else default_pod_cidrs(cluster)
     atoms = Atoms(every + cidrs, tops)
     taken = {ip for ep in cluster.endpoints for ip in ep.ips}
     typical = [Cidr.of_ip(ip) for ip in _TYPICAL]
@@ -479,8 +504,9 @@ def _new_namespaces(cluster: Cluster, tests: list[Test], values: Values, limit: 
     made: list[tuple[str, dict]] = []
     for model, sig in _enumerate(solver, formulas, limit):
         fresh = f"new-namespace-{len(made) + 1}"
-        settled = _settle(solver, sig, [name == values.other(NSNAME) if NSNAME not in values.stringy
-                                        else name == z3.StringVal(fresh)] + labels.prefs())
+        pretty = [name == values.other(NSNAME) if NSNAME not in values.stringy else name == z3.StringVal(fresh)]
+        pretty += [name != values.const(NSNAME, m) for m, _ in made]
+        settled = _settle(solver, sig, [pretty + labels.prefs(), pretty + labels.prefs(absent_only=True), pretty[1:]])
         ns_name = values.decode(NSNAME, settled.eval(name, model_completion=True), fresh)
         if ns_name in cluster.namespaces or any(ns_name == m for m, _ in made):
             continue  # a name pinned by a selector, already materialised with other labels (see module doc)
@@ -558,18 +584,20 @@ def _pod_kinds(cluster: Cluster, ns_name: str, tests: list[Test], values: Values
             formulas.append(z3.Or([sa_name == values.const(SANAME, n) for n in t.what]))
     solver = z3.Solver()
     solver.add(*constraints)
-    fresh = 0
+    fresh, made = 0, set(names)
     for model, sig in _enumerate(solver, formulas, limit):
         prefs = [sa_index == names.index("default"), sa_name_new == values.other(SANAME)]
-        settled = _settle(solver, sig, prefs + pod.prefs() + new_sa.prefs())
+        prefs += [sa_name_new != values.const(SANAME, n) for n in sorted(made - set(names))]
+        settled = _settle(solver, sig, [prefs + pod.prefs() + new_sa.prefs(),
+                                        prefs + pod.prefs(True) + new_sa.prefs(True), prefs[1:], []])
         idx = settled.eval(sa_index, model_completion=True).as_long()
         labels = pod.concrete(settled)
         if idx < len(names):
             yield labels, names[idx], None
-        else:
-            fresh += 1  # each new service account of a namespace is its own (labels are per account)
-            name = values.decode(SANAME, settled.eval(sa_name_new, model_completion=True), f"new-service-account-{fresh}")
-            if name in existing:
-                continue  # a name pinned by a test, already made with other labels (see module doc)
-            existing[name] = new_sa.concrete(settled)
-            yield labels, name, new_sa.concrete(settled)
+            continue
+        fresh += 1  # each new service account of a namespace is its own (labels are per account)
+        name = values.decode(SANAME, settled.eval(sa_name_new, model_completion=True), f"new-service-account-{fresh}")
+        if name in made:
+            continue  # a name pinned by a test, already made with other labels (see module doc)
+        made.add(name)
+        yield labels, name, new_sa.concrete(settled)
