@@ -1,0 +1,113 @@
+"""Renderers for `diff`: text (to paste into a pull request), md, json."""
+
+from __future__ import annotations
+
+import json
+
+from reasoner.diff import Change, DiffResult, describe
+from reasoner.explain import Verdict
+from reasoner.report.prove import chain, describe_new_pod
+
+WORDS = {"allowed": "NEWLY ALLOWED", "denied": "NEWLY DENIED"}
+
+
+def ports_text(c: Change) -> str:
+    if c.protocol not in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6"):
+        return c.protocol
+    if c.protocol in ("ICMP", "ICMPv6"):
+        return c.protocol if c.ranges == [(0, 65535)] else f"{c.protocol} (some types)"
+    if c.ranges == [(1, 65535)]:
+        return f"{c.protocol} all ports"
+    return f"{c.protocol} " + ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in c.ranges)
+
+
+def _flow(w: dict) -> str:
+    port = f"/{w['port']}" if w.get("port") is not None else ""
+    return f"{w['src']} -> {w['dst']} {w['protocol']}{port}"
+
+
+def _chain_lines(v: Verdict) -> list[str]:
+    out = []
+    for side in (v.egress, v.ingress):
+        for step in chain(side):
+            where = ""
+            if "policy" in step:
+                pol = step["policy"]
+                ref = f"{pol['namespace']}/{pol['name']}" if pol["namespace"] else pol["name"]
+                where = f"{ref} {step['rule']['direction']}[{step['rule']['index']}] ({step['file']}:{step['line']})"
+            tier = f"tier {step['tier']}: " if "tier" in step else ""
+            out.append(f"{side.direction} at {side.endpoint}: {tier}{step['action']} {where or step.get('note', '')}".rstrip())
+    return out
+
+
+def _groups(result: DiffResult, c: Change) -> tuple[str, str]:
+    return describe(c.srcs, result.by_ns), describe(c.dsts, result.by_ns)
+
+
+def _count(result: DiffResult) -> str:
+    n = len(result.changes)
+    return f"{n} flow class{'es' if n != 1 else ''} change{'s' if n == 1 else ''} verdict"
+
+
+def to_text(result: DiffResult) -> str:
+    if result.equivalent:
+        return f"EQUIVALENT (scope: {result.scope}): no flow changes verdict.\n{result.proof}"
+    lines = [f"{_count(result)} (scope: {result.scope})", ""]
+    for c in result.changes:
+        src, dst = _groups(result, c)
+        lines.append(f"{WORDS[c.kind]:<14} {src} -> {dst}  {ports_text(c)}")
+        lines.append(f"  witness: {_flow(c.witness)}")
+        for name in (c.witness["src"], c.witness["dst"]):
+            if name in result.new_pods:
+                lines.append(f"  {name} stands for {describe_new_pod(result.new_pods[name].describe())}")
+        for label, v in (("before", c.before), ("after", c.after)):
+            assert v is not None
+            chain_lines = _chain_lines(v)
+            lines.append(f"  {label}: {'allowed' if v.allowed else 'denied'}")
+            lines.extend(f"    {x}" for x in chain_lines)
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def to_md(result: DiffResult) -> str:
+    if result.equivalent:
+        return f"**Equivalent** (scope: {result.scope}): no flow changes verdict. {result.proof}"
+    lines = [f"**{_count(result)}** (scope: {result.scope})", "",
+             "| change | from | to | traffic | witness |", "|---|---|---|---|---|"]
+    for c in result.changes:
+        src, dst = _groups(result, c)
+        lines.append(f"| {WORDS[c.kind].lower()} | {src} | {dst} | {ports_text(c)} | `{_flow(c.witness)}` |")
+    lines.append("")
+    for i, c in enumerate(result.changes, 1):
+        lines.append(f"<details><summary>{i}. {WORDS[c.kind].lower()}: <code>{_flow(c.witness)}</code></summary>")
+        lines.append("")
+        for label, v in (("Before", c.before), ("After", c.after)):
+            assert v is not None
+            lines.append(f"{label} ({'allowed' if v.allowed else 'denied'}):")
+            lines.extend(f"- {x}" for x in _chain_lines(v))
+            lines.append("")
+        lines.append("</details>")
+    return "\n".join(lines)
+
+
+def change_json(result: DiffResult, c: Change) -> dict:
+    src, dst = _groups(result, c)
+    out = {"change": c.kind, "src": {"description": src, "endpoints": [m for j in c.srcs for m in j.members],
+                                     "cidrs": describe([j for j in c.srcs if j.external], {}) or None},
+           "dst": {"description": dst, "endpoints": [m for j in c.dsts for m in j.members],
+                   "cidrs": describe([j for j in c.dsts if j.external], {}) or None},
+           "protocol": c.protocol,
+           "ports": [list(r) for r in c.ranges] if c.protocol in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6") else "all",
+           "witness": c.witness}
+    new = {n: result.new_pods[n].describe() for n in (c.witness["src"], c.witness["dst"]) if n in result.new_pods}
+    if new:
+        out["witness"] = dict(c.witness, newPods=new)
+    assert c.before is not None and c.after is not None
+    out["before"] = {"allowed": c.before.allowed, "egress": chain(c.before.egress), "ingress": chain(c.before.ingress)}
+    out["after"] = {"allowed": c.after.allowed, "egress": chain(c.after.egress), "ingress": chain(c.after.ingress)}
+    return out
+
+
+def to_json(result: DiffResult) -> str:
+    return json.dumps({"equivalent": result.equivalent, "scope": result.scope, "proof": result.proof or None,
+                       "changes": [change_json(result, c) for c in result.changes]}, indent=2)
