@@ -363,23 +363,37 @@ def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str
     old_cluster = cluster_of(complete(old_docs, new_docs, inv))
     new_cluster = cluster_of(complete(new_docs, old_docs, inv))
     if scope == "any-workload":
-        from reasoner.properties.workloads import build_worlds
+        from reasoner.properties.workloads import TooMany, build_worlds
 
-        (old_cluster, new_cluster), new_pods = build_worlds([old_cluster, new_cluster])
+        try:
+            (old_cluster, new_cluster), universe = build_worlds([old_cluster, new_cluster])
+        except TooMany as exc:
+            raise UsageError(str(exc)) from None
+        new_pods = universe.new_pods
     else:
         new_pods = {}
     old, new = api.analyse(old_cluster), api.analyse(new_cluster)
     return compare(old, new, scope, new_pods)
 
 
-def describe(group: list[Joint], all_members: dict[str, list[str]]) -> str:
-    """A set of endpoints or addresses as a reviewer would say it: `ns/*`, `ns/{a, b}`, CIDRs."""
+def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: dict | None = None) -> str:
+    """A set of endpoints or addresses as a reviewer would say it: `ns/*`, `ns/{a, b}`, CIDRs, and new pods
+    (any-workload) by namespace and labels."""
     by_ns: dict[str, list[str]] = {}
     ranges: dict[int, list[tuple[int, int]]] = {}
+    kinds: list[str] = []
     for j in group:
         if j.external:
             ranges.setdefault(j.family, []).append((j.lo, j.hi))
         for m in j.members:
+            if new_pods and m in new_pods:
+                p = new_pods[m]
+                labels = ", ".join(f"{k}={v}" for k, v in sorted(p.labels.items())) or "no labels"
+                where = f"new namespace {p.namespace}" if p.new_namespace is not None else p.namespace
+                text = f"new pods in {where} with {labels}"
+                if text not in kinds:
+                    kinds.append(text)
+                continue
             ns, name = m.split("/", 1)
             by_ns.setdefault(ns, []).append(name)
     parts = []
@@ -393,6 +407,8 @@ def describe(group: list[Joint], all_members: dict[str, list[str]]) -> str:
             parts.append(f"{ns}/{{{', '.join(names)}}}")
         else:
             parts.append(f"{ns}/{{{', '.join(names[:3])}, … {len(names) - 3} more}}")
+    if kinds:
+        parts.append("; ".join(kinds) if len(kinds) <= 3 else f"{'; '.join(kinds[:2])}; … {len(kinds) - 2} more kinds")
     nets = [str(p) for fam, rs in sorted(ranges.items()) for lo, hi in merge(rs) for p in prefixes(fam, lo, hi)]
     if nets:
         parts.append(", ".join(nets) if len(nets) <= 4 else f"{', '.join(nets[:3])}, … {len(nets) - 3} more")

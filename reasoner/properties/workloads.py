@@ -384,24 +384,43 @@ def _settle(solver: z3.Solver, sig: list, prefs: list[list]) -> z3.ModelRef:
 
 def build_universe(cluster: Cluster, extra: list[Test] = (), pod_cidrs: list[Cidr] | None = None,
                    limit: int = _MAX_REPRESENTATIVES) -> Universe:
-    tests = collect_tests(cluster, list(extra))
-    values = Values(tests)
-    out = Cluster(dict(cluster.namespaces), list(cluster.endpoints), list(cluster.services),
-                  list(cluster.service_accounts), cluster.policies, cluster.calico_policies, cluster.admin_policies,
-                  cluster.tiers, cluster.network_sets, cluster.profiles, cluster.skipped)
-    universe = Universe(out)
-    namespaces: list[tuple[str, dict | None]] = [(ns, None) for ns in sorted(cluster.namespaces)]
-    for name, labels in _new_namespaces(cluster, tests, values, limit):
-        out.namespaces[name] = Namespace(name, tuple(sorted(labels.items())), ORIGIN)
+    """The inventory plus a representative of every kind of pod that could be deployed."""
+    (out,), universe = build_worlds([cluster], extra, pod_cidrs, limit)
+    return universe
+
+
+def _copy(cluster: Cluster) -> Cluster:
+    return Cluster(dict(cluster.namespaces), list(cluster.endpoints), list(cluster.services),
+                   list(cluster.service_accounts), cluster.policies, cluster.calico_policies, cluster.admin_policies,
+                   cluster.tiers, cluster.network_sets, cluster.profiles, cluster.skipped)
+
+
+def build_worlds(clusters: list[Cluster], extra: list[Test] = (), pod_cidrs: list[Cidr] | None = None,
+                 limit: int = _MAX_REPRESENTATIVES) -> tuple[list[Cluster], Universe]:
+    """The same representative pods added to each of several versions of a cluster (diff): a kind is a
+    combination of test outcomes in every version at once, so that each new pod behaves, in each version,
+    as every pod of its kind does there. Returns the widened clusters and the universe of the first."""
+    tests = [collect_tests(c, list(extra)) for c in clusters]
+    values = Values([t for ts in tests for t in ts])
+    outs = [_copy(c) for c in clusters]
+    universe = Universe(outs[0])
+    names = sorted({n for c in clusters for n in c.namespaces})
+    namespaces: list[tuple[str, dict | None]] = [(n, None) for n in names]
+    for name, labels in _new_namespaces(set(names), [t for ts in tests for t in ts], values, limit):
         namespaces.append((name, labels))
-    ips = _addresses(cluster, pod_cidrs)
-    used = {ep.ref for ep in cluster.endpoints}
+    for name, labels in namespaces:  # a namespace that a version lacks gets only its name label there
+        for out in outs:
+            if name not in out.namespaces:
+                out.namespaces[name] = Namespace(name, tuple(sorted((labels or {NAME_LABEL: name}).items())), ORIGIN)
+    ips = _addresses(clusters, pod_cidrs)
+    used = {ep.ref for c in clusters for ep in c.endpoints}
     n = 0
     for ns, new_labels in namespaces:
-        for labels, sa, sa_new in _pod_kinds(out, ns, tests, values, limit):
+        for labels, sa, sa_new in _pod_kinds(outs, ns, tests, values, limit):
             universe.signatures += 1
             if sa_new is not None:
-                out.service_accounts.append(ServiceAccount(ns, sa, tuple(sorted(sa_new.items())), ORIGIN))
+                for out in outs:
+                    out.service_accounts.append(ServiceAccount(ns, sa, tuple(sorted(sa_new.items())), ORIGIN))
             for ip in ips:
                 n += 1
                 if n * 2 > limit:
@@ -414,10 +433,11 @@ def build_universe(cluster: Cluster, extra: list[Test] = (), pod_cidrs: list[Cid
                     while f"{ns}/{name}" in used:
                         name = "x" + name
                     used.add(f"{ns}/{name}")
-                    out.endpoints.append(Endpoint(ns, name, "Pod", tuple(sorted(labels.items())), sa, (), (ip,), False,
-                                                  ORIGIN))
+                    for out in outs:
+                        out.endpoints.append(Endpoint(ns, name, "Pod", tuple(sorted(labels.items())), sa, (), (ip,),
+                                                      False, ORIGIN))
                     universe.new_pods[f"{ns}/{name}"] = pod
-    return universe
+    return outs, universe
 
 
 # Addresses a reader recognises as pod addresses, used when the atom holds them.
@@ -444,12 +464,16 @@ def default_pod_cidrs(cluster: Cluster) -> list[Cidr]:
     return out
 
 
-def _addresses(cluster: Cluster, pod_cidrs: list[Cidr] | None) -> list[str]:
-    """One address per atom inside the pod CIDRs (not an address an existing endpoint has)."""
-    every, tops = policy_cidrs(cluster)
-    cidrs = list(pod_cidrs) if pod_cidrs else default_pod_cidrs(cluster)
+def _addresses(clusters: list[Cluster], pod_cidrs: list[Cidr] | None) -> list[str]:
+    """One address per atom (of every version's CIDRs) inside the pod CIDRs, not one an endpoint has."""
+    every, tops = [], []
+    for c in clusters:
+        e, t = policy_cidrs(c)
+        every += e
+        tops += t
+    cidrs = list(pod_cidrs) if pod_cidrs else default_pod_cidrs(clusters[0])
     atoms = Atoms(every + cidrs, tops)
-    taken = {ip for ep in cluster.endpoints for ip in ep.ips}
+    taken = {ip for c in clusters for ep in c.endpoints for ip in ep.ips}
     typical = [Cidr.of_ip(ip) for ip in _TYPICAL]
     out = []
     for atom in atoms.atoms:
@@ -465,12 +489,12 @@ def _addresses(cluster: Cluster, pod_cidrs: list[Cidr] | None) -> list[str]:
     return out
 
 
-def _new_namespaces(cluster: Cluster, tests: list[Test], values: Values, limit: int):
+def _new_namespaces(existing: set[str], tests: list[Test], values: Values, limit: int):
     """Every realizable labelling of a namespace that does not exist yet: (name, labels) for each."""
     constraints: list = []
     labels = Symbolic("ns", values, ns_slot, constraints)
     name = values.var("ns.name", NSNAME, constraints, dns=True)
-    constraints += [name != values.const(NSNAME, n) for n in cluster.namespaces]
+    constraints += [name != values.const(NSNAME, n) for n in sorted(existing)]
     name_entry = (z3.BoolVal(True), name, NSNAME)
 
     def k8s_view(key):
@@ -508,7 +532,7 @@ def _new_namespaces(cluster: Cluster, tests: list[Test], values: Values, limit: 
         pretty += [name != values.const(NSNAME, m) for m, _ in made]
         settled = _settle(solver, sig, [pretty + labels.prefs(), pretty + labels.prefs(absent_only=True), pretty[1:]])
         ns_name = values.decode(NSNAME, settled.eval(name, model_completion=True), fresh)
-        if ns_name in cluster.namespaces or any(ns_name == m for m, _ in made):
+        if ns_name in existing or any(ns_name == m for m, _ in made):
             continue  # a name pinned by a selector, already materialised with other labels (see module doc)
         made.append((ns_name, {**labels.concrete(settled), NAME_LABEL: ns_name}))
     return made
@@ -525,20 +549,22 @@ def _in_scope(scope: object, ns: Namespace) -> bool:
     return scope.matches({**labels, AUTO + "name": ns.name})
 
 
-def _pod_kinds(cluster: Cluster, ns_name: str, tests: list[Test], values: Values, limit: int):
-    """Every realizable kind of new pod in namespace `ns_name`: (labels, service account, its labels if new)."""
-    ns = cluster.namespaces[ns_name]
-    ns_labels = dict(ns.labels)
+def _pod_kinds(worlds: list[Cluster], ns_name: str, tests: list[list[Test]], values: Values, limit: int):
+    """Every realizable kind of new pod in namespace `ns_name`, over every version at once:
+    (labels, service account, its labels if new)."""
     constraints: list = []
     pod = Symbolic("pod", values, pod_slot, constraints)
     new_sa = Symbolic("sa", values, sa_slot, constraints)
     sa_name_new = values.var("sa.name", SANAME, constraints, dns=True)
-    existing = {sa.name: dict(sa.labels) for sa in cluster.service_accounts if sa.namespace == ns_name}
-    for ep in cluster.endpoints:
-        if ep.namespace == ns_name:
-            existing.setdefault(ep.service_account, {})
-    existing.setdefault("default", {})
-    names = sorted(existing)
+    existing: list[dict[str, dict]] = []
+    for cluster in worlds:
+        accounts = {sa.name: dict(sa.labels) for sa in cluster.service_accounts if sa.namespace == ns_name}
+        for ep in cluster.endpoints:
+            if ep.namespace == ns_name:
+                accounts.setdefault(ep.service_account, {})
+        accounts.setdefault("default", {})
+        existing.append(accounts)
+    names = sorted({n for accounts in existing for n in accounts})
     sa_index = z3.Int("sa.index")
     constraints += [sa_index >= 0, sa_index <= len(names)]
     constraints += [sa_name_new != values.const(SANAME, n) for n in names]
@@ -546,7 +572,36 @@ def _pod_kinds(cluster: Cluster, ns_name: str, tests: list[Test], values: Values
     for i in range(len(names) - 1, -1, -1):
         sa_name = z3.If(sa_index == i, values.const(SANAME, names[i]), sa_name)
     sa_name_entry = (z3.BoolVal(True), sa_name, SANAME)
-    sa_labels = choice(sa_index, [fixed(values, existing[n], sa_slot) for n in names] + [new_sa])
+    formulas = []
+    for cluster, accounts, world_tests in zip(worlds, existing, tests):
+        formulas += _world_formulas(cluster.namespaces[ns_name], pod, new_sa, sa_index, sa_name_entry, names,
+                                    accounts, world_tests, values)
+    solver = z3.Solver()
+    solver.add(*constraints)
+    fresh, made = 0, set(names)
+    for model, sig in _enumerate(solver, formulas, limit):
+        prefs = [sa_index == names.index("default"), sa_name_new == values.other(SANAME)]
+        prefs += [sa_name_new != values.const(SANAME, n) for n in sorted(made - set(names))]
+        settled = _settle(solver, sig, [prefs + pod.prefs() + new_sa.prefs(),
+                                        prefs + pod.prefs(True) + new_sa.prefs(True), prefs[1:], []])
+        idx = settled.eval(sa_index, model_completion=True).as_long()
+        labels = pod.concrete(settled)
+        if idx < len(names):
+            yield labels, names[idx], None
+            continue
+        fresh += 1  # each new service account of a namespace is its own (labels are per account)
+        name = values.decode(SANAME, settled.eval(sa_name_new, model_completion=True), f"new-service-account-{fresh}")
+        if name in made:
+            continue  # a name pinned by a test, already made with other labels (see module doc)
+        made.add(name)
+        yield labels, name, new_sa.concrete(settled)
+
+
+def _world_formulas(ns: Namespace, pod: Symbolic, new_sa: Symbolic, sa_index, sa_name_entry: Entry,
+                    names: list[str], accounts: dict[str, dict], tests: list[Test], values: Values) -> list:
+    """The tests of one version, on a new pod of namespace `ns` (as that version labels it)."""
+    ns_name, ns_labels = ns.name, dict(ns.labels)
+    sa_labels = choice(sa_index, [fixed(values, accounts.get(n, {}), sa_slot) for n in names] + [new_sa])
 
     def sa_calico(key):
         return sa_name_entry if key == AUTO + "name" else sa_labels(key)
@@ -581,23 +636,5 @@ def _pod_kinds(cluster: Cluster, ns_name: str, tests: list[Test], values: Values
         elif t.view == "sa-calico":
             formulas.append(calico_formula(t.what, sa_calico, values))
         elif t.view == "sa-name":
-            formulas.append(z3.Or([sa_name == values.const(SANAME, n) for n in t.what]))
-    solver = z3.Solver()
-    solver.add(*constraints)
-    fresh, made = 0, set(names)
-    for model, sig in _enumerate(solver, formulas, limit):
-        prefs = [sa_index == names.index("default"), sa_name_new == values.other(SANAME)]
-        prefs += [sa_name_new != values.const(SANAME, n) for n in sorted(made - set(names))]
-        settled = _settle(solver, sig, [prefs + pod.prefs() + new_sa.prefs(),
-                                        prefs + pod.prefs(True) + new_sa.prefs(True), prefs[1:], []])
-        idx = settled.eval(sa_index, model_completion=True).as_long()
-        labels = pod.concrete(settled)
-        if idx < len(names):
-            yield labels, names[idx], None
-            continue
-        fresh += 1  # each new service account of a namespace is its own (labels are per account)
-        name = values.decode(SANAME, settled.eval(sa_name_new, model_completion=True), f"new-service-account-{fresh}")
-        if name in made:
-            continue  # a name pinned by a test, already made with other labels (see module doc)
-        made.add(name)
-        yield labels, name, new_sa.concrete(settled)
+            formulas.append(z3.Or([sa_name_entry[1] == values.const(SANAME, n) for n in t.what]))
+    return formulas

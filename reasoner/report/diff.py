@@ -41,7 +41,7 @@ def _chain_lines(v: Verdict) -> list[str]:
 
 
 def _groups(result: DiffResult, c: Change) -> tuple[str, str]:
-    return describe(c.srcs, result.by_ns), describe(c.dsts, result.by_ns)
+    return describe(c.srcs, result.by_ns, result.new_pods), describe(c.dsts, result.by_ns, result.new_pods)
 
 
 def _count(result: DiffResult) -> str:
