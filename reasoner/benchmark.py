@@ -153,6 +153,29 @@ def generate(pods: int, policies: int, seed: int = 1, calico: int = 0) -> list[d
     return docs
 
 
+def mutate(docs: list[dict], changes: int, seed: int = 3) -> list[dict]:
+    """A second version of `docs` with `changes` rules changed: a numeric port widened by an endPort."""
+    import copy
+
+    rnd = random.Random(seed)
+    out = copy.deepcopy(docs)
+    candidates = [(d, item) for d in out if d["kind"] == "NetworkPolicy"
+                  for rule in d["spec"].get("ingress", []) + d["spec"].get("egress", [])
+                  for item in rule.get("ports", []) if isinstance(item.get("port"), int) and "endPort" not in item]
+    for d, item in rnd.sample(candidates, min(changes, len(candidates))):
+        item["endPort"] = item["port"] + 5
+    return out
+
+
+def diff_figures(old: Path, new: Path) -> dict:
+    from reasoner.diff import diff
+
+    t0 = time.perf_counter()
+    result = diff(str(old), str(new))
+    return {"diff_s": time.perf_counter() - t0, "changes": len(result.changes), "equivalent": result.equivalent,
+            "peak_mib": peak_mib()}
+
+
 def write(docs: list[dict], directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     chunk = 500
@@ -261,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--nca-limit", type=float, default=900, help="seconds to wait for nca per size")
     ap.add_argument("--prove", type=int, default=0, metavar="N",
                     help="also time N generated compliance requirements per size")
+    ap.add_argument("--diff", type=int, default=0, metavar="N",
+                    help="also time `diff` against a second version with N rules changed")
     ap.add_argument("--scope", choices=["inventory", "any-workload"], default="inventory",
                     help="scope of the --prove requirements")
     ap.add_argument("--keep", type=Path, help="write the generated clusters here instead of a temp dir")
@@ -273,7 +298,8 @@ def main(argv: list[str] | None = None) -> None:
         pods, policies = (int(x) for x in size.lower().split("x"))
         base = args.keep or Path(tempfile.mkdtemp(prefix="reasoner-bench-"))
         directory = base / f"{pods}x{policies}"
-        write(generate(pods, policies, calico=int(policies * args.calico)), directory)
+        docs = generate(pods, policies, calico=int(policies * args.calico))
+        write(docs, directory)
         # each size in a fresh process, so that peak memory is per size
         out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
                               "from reasoner.benchmark import run_one; "
@@ -310,6 +336,19 @@ def main(argv: list[str] | None = None) -> None:
                       f"{p['max_s']:.2f} s; z3 encoding {p['encode_s']:.2f} s{widen}); {counts}", flush=True)
                 if p.get("note"):
                     print(f"       {p['note']} (after {p['widen_s']:.1f} s)", flush=True)
+            else:
+                print(out.stderr[-2000:], file=sys.stderr)
+        if args.diff:
+            other = base / f"{pods}x{policies}-changed"
+            write(mutate(docs, args.diff), other)
+            out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
+                                  "from reasoner.benchmark import diff_figures; "
+                                  "print(json.dumps(diff_figures(Path(sys.argv[1]), Path(sys.argv[2]))))",
+                                  str(directory), str(other)], capture_output=True, text=True)
+            if out.returncode == 0:
+                d = json.loads(out.stdout.strip().splitlines()[-1])
+                print(f"       diff: {args.diff} rules changed -> {d['changes']} flow classes in {d['diff_s']:.2f} s "
+                      f"(both versions loaded and compared; peak {d['peak_mib']:.0f} MiB)", flush=True)
             else:
                 print(out.stderr[-2000:], file=sys.stderr)
         if args.keep is None:

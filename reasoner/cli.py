@@ -207,6 +207,46 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default="inventory", show_default=True,
+              help="inventory: over the endpoints given; any-workload: also over every pod that could be deployed "
+                   "(each finding then says whether it holds for every workload or for today's only).")
+@click.option("--fail-on", "fail_on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
+              show_default=True, help="Exit 1 when a finding of this severity or worse is reported.")
+@click.option("-o", "--output", "output", default="text", show_default=True,
+              type=click.Choice(["text", "json", "sarif"]), help="Output format.")
+def lint(paths: tuple[str, ...], scope: str, fail_on: str, output: str) -> None:
+    """Find shadowed, conflicting and redundant rules, vacuous policies, dead peers and more, with proof.
+
+    \b
+    Findings (severity):
+      conflicting-rule (error)     an Allow that an earlier Deny always beats, or the reverse; with a witness flow
+      vacuous-policy (error/warn)  can never select a pod (contradictory selectors) / selects none today
+      shadowed-rule (warning)      earlier rules, policies or tiers always decide first
+      redundant-rule, redundant-policy (warning)  removing it changes no verdict
+      dead-peer (warning)          a peer or source/destination that matches nothing
+      unresolved-named-port (warning)  no destination the rule reaches defines the named port
+      equal-order, pass-in-last-tier (warning)  evaluation order smells
+      missing-default-deny (info)  endpoints no policy isolates in a direction
+
+    \b
+    Examples:
+      reasoner lint manifests/
+      reasoner lint --fail-on warning -o sarif manifests/ > lint.sarif
+      reasoner lint --scope any-workload manifests/
+    """
+    from reasoner.lint import SEVERITY
+    from reasoner.lint import lint as run
+    from reasoner.report import lint as render
+
+    an = _load(paths)
+    findings = run(an, scope)
+    click.echo({"json": render.to_json, "sarif": render.to_sarif}.get(output, render.to_text)(findings))
+    bad = fail_on != "never" and any(SEVERITY[f.severity] >= SEVERITY[fail_on] for f in findings)
+    sys.exit(1 if bad else 0)
+
+
+@main.command()
 @click.argument("old")
 @click.argument("new")
 @click.option("--inventory", "inventory", multiple=True,

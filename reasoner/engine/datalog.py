@@ -31,7 +31,7 @@ BOUND_ONLY = frozenset({"within", "rcov_d", "cneg_d", "flow_region", "in_touched
                         "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
                         "local_ok", "eff_unit"})
 RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "peers.dl", "ports.dl", "tiers.dl",
-              "verdict.dl")
+              "verdict.dl", "lint.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
 # arguments by a new subgoal; a kept table answers it by an index lookup instead (hash join). The rules
 # stay the definition: each relation is computed by pyDatalog from its rules before being kept.

@@ -638,3 +638,36 @@ def _world_formulas(ns: Namespace, pod: Symbolic, new_sa: Symbolic, sa_index, sa
         elif t.view == "sa-name":
             formulas.append(z3.Or([sa_name_entry[1] == values.const(SANAME, n) for n in t.what]))
     return formulas
+
+
+def policy_selectable(pol) -> bool:
+    """Whether some pod, in some namespace, could ever be selected by `pol` (z3 over every labelling): False
+    for contradictory selectors such as `a == 'x' && a == 'y'`."""
+    from reasoner.model.admin import AdminPolicy
+    from reasoner.model.calico import CalicoPolicy
+
+    tests: list[Test] = []
+    if isinstance(pol, CalicoPolicy):
+        pod_tests = [Test("calico", pol.selector)]
+        if pol.namespace_selector is not None:
+            tests.append(Test("ns-calico", pol.namespace_selector))
+        if pol.service_account_selector is not None:
+            tests.append(Test("sa-calico", pol.service_account_selector))
+    elif isinstance(pol, AdminPolicy):
+        pod_tests = [Test("pod", pol.pod_selector)]
+        tests.append(Test("ns", pol.namespace_selector))
+    else:
+        pod_tests = [Test("pod", pol.pod_selector)]
+    values = Values(pod_tests + tests)
+    constraints: list = []
+    pod = Symbolic("pod", values, pod_slot, constraints)
+    ns = Symbolic("ns", values, ns_slot, constraints)
+    sa = Symbolic("sa", values, sa_slot, constraints)
+    formulas = []
+    for t in pod_tests + tests:
+        view = {"pod": pod, "calico": pod, "ns": ns, "ns-calico": ns, "sa-calico": sa}[t.view]
+        formulas.append(k8s_formula(t.what, view, values) if isinstance(t.what, LabelSelector)
+                        else calico_formula(t.what, view, values))
+    solver = z3.Solver()
+    solver.add(*constraints, *formulas)
+    return solver.check() != z3.unsat

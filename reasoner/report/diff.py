@@ -90,6 +90,15 @@ def to_md(result: DiffResult) -> str:
     return "\n".join(lines)
 
 
+def _ports_json(c: Change) -> object:
+    """As `connectivity -o json` writes them: "all" when every port (or type) of the protocol changes."""
+    if c.protocol not in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6"):
+        return "all"
+    if c.ranges == [(1 if c.protocol in ("TCP", "UDP", "SCTP") else 0, 65535)]:
+        return "all"
+    return [list(r) for r in c.ranges]
+
+
 def change_json(result: DiffResult, c: Change) -> dict:
     src, dst = _groups(result, c)
     out = {"change": c.kind, "src": {"description": src, "endpoints": [m for j in c.srcs for m in j.members],
@@ -97,7 +106,7 @@ def change_json(result: DiffResult, c: Change) -> dict:
            "dst": {"description": dst, "endpoints": [m for j in c.dsts for m in j.members],
                    "cidrs": describe([j for j in c.dsts if j.external], {}) or None},
            "protocol": c.protocol,
-           "ports": [list(r) for r in c.ranges] if c.protocol in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6") else "all",
+           "ports": _ports_json(c),
            "witness": c.witness}
     new = {n: result.new_pods[n].describe() for n in (c.witness["src"], c.witness["dst"]) if n in result.new_pods}
     if new:

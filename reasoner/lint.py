@@ -1,0 +1,359 @@
+"""`reasoner lint`: findings about rules and policies, each derived in Datalog (rules/lint.dl) and proved.
+
+Kinds, most severe first:
+- conflicting-rule (error): a shadowed rule whose action differs from what decides its flows; evidence: the
+  deciding rule, and one witness flow replayed through `can` (its chain shows the deciding rule).
+- vacuous-policy (error when no pod could ever be selected: contradictory selectors, proved unsatisfiable by
+  z3 over every labelling; warning when only today's inventory has no match).
+- shadowed-rule, redundant-rule, redundant-policy, dead-peer, unresolved-named-port, equal-order,
+  pass-in-last-tier (warning).
+- missing-default-deny (info): endpoints that no policy isolates in a direction, per namespace.
+
+"Never" is over the inventory's endpoints (and every address); with `scope="any-workload"` the same
+relations are also derived with a representative of every pod that could be deployed
+(properties/workloads.py), and each finding says whether it holds for every workload or for today's only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import z3
+
+from reasoner import api
+from reasoner.explain import can
+from reasoner.model.calico import Action, CalicoPolicy
+from reasoner.model.origin import Origin
+from reasoner.model.policy import Direction
+
+SEVERITY = {"error": 3, "warning": 2, "info": 1}
+
+
+@dataclass
+class Finding:
+    kind: str
+    severity: str
+    file: str
+    line: int | None
+    subject: str  # the rule or policy, as "GlobalNetworkPolicy f-rules ingress[1]"
+    message: str
+    evidence: list[dict] = field(default_factory=list)  # {"file", "line", "message"}
+    witness: dict | None = None
+    scope: str = "inventory"  # inventory | any-workload | inventory-only | any-workload-only
+    key: tuple = ()
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "severity": self.severity, "file": self.file, "line": self.line,
+               "subject": self.subject, "message": self.message, "evidence": self.evidence, "scope": self.scope}
+        if self.witness is not None:
+            out["witness"] = self.witness
+        return out
+
+
+def _origin(o: Origin | None) -> tuple[str, int | None]:
+    return (o.file, o.line) if o is not None else ("", None)
+
+
+class _Linter:
+    def __init__(self, an: api.Analysis):
+        self.an = an
+        self.fb = an.facts
+        self.e = an.engine
+
+    # ---- naming ----
+    def rule(self, rid: int):
+        return self.fb.rule_ids[rid]
+
+    def rule_name(self, rid: int) -> str:
+        pol, rule = self.rule(rid)
+        return f"{pol.kind} {pol.ref} {rule.direction.value}[{rule.index}]"
+
+    def rule_key(self, rid: int) -> tuple:
+        pol, rule = self.rule(rid)
+        return (pol.kind, pol.ref, rule.direction.value, rule.index)
+
+    def rule_action(self, rid: int) -> str:
+        return self.e.ask("rule_action", rid, None)[0][1]
+
+    def rule_evidence(self, rid: int, what: str) -> dict:
+        pol, rule = self.rule(rid)
+        file, line = _origin(rule.origin)
+        return {"file": file, "line": line, "message": f"{what}: {self.rule_name(rid)} ({self.rule_action(rid)})"}
+
+    def finding(self, kind: str, severity: str, rid: int, message: str, evidence=(), witness=None, extra=()) -> Finding:
+        pol, rule = self.rule(rid)
+        file, line = _origin(rule.origin)
+        return Finding(kind, severity, file, line, self.rule_name(rid), message, list(evidence), witness,
+                       key=(kind, *self.rule_key(rid), *extra))
+
+    def endpoint_name(self, cls_id: int, avoid: str | None = None) -> str | None:
+        cls = self.fb.classes[cls_id]
+        if cls.external is not None:
+            a = cls.external
+            value = a.lo if a.hi - a.lo < 10 else a.lo + 10
+            return f"ip:{ipaddress.IPv4Address(value) if a.family == 4 else ipaddress.IPv6Address(value)}"
+        return next((m.ref for m in cls.members if m.ref != avoid), None)
+
+    # ---- findings ----
+    def run(self) -> list[Finding]:
+        out: list[Finding] = []
+        conflicting = self.conflicts(out)
+        self.shadowed(out, conflicting)
+        self.redundant(out)
+        self.vacuous(out)
+        self.dead_peers(out)
+        self.named_ports(out)
+        self.order_smells(out)
+        self.missing_default_deny(out)
+        return out
+
+    def conflicts(self, out: list[Finding]) -> set[int]:
+        by_rule: dict[int, list[int]] = {}
+        for r, r2 in self.e.ask("conflicts", None, None):
+            by_rule.setdefault(r, []).append(r2)
+        for r, deciders in sorted(by_rule.items()):
+            action = self.rule_action(r)
+            other = self.rule_action(deciders[0])
+            witness = self.conflict_witness(r, deciders)
+            msg = (f"this {action} rule never decides: flows it matches are always decided by an earlier "
+                   f"{other} rule first")
+            if witness:
+                msg += f" (e.g. {witness['src']} -> {witness['dst']} {witness['protocol']}" + \
+                       (f"/{witness['port']}" if witness.get("port") is not None else "") + ")"
+            out.append(self.finding("conflicting-rule", "error", r, msg,
+                                    [self.rule_evidence(d, "decided instead by") for d in sorted(set(deciders))],
+                                    witness))
+        return set(by_rule)
+
+    def conflict_witness(self, r: int, deciders: list[int]) -> dict | None:
+        """A concrete flow that `r` matches and a decider decides, replayed through `can`."""
+        for _r, r2, g, p, x in self.e.ask("conflict_at", r, None, None, None, None)[:20]:
+            port = self.region_port(g, p, x)
+            if port is None:
+                continue
+            for s, d, q, _g in self.e.ask("unit", None, None, None, g)[:20]:
+                for peer in ([q] if q != -2 else [c.id for c in self.fb.classes
+                                                 if not self.e.holds("has_shit", s, d, c.id)][:20]):
+                    subject = self.endpoint_name(s)
+                    other = self.endpoint_name(peer, subject)
+                    if subject is None or other is None:
+                        continue
+                    src, dst = (other, subject) if d == "ingress" else (subject, other)
+                    w = self.replay(src, dst, p, port, r2)
+                    if w is not None:
+                        return w
+        return None
+
+    def region_port(self, g: int, p: str, x: int) -> int | None:
+        lo_min = 1 if p in ("TCP", "UDP", "SCTP") else 0
+        if x != -1:
+            atoms = self.e.ask("port_atom", p, x, None, None)
+            return max(atoms[0][2], lo_min) if atoms and atoms[0][3] >= lo_min else None
+        touched = {a for _g, _p, a in self.e.ask("touch", g, p, None)}
+        for _p, a, lo, hi in sorted(self.e.ask("port_atom", p, None, None, None), key=lambda t: t[2]):
+            if a not in touched and hi >= lo_min:
+                return max(lo, lo_min)
+        return None
+
+    def replay(self, src: str, dst: str, proto: str, port: int, decider: int) -> dict | None:
+        protocol = next((name for name, rep in self.fb.proto_rep.items() if rep == proto), proto)
+        icmp = protocol in ("ICMP", "ICMPv6")
+        if protocol == "OTHER":
+            return None
+        try:
+            v = can(self.an, src, dst, protocol, port if protocol in ("TCP", "UDP", "SCTP") else None,
+                    port // 256 if icmp and port < 65535 else None, port % 256 if icmp and port < 65535 else None)
+        except Exception:  # a pair `can` refuses (self traffic): try another
+            return None
+        pol, rule = self.rule(decider)
+        for side in (v.egress, v.ingress):
+            for st in side.steps:
+                if st.rule is not None and st.rule.rule is rule:
+                    return {"src": src, "dst": dst, "protocol": protocol,
+                            "port": port if protocol in ("TCP", "UDP", "SCTP") else None,
+                            "allowed": v.allowed}
+        return None
+
+    def shadowed(self, out: list[Finding], skip: set[int]) -> None:
+        for (r,) in self.e.ask("shadowed", None):
+            if r in skip:
+                continue
+            ev = [self.rule_evidence(r2, "decided first by") for _r, r2 in self.e.ask("shadowed_by", r, None)]
+            for _r, t in self.e.ask("shadowed_by_default", r, None):
+                name = self.fb.describe(t).removeprefix("tier:")
+                tier = self.an.cluster.tiers.get(name)
+                file, line = _origin(tier.origin if tier else None)
+                ev.append({"file": file, "line": line,
+                           "message": f"ended first by tier {name}'s defaultAction "
+                                      f"({tier.default_action.value if tier else 'Deny'})"})
+            out.append(self.finding("shadowed-rule", "warning", r,
+                                    f"this {self.rule_action(r)} rule never decides a flow: earlier rules, policies or "
+                                    f"tiers always decide the flows it matches", ev))
+
+    def redundant(self, out: list[Finding]) -> None:
+        for (r,) in self.e.ask("redundant_rule", None):
+            others = sorted({r2 for _r, r2 in self.e.ask("co_gives", r, None)})
+            out.append(self.finding("redundant-rule", "warning", r,
+                                    "removing this rule changes no verdict: every flow it admits, other rules admit too",
+                                    [self.rule_evidence(r2, "also admitted by") for r2 in others[:5]]))
+        for (pid,) in self.e.ask("redundant_policy", None):
+            pol = self.fb.policy_ids[pid]
+            file, line = _origin(pol.origin)
+            ev = []
+            for _p, _d, r in self.e.ask("pol_rule", pid, None, None):
+                for _r, r2 in self.e.ask("co_gives", r, None)[:3]:
+                    ev.append(self.rule_evidence(r2, f"{self.rule_name(r)} is also admitted by"))
+            if not any(True for _ in pol.ingress + pol.egress):  # a default-deny: redundant today, a guard for later
+                out.append(Finding("redundant-policy", "info", file, line, f"{pol.kind} {pol.ref}",
+                                   "removing this policy changes no verdict today: other policies isolate every endpoint "
+                                   "it selects (it may still isolate pods deployed later; see --scope any-workload)",
+                                   ev, key=("redundant-policy", pol.kind, pol.ref)))
+                continue
+            out.append(Finding("redundant-policy", "warning", file, line, f"{pol.kind} {pol.ref}",
+                               "removing this policy changes no verdict: other policies isolate the same endpoints and "
+                               "admit everything it admits", ev, key=("redundant-policy", pol.kind, pol.ref)))
+
+    def vacuous(self, out: list[Finding]) -> None:
+        from reasoner.properties.workloads import policy_selectable
+
+        empty = {pid for (pid,) in self.e.ask("vacuous", None)}
+        for pid, pol in sorted(self.fb.policy_ids.items()):
+            file, line = _origin(pol.origin)
+            never = not policy_selectable(pol)
+            if never:
+                out.append(Finding("vacuous-policy", "error", file, line, f"{pol.kind} {pol.ref}",
+                                   "this policy can never select any pod: its selectors contradict each other "
+                                   "(no labelling satisfies them; proved with z3)", [],
+                                   key=("vacuous-policy", pol.kind, pol.ref, "never")))
+            elif pid in empty:
+                out.append(Finding("vacuous-policy", "warning", file, line, f"{pol.kind} {pol.ref}",
+                                   "this policy selects no endpoint of the input", [],
+                                   key=("vacuous-policy", pol.kind, pol.ref)))
+
+    def dead_peers(self, out: list[Finding]) -> None:
+        for r, peer in self.e.ask("dead_peer", None, None):
+            pol, rule = self.rule(r)
+            peers = sorted(p for _r, p in self.e.ask("rule_peer", r, None))
+            word = "from" if rule.direction.value == "ingress" else "to"
+            out.append(self.finding("dead-peer", "warning", r,
+                                    f"{word}[{peers.index(peer)}] matches no endpoint and no address",
+                                    extra=(peers.index(peer),)))
+        for r, ent in self.e.ask("dead_ent", None, None):
+            side = "source" if self.e.holds("rule_src", r, ent) else "destination"
+            out.append(self.finding("dead-peer", "warning", r,
+                                    f"its {side} matches no endpoint, network set or address: the rule never matches",
+                                    extra=(side,)))
+
+    def named_ports(self, out: list[Finding]) -> None:
+        for r, name in self.e.ask("unresolved_named", None, None):
+            out.append(self.finding("unresolved-named-port", "warning", r,
+                                    f"named port {name!r}: no destination this rule can reach defines it, so it admits "
+                                    f"nothing on that port", extra=(name,)))
+
+    def order_smells(self, out: list[Finding]) -> None:
+        """Equal order in one tier matters only where two such policies apply to a common endpoint in a direction
+        in which both have Allow/Deny/Pass rules: then which rules come first depends on the names."""
+        cluster = self.an.cluster
+        ids = {id(pol): pid for pid, pol in self.fb.policy_ids.items()}
+        subjects: dict[int, set] = {}
+        for pid, c, d in self.e.ask("applies", None, None, None):
+            subjects.setdefault(pid, set()).add((c, d))
+        groups: dict[tuple, list[CalicoPolicy]] = {}
+        for p in cluster.calico_policies:
+            groups.setdefault((p.tier, p.order), []).append(p)
+        for (tier, order), pols in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or float("inf"))):
+            def decides(p, d):
+                return any(r.action is not Action.LOG for r in p.rules(d))
+            for p in pols:
+                clash = []
+                for o in pols:
+                    if o is p:
+                        continue
+                    common = subjects.get(ids[id(p)], set()) & subjects.get(ids[id(o)], set())
+                    if any(decides(p, Direction(d)) and decides(o, Direction(d)) for _c, d in common):
+                        clash.append(o)
+                if not clash:
+                    continue
+                file, line = _origin(p.origin)
+                out.append(Finding("equal-order", "warning", file, line, f"{p.kind} {p.ref}",
+                                   f"same order ({'none' if order is None else f'{order:g}'}) in tier {tier} as "
+                                   f"{', '.join(sorted(o.ref for o in clash))}, and they apply to the same endpoints: "
+                                   f"which rules come first depends on the names",
+                                   [{"file": _origin(o.origin)[0], "line": _origin(o.origin)[1],
+                                     "message": f"same order: {o.kind} {o.ref}"} for o in clash],
+                                   key=("equal-order", p.kind, p.ref)))
+        used = {p.tier for p in cluster.calico_policies} | {p.tier for p in cluster.admin_policies}
+        if cluster.policies:
+            used.add("default")
+        tiers = sorted((t for t in cluster.tiers.values() if t.name in used), key=lambda t: (t.order, t.name))
+        if not tiers:
+            return
+        last = tiers[-1]
+        for p in cluster.calico_policies:
+            if p.tier != last.name:
+                continue
+            for r in p.ingress + p.egress:
+                if r.action is Action.PASS:
+                    file, line = _origin(r.origin)
+                    out.append(Finding("pass-in-last-tier", "warning", file, line,
+                                       f"{p.kind} {p.ref} {r.direction.value}[{r.index}]",
+                                       f"Pass in {last.name}, the last tier: no tier follows, so the flow goes to the "
+                                       f"profile (pods: allowed)", [],
+                                       key=("pass-in-last-tier", p.ref, r.direction.value, r.index)))
+        if last.default_action is Action.PASS:
+            file, line = _origin(last.origin)
+            out.append(Finding("pass-in-last-tier", "warning", file, line, f"Tier {last.name}",
+                               f"defaultAction Pass in {last.name}, the last tier: unmatched flows go to the profile "
+                               f"(pods: allowed)", [], key=("pass-in-last-tier", last.name)))
+
+    def missing_default_deny(self, out: list[Finding]) -> None:
+        by_ns: dict[tuple[str, str], list[str]] = {}
+        for c, d in self.e.ask("not_isolated", None, None):
+            cls = self.fb.classes[c]
+            if cls.namespace in ("kube-system",) or any(m.ref.startswith("~") for m in cls.members):
+                continue
+            by_ns.setdefault((cls.namespace, d), []).extend(m.ref for m in cls.members)
+        for (ns, d), refs in sorted(by_ns.items()):
+            total = sum(1 for ep in self.an.cluster.endpoints if ep.namespace == ns and not ep.host_network)
+            nso = self.an.cluster.namespaces.get(ns)
+            file, line = _origin(nso.origin if nso else None)
+            refs = sorted(refs)
+            shown = ", ".join(refs[:3]) + (f", … {len(refs) - 3} more" if len(refs) > 3 else "")
+            out.append(Finding("missing-default-deny", "info", file, line, f"Namespace {ns}",
+                               f"{len(refs)} of {total} endpoints have no policy for {d}: everything passes that end "
+                               f"({shown})", [], key=("missing-default-deny", ns, d)))
+
+
+def lint(an: api.Analysis, scope: str = "inventory") -> list[Finding]:
+    findings = _Linter(an).run()
+    if scope == "any-workload":
+        from reasoner.properties.workloads import TooMany, build_universe
+
+        try:
+            universe = build_universe(an.cluster)
+        except TooMany as exc:
+            for f in findings:
+                f.scope = "inventory"
+            findings.append(Finding("scope", "info", "", None, "any-workload", str(exc), key=("scope",)))
+            return _sorted(findings)
+        wide = _Linter(api.analyse(universe.cluster)).run()
+        wide_keys = {f.key for f in wide}
+        keys = {f.key for f in findings}
+        for f in findings:
+            f.scope = "any-workload" if f.key in wide_keys else "inventory-only"
+            if f.scope == "inventory-only":
+                f.message += " (for today's endpoints only: some pod that could be deployed makes it matter)"
+        for f in wide:
+            if f.key not in keys and f.kind != "missing-default-deny":
+                f.scope = "any-workload-only"
+                f.message += " (with pods that could be deployed)"
+                findings.append(f)
+    return _sorted(findings)
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.file, -SEVERITY[f.severity], f.line or 0, f.kind, f.subject))
+
+
+__all__ = ["lint", "Finding", "SEVERITY"]
