@@ -335,3 +335,8 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
     results = run(an, spec, int(timeout * 1000))
     click.echo({"json": render.to_json, "junit": render.to_junit, "sarif": render.to_sarif}.get(output, render.to_text)(results))
     sys.exit(0 if all(r.status == "proved" for r in results) else 1)
+
+
+from reasoner.repl import repl_command  # noqa: E402
+
+main.add_command(repl_command)

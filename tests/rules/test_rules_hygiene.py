@@ -142,8 +142,10 @@ spec:
 
 def test_every_derived_relation_holds_somewhere_in_a_rich_scenario():
     k8s, mixed = analyse(*RICH), analyse(*RICH, *CALICO)
+    lint_only = set(re.findall(r"^([a-z_]+)\(.*<=", rule_texts()["lint.dl"], re.M))  # test_lint_semantics.py
     arity = {rel: len(cols) for rel, cols in (
-        (r, t.split("(", 1)[1].split(")", 1)[0].split(",")) for r, t in derived_relations().items())}
+        (r, t.split("(", 1)[1].split(")", 1)[0].split(",")) for r, t in derived_relations().items())
+        if rel not in lint_only}
     empty = [rel for rel, n in arity.items() if rel not in BOUND_ONLY
              and not k8s.engine.ask(rel, *([None] * n)) and not mixed.engine.ask(rel, *([None] * n))]
     assert not empty, f"derived relations with no tuple: {empty}"
