@@ -167,6 +167,21 @@ def mutate(docs: list[dict], changes: int, seed: int = 3) -> list[dict]:
     return out
 
 
+def lint_figures(directory: Path) -> dict:
+    from reasoner import api
+    from reasoner.lint import lint
+
+    t0 = time.perf_counter()
+    an = api.analyse(api.load([directory]))
+    t1 = time.perf_counter()
+    findings = lint(an)
+    t2 = time.perf_counter()
+    kinds: dict[str, int] = {}
+    for f in findings:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    return {"analyse_s": t1 - t0, "lint_s": t2 - t1, "kinds": kinds, "peak_mib": peak_mib()}
+
+
 def diff_figures(old: Path, new: Path) -> dict:
     from reasoner.diff import diff
 
@@ -284,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--nca-limit", type=float, default=900, help="seconds to wait for nca per size")
     ap.add_argument("--prove", type=int, default=0, metavar="N",
                     help="also time N generated compliance requirements per size")
+    ap.add_argument("--lint", action="store_true", help="also time `lint` (load, rules and every finding)")
     ap.add_argument("--diff", type=int, default=0, metavar="N",
                     help="also time `diff` against a second version with N rules changed")
     ap.add_argument("--scope", choices=["inventory", "any-workload"], default="inventory",
@@ -336,6 +352,18 @@ def main(argv: list[str] | None = None) -> None:
                       f"{p['max_s']:.2f} s; z3 encoding {p['encode_s']:.2f} s{widen}); {counts}", flush=True)
                 if p.get("note"):
                     print(f"       {p['note']} (after {p['widen_s']:.1f} s)", flush=True)
+            else:
+                print(out.stderr[-2000:], file=sys.stderr)
+        if args.lint:
+            out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
+                                  "from reasoner.benchmark import lint_figures; "
+                                  "print(json.dumps(lint_figures(Path(sys.argv[1]))))", str(directory)],
+                                 capture_output=True, text=True)
+            if out.returncode == 0:
+                d = json.loads(out.stdout.strip().splitlines()[-1])
+                total = d["analyse_s"] + d["lint_s"]
+                print(f"       lint: {total:.2f} s ({d['analyse_s']:.2f} s load and rules, {d['lint_s']:.2f} s findings; "
+                      f"peak {d['peak_mib']:.0f} MiB): {d['kinds']}", flush=True)
             else:
                 print(out.stderr[-2000:], file=sys.stderr)
         if args.diff:

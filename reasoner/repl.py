@@ -814,7 +814,7 @@ def _check_bound(q: Query, cols: tuple[str, ...]) -> None:
     need = cols if m.group(1) in ("every argument", "both") else tuple(c.strip() for c in m.group(1).split(","))
     free = [c for c, a in zip(cols, q.args) if c in need and isinstance(a, Var)]
     if free:
-        raise UsageError(f"{q.relation} is answered only with {m.group(1)} bound ({', '.join(free)} is not): "
+        raise UsageError(f"{q.relation} is answered only with {m.group(1)} bound (free here: {', '.join(free)}): "
                          f"{comment}")
 
 
