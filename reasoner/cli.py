@@ -118,19 +118,41 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
         paths: tuple[str, ...], output: str) -> None:
     """Can SRC reach DST? The verdict, and why: the rule chain at each end.
 
-    SRC and DST are NAMESPACE/POD, ip:ADDRESS or cidr:PREFIX. Exit status 0 if allowed, 1 if denied.
+    SRC and DST are NAMESPACE/POD, ip:ADDRESS or cidr:PREFIX; DST may also be a service: svc:NS/NAME, its
+    DNS name (NAME in the source's namespace, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local) or its
+    ClusterIP, and a pod may be named A-B-C-D.NS.pod.cluster.local. A service is asked about on its
+    port (--port is the service port, or a nodePort), each backend pod on the targetPort it maps to:
+    allowed when every backend is. Exit status 0 if allowed, 1 if denied.
 
     \b
     Examples:
       reasoner can shop/web shop/db --port 5432 -f manifests/
       reasoner can shop/web ip:203.0.113.9 --port 443 -f manifests/
       reasoner can shop/web shop/db -f manifests/          # every port
+      reasoner can shop/web db.shop.svc.cluster.local --port 5432 -f manifests/
     """
     from reasoner.explain import can as decide
     from reasoner.report import can as render
+    from reasoner.services import can_service, find_service, pod_by_dns
+    from reasoner.services import to_text as service_text
+
+    import json
+
+    from reasoner.errors import UsageError
 
     an = _load(paths)
-    verdict = decide(an, src, dst, protocol, port, icmp_type, icmp_code)
+    src = pod_by_dns(an, src) or src
+    if find_service(an, src, None) is not None and not src.startswith("ip:"):
+        raise UsageError(f"{src}: a service does not send traffic; name a pod (NAMESPACE/POD) as the source")
+    dst_pod = pod_by_dns(an, dst)
+    if dst_pod is None:
+        src_ns = src.split("/", 1)[0] if "/" in src else None
+        svc = find_service(an, dst, src_ns) if dst not in an.facts.class_of else None
+        if svc is not None:
+            sv = can_service(an, src, svc, protocol, port)
+            click.echo(json.dumps(sv.to_json(), indent=2) if output == "json" else service_text(sv))
+            sys.exit(0 if sv.allowed else 1)
+    verdict = decide(an, src, dst_pod or dst, protocol, port, icmp_type, icmp_code)
     click.echo(render.to_json(verdict) if output == "json" else render.to_text(verdict))
     sys.exit(0 if verdict.allowed else 1)
 

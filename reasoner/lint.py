@@ -105,8 +105,29 @@ class _Linter:
         self.dead_peers(out)
         self.named_ports(out)
         self.order_smells(out)
+        self.service_ports(out)
         self.missing_default_deny(out)
         return out
+
+    def service_ports(self, out: list[Finding]) -> None:
+        """A Service whose named targetPort some backing pod does not define: that pod is never reached on it."""
+        from reasoner.services import backends, target_port
+
+        for svc in self.an.cluster.services:
+            if svc.selector is None:
+                continue
+            eps = backends(self.an, svc)
+            for sp in svc.ports:
+                if not isinstance(sp.target_port, str):
+                    continue
+                missing = sorted(ep.ref for ep in eps if target_port(sp, ep) is None)
+                if missing:
+                    file, line = _origin(svc.origin)
+                    out.append(Finding("unresolved-target-port", "warning", file, line, f"Service {svc.ref}",
+                                       f"port {sp.port}/{sp.protocol} targets the named port {sp.target_port!r}, which "
+                                       f"{', '.join(missing[:3])}{' …' if len(missing) > 3 else ''} "
+                                       f"({len(missing)} of {len(eps)} backends) do not define: they are never reached "
+                                       f"on it", [], key=("unresolved-target-port", svc.ref, sp.port)))
 
     def conflicts(self, out: list[Finding]) -> set[int]:
         by_rule: dict[int, list[int]] = {}

@@ -51,6 +51,7 @@ class ServicePort:
     protocol: str
     port: int
     target_port: int | str | None
+    node_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class Service:
     type: str
     cluster_ip: str | None
     origin: Origin
+    external_traffic_policy: str = "Cluster"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True)

@@ -130,11 +130,20 @@ def parse_service(f: Fields) -> Service:
         target = f.raw(at + ("targetPort",)) if f.has(at + ("targetPort",)) else port
         if isinstance(target, bool) or not isinstance(target, (int, str)):
             raise f.fail(at + ("targetPort",), "expected a port number or a port name")
-        ports.append(ServicePort(f.get(at + ("name",), str), protocol, port,
-                                 target))
+        if isinstance(target, int) and not 1 <= target <= 65535:
+            raise f.fail(at + ("targetPort",), f"targetPort {target} is out of range (want 1-65535)")
+        node_port = f.get(at + ("nodePort",), int)
+        if node_port is not None and not 1 <= node_port <= 65535:
+            raise f.fail(at + ("nodePort",), f"nodePort {node_port} is out of range")
+        ports.append(ServicePort(f.get(at + ("name",), str), protocol, port, target, node_port))
+    kind = f.get(("spec", "type"), str, "ClusterIP")
+    if kind not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
+        raise f.fail(("spec", "type"), f"unknown type {kind!r} (want ClusterIP, NodePort, LoadBalancer, ExternalName)")
+    policy = f.get(("spec", "externalTrafficPolicy"), str, "Cluster")
+    if policy not in ("Cluster", "Local"):
+        raise f.fail(("spec", "externalTrafficPolicy"), f"unknown externalTrafficPolicy {policy!r} (want Cluster or Local)")
     return Service(ns, name, tuple(sorted(selector.items())) if selector is not None else None, tuple(ports),
-                   f.get(("spec", "type"), str, "ClusterIP"), f.get(("spec", "clusterIP"), str),
-                   Origin(f.doc.file, f.doc.line(("metadata",))))
+                   kind, f.get(("spec", "clusterIP"), str), Origin(f.doc.file, f.doc.line(("metadata",))), policy)
 
 
 def parse_service_account(f: Fields) -> ServiceAccount:
