@@ -101,3 +101,25 @@ def test_named_target_ports_resolve_per_backend_and_cluster_ip_names_the_service
 def test_bad_service_questions_are_clear_errors(args, needle):
     r = run("can", *args, "-f", DEMO)
     assert r.exit_code == 2 and needle in r.stderr, r.output
+
+
+def test_prove_takes_services_as_peers(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("""apiVersion: reasoner/v1
+kind: ComplianceSpec
+requirements:
+  - id: email-only-from-checkout
+    only: {to: {service: boutique/emailservice}, from: {service: boutique/checkoutservice}}
+  - id: email-only-from-frontend
+    only: {to: {service: boutique/emailservice}, from: {service: boutique/frontend}}
+  - id: bad
+    deny: {to: {service: boutique/nosuch}}
+""")
+    r = run("prove", "--spec", str(spec), DEMO, "-o", "json")
+    assert r.exit_code == 2 and "unknown service 'boutique/nosuch'" in r.stderr
+    spec.write_text(spec.read_text().rsplit("  - id: bad", 1)[0])
+    r = run("prove", "--spec", str(spec), DEMO, "-o", "json")
+    res = {x["id"]: x for x in json.loads(r.stdout)["results"]}
+    assert res["email-only-from-checkout"]["status"] == "proved"
+    assert res["email-only-from-frontend"]["status"] == "violated"
+    assert res["email-only-from-frontend"]["witness"]["src"] == "boutique/checkoutservice"

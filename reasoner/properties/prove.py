@@ -50,7 +50,8 @@ class _Members:
             if peer.any:
                 return [f"ip:{ipaddress.ip_address(cls.external.lo)}"]
             if peer.cidrs is None or any(v is not None for v in (peer.namespace, peer.namespace_selector,
-                                                                 peer.selector, peer.service_account, peer.pods)):
+                                                                 peer.selector, peer.service_account, peer.pods,
+                                                                 peer.service)):
                 return []
             for c in peer.cidrs:
                 lo, hi = max(c.lo, cls.external.lo), min(c.hi, cls.external.hi)
@@ -97,6 +98,15 @@ class _Members:
             return False
         if peer.service_account is not None and cls.members[0].service_account != peer.service_account:
             return False
+        if peer.service is not None:
+            svc = next((s for s in self.an.cluster.services if s.ref == peer.service), None)
+            if svc is None:
+                raise UsageError(f"unknown service {peer.service!r} in a requirement (known: "
+                                 f"{', '.join(sorted(s.ref for s in self.an.cluster.services)) or 'none'})")
+            labels = dict(cls.labels)
+            if cls.namespace != svc.namespace or svc.selector is None or any(
+                    labels.get(k) != v for k, v in svc.selector):
+                return False
         return True
 
 
@@ -226,7 +236,8 @@ class Prover:
 def any_workload(an: Analysis, peers: list[Peer], pod_cidrs: list[Cidr] | None = None) -> tuple[Analysis, Universe]:
     """The inventory plus a representative of every kind of pod that could be deployed (see workloads.py),
     analysed by the same rules. Raises TooMany when the kinds exceed what the engine is given to analyse."""
-    universe = build_universe(an.cluster, spec_tests(peers), pod_cidrs)
+    services = {s.ref: s.selector for s in an.cluster.services}
+    universe = build_universe(an.cluster, spec_tests(peers, services), pod_cidrs)
     return analyse(universe.cluster), universe
 
 

@@ -24,7 +24,7 @@ from reasoner.sources.fields import Fields, Invalid
 
 KINDS = ("deny", "allow", "only", "isolated")
 SCOPES = ("inventory", "any-workload")
-PEER_KEYS = ("namespace", "namespaceSelector", "selector", "serviceAccount", "pods", "cidr", "nets")
+PEER_KEYS = ("namespace", "namespaceSelector", "selector", "serviceAccount", "pods", "cidr", "nets", "service")
 PORTLESS = ("ICMP", "ICMPv6")
 
 
@@ -38,6 +38,7 @@ class Peer:
     service_account: str | None = None
     pods: tuple[str, ...] | None = None
     cidrs: tuple[Cidr, ...] | None = None
+    service: str | None = None  # NS/NAME: the service's backing pods
 
     @property
     def any(self) -> bool:
@@ -57,6 +58,8 @@ class Peer:
             parts.append(", ".join(self.pods))
         if self.cidrs is not None:
             parts.append(", ".join(str(c) for c in self.cidrs))
+        if self.service is not None:
+            parts.append(f"the backends of service {self.service}")
         return "; ".join(parts) or "anything"
 
 
@@ -121,7 +124,14 @@ def _peer(f: Fields, path) -> Peer:
     return Peer(f.get(path + ("namespace",), str),
                 _selector(f, path + ("namespaceSelector",)) if f.has(path + ("namespaceSelector",)) else None,
                 _selector(f, path + ("selector",)) if f.has(path + ("selector",)) else None,
-                f.get(path + ("serviceAccount",), str), pods, cidrs)
+                f.get(path + ("serviceAccount",), str), pods, cidrs, _service(f, path + ("service",)))
+
+
+def _service(f: Fields, path) -> str | None:
+    text = f.get(path, str)
+    if text is not None and (text.count("/") != 1 or not all(text.split("/"))):
+        raise f.fail(path, f"{text!r}: want NAMESPACE/NAME")
+    return text
 
 
 PORT = re.compile(r"^(?P<proto>[A-Za-z0-9]+)(/(?P<lo>\d+)(-(?P<hi>\d+))?)?$")

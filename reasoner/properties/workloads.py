@@ -112,8 +112,8 @@ def collect_tests(cluster: Cluster, extra: list[Test] = ()) -> list[Test]:
     return tests
 
 
-def spec_tests(peers) -> list[Test]:
-    """The tests that the spec's peers make of an endpoint."""
+def spec_tests(peers, services: dict | None = None) -> list[Test]:
+    """The tests that the spec's peers make of an endpoint (`services`: NS/NAME -> selector pairs)."""
     out = []
     for p in peers:
         if p.namespace is not None:
@@ -124,6 +124,14 @@ def spec_tests(peers) -> list[Test]:
             out.append(Test("calico", p.selector))
         if p.service_account is not None:
             out.append(Test("sa-name", (p.service_account,)))
+        if p.service is not None:  # its backends: the pods of its namespace matching its selector
+            from reasoner.model.selector import Requirement as Req
+
+            ns, _, name = p.service.partition("/")
+            out.append(Test("ns-name", (ns,)))
+            selector = services.get(p.service) if services else None
+            if selector:
+                out.append(Test("pod", LabelSelector(frozenset(Req(k, Op.IN, frozenset({v})) for k, v in selector)), ns))
     return out
 
 
