@@ -15,9 +15,19 @@ from reasoner.sources.registry import build_cluster
 
 
 def load(paths: Iterable[str | Path], stdin: Any = None) -> Cluster:
-    """Read and validate every input; raise `ManifestErrors` listing every problem found."""
-    docs, errors = read_paths(paths, stdin)
+    """Read and validate every input; raise `ManifestErrors` listing every problem found. An input
+    `cluster:` or `cluster:CONTEXT` is read from the running cluster (reasoner/live.py)."""
+    from reasoner import live
+
+    paths = [str(p) for p in paths]
+    docs, errors = read_paths([p for p in paths if not live.is_cluster(p)], stdin)
+    skipped = []
+    for token in (p for p in paths if live.is_cluster(p)):
+        reading = live.read_token(token)
+        docs.extend(live.documents(reading))
+        skipped.extend(f"{reading.source}: {line}" for line in reading.skipped)
     cluster, parse_errors = build_cluster(docs)
+    cluster.skipped.extend(skipped)
     errors.extend(parse_errors)
     if errors:
         raise ManifestErrors(errors)

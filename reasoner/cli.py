@@ -38,18 +38,26 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(package_name="reasoner")
-def main() -> None:
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), envvar="KUBECONFIG",
+              help="kubeconfig for `cluster:` inputs (default: $KUBECONFIG, ~/.kube/config).")
+@click.option("--context", "kube_context", help="kubeconfig context for `cluster:` inputs (default: the current one).")
+def main(kubeconfig: str | None, kube_context: str | None) -> None:
     """Know, not guess, what your Kubernetes network policies allow.
 
     Inputs are manifest files or directories (read recursively: .yaml, .yml, .json; multi-document
-    YAML, `kind: List`, `helm template` output), or `-` for standard input.
+    YAML, `kind: List`, `helm template` output), `-` for standard input, or `cluster:` (`cluster:CONTEXT`)
+    to read a running cluster, read-only (`pip install 'reasoner[live]'`; see also `snapshot`).
 
     \b
     Examples:
       reasoner connectivity corpus/microservices-demo/manifests
       reasoner connectivity -o json manifests/ > map.json
       reasoner can boutique/frontend boutique/cartservice --port 7070 -f manifests/
+      reasoner --context prod lint cluster:
     """
+    from reasoner import live
+
+    live.SETTINGS.update(kubeconfig=kubeconfig, context=kube_context)
 
 
 OUTPUT = click.option("-o", "--output", "output", default="text", show_default=True,
@@ -266,6 +274,34 @@ def lint(paths: tuple[str, ...], scope: str, fail_on: str, output: str) -> None:
     click.echo({"json": render.to_json, "sarif": render.to_sarif}.get(output, render.to_text)(findings))
     bad = fail_on != "never" and any(SEVERITY[f.severity] >= SEVERITY[fail_on] for f in findings)
     sys.exit(1 if bad else 0)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--context", "kube_context", help="kubeconfig context (default: --context of reasoner, else the current one).")
+def snapshot(directory: str, kube_context: str | None) -> None:
+    """Read a running cluster (read-only) and write what was read to DIRECTORY, one YAML file per kind.
+
+    Namespaces, Pods, Services, ServiceAccounts, NetworkPolicies, the Calico resources (through their
+    CRDs) and AdminNetworkPolicies. A snapshot is an input like any other: prove it, lint it, diff it
+    against the manifests in git, offline.
+
+    \b
+    Examples:
+      reasoner snapshot snapshots/prod-$(date +%F)
+      reasoner --kubeconfig ~/.kube/staging --context staging snapshot snap/
+      reasoner diff snap/ deploy/
+    """
+    from pathlib import Path
+
+    from reasoner import live
+
+    reading = live.read_cluster(live.SETTINGS["kubeconfig"], kube_context or live.SETTINGS["context"])
+    for line in reading.skipped:
+        click.echo(f"warning: {line}", err=True)
+    written = live.write_snapshot(reading, Path(directory))
+    total = sum(len(v) for v in reading.objects.values())
+    click.echo(f"{total} objects from {reading.source} written to {directory} ({len(written)} files)")
 
 
 @main.command()

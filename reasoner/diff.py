@@ -46,6 +46,10 @@ def read_version(source: str) -> list[Document]:
     """A file, a directory, or `git:REV:PATH` (read from the git repository of the current directory)."""
     if source.startswith("git:"):
         return _read_git(source)
+    from reasoner import live
+
+    if live.is_cluster(source):
+        return live.documents(live.read_token(source))
     docs, errors = read_paths([source])
     if errors:
         raise ManifestErrors(errors)
