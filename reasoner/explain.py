@@ -209,6 +209,8 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
 
 
 def _notes(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
+    if side.direction == "egress" and peer.cls.external is not None and subject.cls.external is None:
+        _nat_note(an, side, subject, peer)
     if subject.cls.external is not None:
         side.notes.append("an address outside the cluster: no policy applies here")
     elif subject.cls.host_network:
@@ -297,3 +299,24 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
     shown_proto = None if proto is None else (protocol.upper() if shown == "OTHER" and protocol else shown)
     return Verdict(s.name, d.name, shown_proto, None if proto is None or shown not in ("TCP", "UDP", "SCTP")
                    else port, allowed, egress, ingress, ports)
+
+
+def _nat_note(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
+    """Egress to outside the pools from a pod of a natOutgoing IPPool leaves with the node's address; policy
+    has seen the pod's own address before that (SEMANTICS: policy is evaluated before NAT outgoing)."""
+    pools = [p for p in getattr(an.cluster, "ip_pools", []) if not p.disabled]
+    member = subject.cls.members[0] if subject.cls.members else None
+    if member is None or not pools:
+        return
+    mine = [p for p in pools for ip in member.ips if p.cidr.contains(Cidr.of_ip(ip))]
+    ext = peer.cls.external
+    lo, hi = ext.lo, ext.hi
+    if peer.name.startswith(("ip:", "cidr:")):  # the address asked about, not its whole atom
+        asked = Cidr.parse(peer.name.split(":", 1)[1]) if peer.name.startswith("cidr:") else \
+            Cidr.of_ip(peer.name.split(":", 1)[1])
+        lo, hi = asked.lo, asked.hi
+    inside_pools = any(p.cidr.family == ext.family and p.cidr.lo <= lo and hi <= p.cidr.hi for p in pools)
+    for pool in mine:
+        if pool.nat_outgoing and not inside_pools:
+            side.notes.append(f"leaves the cluster NATed to its node's address (IPPool {pool.name} natOutgoing, "
+                              f"{pool.origin}); policy is evaluated on the pod's own address, before NAT")

@@ -123,3 +123,30 @@ requirements:
     assert res["email-only-from-checkout"]["status"] == "proved"
     assert res["email-only-from-frontend"]["status"] == "violated"
     assert res["email-only-from-frontend"]["witness"]["src"] == "boutique/checkoutservice"
+
+
+def test_egress_nat_is_explained_where_it_matters(tmp_path):
+    (tmp_path / "a.yaml").write_text("""
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pods}
+spec: {cidr: 10.244.0.0/16, natOutgoing: true}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.244.0.5}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.244.0.6}
+""")
+    out = run("can", "shop/web", "ip:8.8.8.8", "--port", "443", "-f", str(tmp_path)).stdout
+    assert "NATed to its node's address (IPPool pods natOutgoing" in out and "before NAT" in out
+    inside = run("can", "shop/web", "shop/db", "--port", "443", "-f", str(tmp_path)).stdout
+    assert "NAT" not in inside
+    within_pool = run("can", "shop/web", "ip:10.244.9.9", "--port", "443", "-f", str(tmp_path)).stdout
+    assert "NAT" not in within_pool

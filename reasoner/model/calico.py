@@ -135,3 +135,14 @@ class Profile:
     name: str
     labels: tuple[tuple[str, str], ...]
     origin: Origin
+
+
+@dataclass(frozen=True)
+class IPPool:
+    """Calico IPPool: where pods get addresses, and whether their traffic to outside the pools is NATed."""
+
+    name: str
+    cidr: Cidr
+    nat_outgoing: bool
+    disabled: bool
+    origin: Origin

@@ -90,6 +90,7 @@ class Cluster:
     tiers: dict[str, Tier] = field(default_factory=dict)
     network_sets: list[NetworkSet] = field(default_factory=list)
     profiles: list[Profile] = field(default_factory=list)
+    ip_pools: list = field(default_factory=list)  # Calico IPPools (model.calico.IPPool)
     skipped: list[str] = field(default_factory=list)  # "file:line: kind apiVersion (not supported)"
 
     def endpoint(self, ref: str) -> Endpoint | None:

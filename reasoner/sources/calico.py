@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from reasoner.manifests.load import FieldPath
+from reasoner.model.calico import IPPool
 from reasoner.model.calico import (
     DEFAULT_TIER,
     DEFAULT_TIER_ORDER,
@@ -234,3 +235,14 @@ def parse_profile(f: Fields) -> Profile:
     name, _ = name_and_namespace(f, namespaced=False)
     return Profile(name, tuple(sorted(f.str_map(("spec", "labelsToApply")).items())),
                    Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+def parse_ip_pool(f: Fields) -> IPPool:
+    name, _ = name_and_namespace(f, namespaced=False)
+    text = f.get(("spec", "cidr"), str, required=True)
+    try:
+        cidr = Cidr.parse(text)
+    except ValueError:
+        raise f.fail(("spec", "cidr"), f"{text!r} is not a CIDR") from None
+    return IPPool(name, cidr, bool(f.get(("spec", "natOutgoing"), bool, False)),
+                  bool(f.get(("spec", "disabled"), bool, False)), Origin(f.doc.file, f.doc.line(("metadata",))))

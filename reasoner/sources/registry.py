@@ -7,7 +7,7 @@ from typing import Callable
 from reasoner.errors import ManifestError
 from reasoner.manifests.load import Document
 from reasoner.model.cluster import NAME_LABEL, Cluster, Namespace
-from reasoner.model.calico import DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile, Tier
+from reasoner.model.calico import IPPool, DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile, Tier
 from reasoner.model.admin import ANP_TIER, ANP_TIER_ORDER, BANP_TIER, BANP_TIER_ORDER, AdminPolicy
 from reasoner.sources import admin, calico, k8s_core, k8s_networkpolicy
 from reasoner.sources.fields import Fields, Invalid
@@ -33,6 +33,7 @@ SOURCES: dict[tuple[str, str], Callable] = {
         "NetworkSet": calico.parse_network_set,
         "GlobalNetworkSet": calico.parse_global_network_set,
         "Profile": calico.parse_profile,
+        "IPPool": calico.parse_ip_pool,
     }.items()},
 }
 
@@ -63,7 +64,7 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
         except Invalid:
             continue
         meta = doc.data.get("metadata") or {}
-        cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile",
+        cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile", "IPPool",
                                   "AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
         key = (group + "/" + kind if group.endswith("projectcalico.org") else kind,
                "" if cluster_scoped else meta.get("namespace", "default"), meta.get("name"))
@@ -117,6 +118,8 @@ def _add(cluster: Cluster, obj, workloads: list) -> None:
         cluster.network_sets.append(obj)
     elif isinstance(obj, Profile):
         cluster.profiles.append(obj)
+    elif isinstance(obj, IPPool):
+        cluster.ip_pools.append(obj)
 
 
 def _add_workload_templates(cluster: Cluster, workloads: list[k8s_core.Workload]) -> None:
