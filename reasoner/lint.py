@@ -133,23 +133,44 @@ class _Linter:
         by_rule: dict[int, list[int]] = {}
         for r, r2 in self.e.ask("conflicts", None, None):
             by_rule.setdefault(r, []).append(r2)
-        for r, deciders in sorted(by_rule.items()):
+        by_tier: dict[int, list[int]] = {}
+        for r, t in self.e.ask("conflicts_default", None, None):
+            by_tier.setdefault(r, []).append(t)
+        for r in sorted(set(by_rule) | set(by_tier)):
             action = self.rule_action(r)
-            other = self.rule_action(deciders[0])
-            witness = self.conflict_witness(r, deciders)
-            msg = (f"this {action} rule never decides: flows it matches are always decided by an earlier "
-                   f"{other} rule first")
+            deciders = sorted(set(by_rule.get(r, [])))
+            tiers = sorted(set(by_tier.get(r, [])))
+            other = "Deny" if action == "Allow" else "Allow"
+            witness = self.conflict_witness(r, deciders) if deciders else self.default_witness(r, tiers)
+            msg = (f"this {action} rule never decides: the flows it matches are decided first by earlier rules or "
+                   f"tiers, some with {other}")
             if witness:
                 msg += f" (e.g. {witness['src']} -> {witness['dst']} {witness['protocol']}" + \
-                       (f"/{witness['port']}" if witness.get("port") is not None else "") + ")"
-            out.append(self.finding("conflicting-rule", "error", r, msg,
-                                    [self.rule_evidence(d, "decided instead by") for d in sorted(set(deciders))],
-                                    witness))
-        return set(by_rule)
+                       (f"/{witness['port']}" if witness.get("port") is not None else "") + \
+                       f" is {'allowed' if witness['allowed'] else 'denied'})"
+            evidence = [self.rule_evidence(d, "decided instead by") for d in deciders]
+            evidence += [self.tier_evidence(t) for t in tiers]
+            out.append(self.finding("conflicting-rule", "error", r, msg, evidence, witness))
+        return set(by_rule) | set(by_tier)
+
+    def tier_evidence(self, t: int) -> dict:
+        name = self.fb.describe(t).removeprefix("tier:")
+        tier = self.an.cluster.tiers.get(name)
+        file, line = _origin(tier.origin if tier else None)
+        return {"file": file, "line": line, "message": f"ended first by tier {name}'s defaultAction "
+                                                       f"({tier.default_action.value if tier else 'Deny'})"}
 
     def conflict_witness(self, r: int, deciders: list[int]) -> dict | None:
         """A concrete flow that `r` matches and a decider decides, replayed through `can`."""
-        for _r, r2, g, p, x in self.e.ask("conflict_at", r, None, None, None, None)[:20]:
+        rows = [(g, p, x, r2) for _r, r2, g, p, x in self.e.ask("conflict_at", r, None, None, None, None)[:20]]
+        return self.witness_at(rows, lambda v, r2: self.decided_by_rule(v, r2))
+
+    def default_witness(self, r: int, tiers: list[int]) -> dict | None:
+        rows = [(g, p, x, t) for _r, t, g, p, x in self.e.ask("conflict_default_at", r, None, None, None, None)[:20]]
+        return self.witness_at(rows, lambda v, t: self.ended_by_tier(v, t))
+
+    def witness_at(self, rows, check) -> dict | None:
+        for g, p, x, by in rows:
             port = self.region_port(g, p, x)
             if port is None:
                 continue
@@ -161,10 +182,19 @@ class _Linter:
                     if subject is None or other is None:
                         continue
                     src, dst = (other, subject) if d == "ingress" else (subject, other)
-                    w = self.replay(src, dst, p, port, r2)
+                    w = self.replay(src, dst, p, port, lambda v: check(v, by))
                     if w is not None:
                         return w
         return None
+
+    def decided_by_rule(self, v, r2: int) -> bool:
+        pol, rule = self.rule(r2)
+        return any(st.rule is not None and st.rule.rule is rule for side in (v.egress, v.ingress) for st in side.steps)
+
+    def ended_by_tier(self, v, t: int) -> bool:
+        name = self.fb.describe(t).removeprefix("tier:")
+        return any(st.rule is None and st.tier == name and st.action == "Deny"
+                   for side in (v.egress, v.ingress) for st in side.steps)
 
     def region_port(self, g: int, p: str, x: int) -> int | None:
         lo_min = 1 if p in ("TCP", "UDP", "SCTP") else 0
@@ -177,7 +207,7 @@ class _Linter:
                 return max(lo, lo_min)
         return None
 
-    def replay(self, src: str, dst: str, proto: str, port: int, decider: int) -> dict | None:
+    def replay(self, src: str, dst: str, proto: str, port: int, check) -> dict | None:
         protocol = next((name for name, rep in self.fb.proto_rep.items() if rep == proto), proto)
         icmp = protocol in ("ICMP", "ICMPv6")
         if protocol == "OTHER":
@@ -187,14 +217,10 @@ class _Linter:
                     port // 256 if icmp and port < 65535 else None, port % 256 if icmp and port < 65535 else None)
         except Exception:  # a pair `can` refuses (self traffic): try another
             return None
-        pol, rule = self.rule(decider)
-        for side in (v.egress, v.ingress):
-            for st in side.steps:
-                if st.rule is not None and st.rule.rule is rule:
-                    return {"src": src, "dst": dst, "protocol": protocol,
-                            "port": port if protocol in ("TCP", "UDP", "SCTP") else None,
-                            "allowed": v.allowed}
-        return None
+        if not check(v):
+            return None
+        return {"src": src, "dst": dst, "protocol": protocol, "port": port if protocol in ("TCP", "UDP", "SCTP") else None,
+                "allowed": v.allowed}
 
     def shadowed(self, out: list[Finding], skip: set[int]) -> None:
         for (r,) in self.e.ask("shadowed", None):
@@ -202,12 +228,7 @@ class _Linter:
                 continue
             ev = [self.rule_evidence(r2, "decided first by") for _r, r2 in self.e.ask("shadowed_by", r, None)]
             for _r, t in self.e.ask("shadowed_by_default", r, None):
-                name = self.fb.describe(t).removeprefix("tier:")
-                tier = self.an.cluster.tiers.get(name)
-                file, line = _origin(tier.origin if tier else None)
-                ev.append({"file": file, "line": line,
-                           "message": f"ended first by tier {name}'s defaultAction "
-                                      f"({tier.default_action.value if tier else 'Deny'})"})
+                ev.append(self.tier_evidence(t))
             out.append(self.finding("shadowed-rule", "warning", r,
                                     f"this {self.rule_action(r)} rule never decides a flow: earlier rules, policies or "
                                     f"tiers always decide the flows it matches", ev))

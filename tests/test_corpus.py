@@ -151,3 +151,25 @@ def test_diff_matches_expected_and_witnesses_differ(case):
         args = (w["protocol"], port, w.get("icmpType"), w.get("icmpCode"))
         before, after = can(old, w["src"], w["dst"], *args), can(new, w["src"], w["dst"], *args)
         assert before.allowed != after.allowed and after.allowed == (c["change"] == "allowed"), w
+
+
+LINTED = sorted(p for p in SCENARIOS if (p / "manifests").is_dir())
+
+
+def test_every_scenario_has_lint_expectations_and_five_are_seeded():
+    assert all("lint" in _expected(s) for s in LINTED), [s.name for s in LINTED if "lint" not in _expected(s)]
+    seeded = [s for s in LINTED if s.name.startswith("lint-") and _expected(s)["lint"]]
+    assert len(seeded) >= 5
+    kinds = {f["kind"] for s in seeded for f in _expected(s)["lint"]}
+    assert kinds >= {"shadowed-rule", "conflicting-rule", "redundant-rule", "redundant-policy", "vacuous-policy",
+                     "dead-peer", "unresolved-named-port", "equal-order", "pass-in-last-tier"}
+
+
+@pytest.mark.parametrize("scenario", LINTED, ids=[s.name for s in LINTED])
+def test_lint_finds_exactly_the_expected_defects(scenario: Path):
+    result = CliRunner().invoke(main, ["lint", "-o", "json", "--fail-on", "never", str(scenario / "manifests")])
+    assert result.exit_code == 0, result.output
+    got = {(f["kind"], str(Path(f["file"]).relative_to(scenario)), f["line"])
+           for f in json.loads(result.stdout)["findings"] if f["severity"] in ("error", "warning")}
+    want = {(f["kind"], f["file"], f["line"]) for f in _expected(scenario)["lint"] or []}
+    assert got == want, f"missing {want - got}; unexpected {got - want}"

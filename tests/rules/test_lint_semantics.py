@@ -44,19 +44,28 @@ def test_every_lint_relation_holds_in_the_seeded_scenario(an):
     assert not empty, f"lint relations with no tuple: {empty}"
 
 
-def test_conflicting_rule_is_an_error_with_a_witness_the_deny_decides(an, findings):
-    (f,) = [f for f in findings if f.kind == "conflicting-rule"]
-    assert f.severity == "error" and f.line == line_of("- {action: Allow, protocol: TCP, source: {selector: \"app == 'a'\"}}")
-    assert f.evidence[0]["line"] == line_of("- {action: Deny, source: {selector: \"app == 'a'\"}}")
+def test_conflicting_rules_are_errors_with_witnesses(an, findings):
+    conflicts = {f.line: f for f in findings if f.kind == "conflicting-rule"}
+    by_deny = line_of("- {action: Allow, protocol: TCP, source: {selector: \"app == 'a'\"}}")
+    by_tier = line_of("ingress: [{action: Allow, source: {selector: \"app == 'a'\"}}]")
+    assert set(conflicts) == {by_deny, by_tier}
+    f = conflicts[by_deny]  # an Allow that an earlier Deny rule always beats
+    assert f.severity == "error" and f.evidence[0]["line"] == line_of("- {action: Deny, source: {selector: \"app == 'a'\"}}")
     w = f.witness
     v = can(an, w["src"], w["dst"], w["protocol"], w["port"])
-    assert not v.allowed and any(st.action == "Deny" for st in v.ingress.steps)
-
-
-def test_rule_in_a_tier_after_one_that_always_ends_is_shadowed(findings):
-    (f,) = [f for f in findings if f.kind == "shadowed-rule"]
-    assert f.line == line_of("ingress: [{action: Allow, source: {selector: \"app == 'a'\"}}]")
+    assert not v.allowed and any(st.action == "Deny" and st.rule is not None for st in v.ingress.steps)
+    f = conflicts[by_tier]  # an Allow in a tier after one that always ends with its default Deny
     assert "tier sec" in f.evidence[0]["message"]
+    w = f.witness
+    v = can(an, w["src"], w["dst"], w["protocol"], w["port"])
+    assert not v.allowed and any(st.tier == "sec" and st.rule is None and st.action == "Deny" for st in v.ingress.steps)
+
+
+def test_rule_after_a_broader_rule_of_the_same_action_is_shadowed(findings):
+    (f,) = [f for f in findings if f.kind == "shadowed-rule"]
+    assert f.line == line_of("- {action: Allow, source: {selector: \"app == 'a'\"}}")
+    assert f.subject == "GlobalNetworkPolicy e-rules ingress[1]"
+    assert "e-rules ingress[0]" in f.evidence[0]["message"]
 
 
 def test_duplicate_rules_are_redundant_given_the_other_and_needed_rules_are_not(findings):
@@ -100,7 +109,7 @@ def test_cli_outputs_and_fail_on():
     r = CliRunner().invoke(main, ["lint", "--fail-on", "never", "-o", "json", str(DEFECTS)])
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert data["summary"]["error"] == 2
+    assert data["summary"]["error"] == 3
     sarif = json.loads(CliRunner().invoke(main, ["lint", "-o", "sarif", str(DEFECTS)]).stdout)
     res = sarif["runs"][0]["results"]
     conflict = next(x for x in res if x["ruleId"] == "conflicting-rule")
