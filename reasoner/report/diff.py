@@ -6,7 +6,7 @@ import json
 
 from reasoner.diff import Change, DiffResult, describe
 from reasoner.explain import Verdict
-from reasoner.report.prove import chain, describe_new_pod
+from reasoner.report.prove import chain, chain_lines, describe_new_pod
 
 WORDS = {"allowed": "NEWLY ALLOWED", "denied": "NEWLY DENIED"}
 
@@ -24,20 +24,6 @@ def ports_text(c: Change) -> str:
 def _flow(w: dict) -> str:
     port = f"/{w['port']}" if w.get("port") is not None else ""
     return f"{w['src']} -> {w['dst']} {w['protocol']}{port}"
-
-
-def _chain_lines(v: Verdict) -> list[str]:
-    out = []
-    for side in (v.egress, v.ingress):
-        for step in chain(side):
-            where = ""
-            if "policy" in step:
-                pol = step["policy"]
-                ref = f"{pol['namespace']}/{pol['name']}" if pol["namespace"] else pol["name"]
-                where = f"{ref} {step['rule']['direction']}[{step['rule']['index']}] ({step['file']}:{step['line']})"
-            tier = f"tier {step['tier']}: " if "tier" in step else ""
-            out.append(f"{side.direction} at {side.endpoint}: {tier}{step['action']} {where or step.get('note', '')}".rstrip())
-    return out
 
 
 def _groups(result: DiffResult, c: Change) -> tuple[str, str]:
@@ -62,9 +48,8 @@ def to_text(result: DiffResult) -> str:
                 lines.append(f"  {name} stands for {describe_new_pod(result.new_pods[name].describe())}")
         for label, v in (("before", c.before), ("after", c.after)):
             assert v is not None
-            chain_lines = _chain_lines(v)
             lines.append(f"  {label}: {'allowed' if v.allowed else 'denied'}")
-            lines.extend(f"    {x}" for x in chain_lines)
+            lines.extend(f"    {x}" for x in chain_lines(v))
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -84,7 +69,7 @@ def to_md(result: DiffResult) -> str:
         for label, v in (("Before", c.before), ("After", c.after)):
             assert v is not None
             lines.append(f"{label} ({'allowed' if v.allowed else 'denied'}):")
-            lines.extend(f"- {x}" for x in _chain_lines(v))
+            lines.extend(f"- {x}" for x in chain_lines(v))
             lines.append("")
         lines.append("</details>")
     return "\n".join(lines)

@@ -19,6 +19,21 @@ def chain(side: Side) -> list[dict]:
              ("no rule of the policies that apply allows it" if side.isolating else "")}]
 
 
+def chain_lines(v: Verdict) -> list[str]:
+    """The rule chain at each end, one line per step: `egress at x/a: tier T: Allow ns/pol egress[0] (file:line)`."""
+    out = []
+    for side in (v.egress, v.ingress):
+        for step in chain(side):
+            where = ""
+            if "policy" in step:
+                pol = step["policy"]
+                ref = f"{pol['namespace']}/{pol['name']}" if pol["namespace"] else pol["name"]
+                where = f"{ref} {step['rule']['direction']}[{step['rule']['index']}] ({step['file']}:{step['line']})"
+            tier = f"tier {step['tier']}: " if "tier" in step else ""
+            out.append(f"{side.direction} at {side.endpoint}: {tier}{step['action']} {where or step.get('note', '')}".rstrip())
+    return out
+
+
 def result_json(r: Result) -> dict:
     out: dict = {"id": r.requirement.id, "kind": r.requirement.kind, "status": r.status, "scope": r.scope,
                  "message": r.message}
@@ -58,16 +73,7 @@ def to_text(results: list[Result]) -> str:
         for name, pod in new_pods.items():
             lines.append(f"          {name} stands for {describe_new_pod(pod)}")
         if r.status == "violated" and r.verdict is not None:
-            for side in (r.verdict.egress, r.verdict.ingress):
-                for step in chain(side):
-                    where = ""
-                    if "policy" in step:
-                        pol = step["policy"]
-                        ref = f"{pol['namespace']}/{pol['name']}" if pol["namespace"] else pol["name"]
-                        where = f"{ref} {step['rule']['direction']}[{step['rule']['index']}] ({step['file']}:{step['line']})"
-                    tier = f"tier {step['tier']}: " if "tier" in step else ""
-                    lines.append(f"          {side.direction} at {side.endpoint}: {tier}{step['action']} "
-                                 f"{where or step.get('note', '')}".rstrip())
+            lines.extend("          " + line for line in chain_lines(r.verdict))
     proved = sum(r.status == "proved" for r in results)
     lines.append("")
     lines.append(f"{proved} of {len(results)} requirements proved (scope: {results[0].scope if results else '-'})")
