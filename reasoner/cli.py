@@ -139,28 +139,18 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
       reasoner can shop/web shop/db -f manifests/          # every port
       reasoner can shop/web db.shop.svc.cluster.local --port 5432 -f manifests/
     """
-    from reasoner.explain import can as decide
-    from reasoner.report import can as render
-    from reasoner.services import can_service, find_service, pod_by_dns
-    from reasoner.services import to_text as service_text
-
     import json
 
-    from reasoner.errors import UsageError
+    from reasoner.report import can as render
+    from reasoner.services import ServiceVerdict
+    from reasoner.services import decide as decide_any
+    from reasoner.services import to_text as service_text
 
     an = _load(paths)
-    src = pod_by_dns(an, src) or src
-    if find_service(an, src, None) is not None and not src.startswith("ip:"):
-        raise UsageError(f"{src}: a service does not send traffic; name a pod (NAMESPACE/POD) as the source")
-    dst_pod = pod_by_dns(an, dst)
-    if dst_pod is None:
-        src_ns = src.split("/", 1)[0] if "/" in src else None
-        svc = find_service(an, dst, src_ns) if dst not in an.facts.class_of else None
-        if svc is not None:
-            sv = can_service(an, src, svc, protocol, port)
-            click.echo(json.dumps(sv.to_json(), indent=2) if output == "json" else service_text(sv))
-            sys.exit(0 if sv.allowed else 1)
-    verdict = decide(an, src, dst_pod or dst, protocol, port, icmp_type, icmp_code)
+    verdict = decide_any(an, src, dst, protocol, port, icmp_type, icmp_code)
+    if isinstance(verdict, ServiceVerdict):
+        click.echo(json.dumps(verdict.to_json(), indent=2) if output == "json" else service_text(verdict))
+        sys.exit(0 if verdict.allowed else 1)
     click.echo(render.to_json(verdict) if output == "json" else render.to_text(verdict))
     sys.exit(0 if verdict.allowed else 1)
 
@@ -220,7 +210,7 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
     else:
         raise UsageError(f"unknown relation {relation!r} (see `reasoner facts PATH` for the list)")
     tuples = sorted(an.engine.ask(relation, *([None] * len(names))), key=repr)
-    shown = [tuple(v if raw else an.facts.describe(v) for v in t) for t in tuples]
+    shown = [tuple(v if raw else an.facts.show(relation, col, v) for col, v in zip(names, t)) for t in tuples]
     if output == "json":
         click.echo(json.dumps({"relation": relation, "columns": list(names), "tuples": [list(t) for t in shown]},
                               indent=2, default=str))
@@ -366,7 +356,7 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
     """
     from reasoner.errors import UsageError
     from reasoner.properties.prove import prove as run
-    from reasoner.properties.spec import Peer, Requirement, Spec, load_spec
+    from reasoner.properties.spec import Peer, Requirement, Spec, default_deny, load_spec
     from reasoner.report import prove as render
 
     if spec_path is None and not checks:
@@ -376,8 +366,7 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
         spec.scope = scope
     for check in checks:
         if check == "default-deny":
-            spec.requirements.append(Requirement("default-deny", "isolated", Peer(), Peer(), None,
-                                                 ("ingress", "egress"), Peer(), "--check", None))
+            spec.requirements.append(default_deny())
         else:
             if not namespaces:
                 raise UsageError("--check isolation needs --namespace NAME (repeatable)")

@@ -14,6 +14,7 @@ arguments and asked through `Engine.ask` with the constants bound: user text is 
 from __future__ import annotations
 
 import difflib
+import gc
 import importlib
 import os
 import re
@@ -21,7 +22,7 @@ import shlex
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -70,6 +71,11 @@ def _words(arg: str) -> list[str]:
         raise UsageError(f"cannot split {arg!r} into words: {exc}") from None
 
 
+def natural(text: str) -> tuple:
+    """A sort key that puts ns/web-2 before ns/web-10."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", text)))
+
+
 def _hint(word: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(known), n=3)
     return f" (did you mean {', '.join(close)}?)" if close else ""
@@ -88,6 +94,7 @@ class FlowSpec:
 
     protocol: str | None
     port: int | None
+    explicit: bool = True  # the protocol was written (`80` alone is --port 80: TCP, or any protocol of a service)
 
     def __str__(self) -> str:
         if self.protocol is None:
@@ -111,7 +118,7 @@ def parse_flow(text: str | None) -> FlowSpec:
         raise UsageError(f"port {port} is out of range (want 1-65535)")
     if proto not in PORTED and port is not None:
         raise UsageError(f"{proto} has no ports (give {proto} alone)")
-    return FlowSpec(proto, port)
+    return FlowSpec(proto, port, explicit=not a.isdigit() or b is not None)
 
 
 def _protocol(text: str) -> str:
@@ -213,10 +220,7 @@ def parse_query(text: str) -> Query:
 
 # Columns that hold object ids, by the name the relation's comment gives them: shown by name, and a string
 # constant there is read as a name (an endpoint, a policy, ...). Other columns hold plain values.
-CLASS_COLUMNS = frozenset({"C", "S", "Q", "Src", "Dst", "D"})
-ID_COLUMNS = CLASS_COLUMNS | {"Pol", "R", "Ns", "T", "Obj"}
-ADDRESS_ATOM_RELATIONS = frozenset({"class_atom", "atom_range", "atom_in_cidr", "netset_atom", "peer_atom",
-                                    "peer_excepted"})
+from reasoner.facts.emit import CLASS_COLUMNS, ID_COLUMNS  # noqa: E402
 
 
 def relation_table() -> dict[str, tuple[str, tuple[str, ...], str]]:
@@ -271,10 +275,15 @@ class Session:
     """The command interpreter. `execute(line)` answers one line; `run(text)` a whole script.
 
     paths: the inputs; `-` reads manifests from `stdin`. progress: called with each loading stage.
+    freeze_gc: after each load, exempt the loaded model from Python's cyclic garbage collector (`gc.freeze`).
+    A 10 000-pod engine is millions of objects, and one full collection of them, which would come at a random
+    moment in a later answer, takes seconds. It is a choice for the whole process, so the front end makes it.
     """
 
-    def __init__(self, paths: Sequence[str], stdin=None, progress: Progress | None = None):
+    def __init__(self, paths: Sequence[str], stdin=None, progress: Progress | None = None, freeze_gc: bool = False):
         self.stdin = stdin
+        self.freeze_gc = freeze_gc
+        self.an: api.Analysis | None = None
         self.scope: str | None = None  # set scope: overrides a spec's own scope in `prove`
         self.timing = False
         self.load_seconds = 0.0
@@ -290,13 +299,23 @@ class Session:
         cluster = api.load(paths, stdin=self.stdin)
         read = time.perf_counter() - start
         report("evaluating the rules", 0.33)
-        an = _with_ticker(report, "evaluating the rules", 0.33, 0.95, 2.2 * read, lambda: api.analyse(cluster))
+        if progress is None:
+            an = api.analyse(cluster)
+        else:  # measured: evaluating the rules takes about twice as long as reading
+            an = _with_ticker(report, "evaluating the rules", 0.33, 0.95, 2.2 * read, lambda: api.analyse(cluster))
         self.paths = paths
-        self.an = an
+        replaced, self.an = self.an is not None, an
         self.warnings = [f"warning: {line}" for line in cluster.skipped]
+        if self.freeze_gc:
+            if replaced:  # let the collector see, and free, the model this one replaces
+                gc.unfreeze()
+                gc.collect()
+            gc.freeze()
         self._reset()
         report("indexing", 0.95)
         self._warm()
+        if self.freeze_gc:
+            gc.freeze()  # and the indexes just built
         report("ready", 1.0)
         self.load_seconds = time.perf_counter() - start
 
@@ -311,17 +330,36 @@ class Session:
         from reasoner.facts.emit import evaluation_order
 
         self.rank = {id(pol): i for i, pol in enumerate(evaluation_order(an.cluster))}
+        # endpoint names in natural order, computed once: long answers are sorted by a lookup
+        refs = sorted((ep.ref for ep in an.cluster.endpoints), key=natural)
+        self._place = {ref: (0, i) for i, ref in enumerate(refs)}
+
+    def sort_key(self, name: str) -> tuple:
+        """Endpoints in natural order (ns/web-2 before ns/web-10), then addresses."""
+        return self._place.get(name) or (1, natural(name))
 
     def _warm(self) -> None:
         """Build, once per load, what the first question of each kind would otherwise pay for: the engine's
         lookup indexes (one per relation and set of bound arguments), and, when Calico ordering decides some
         end, the class-level connectivity map (it is assembled whole, see `_classes_into`)."""
-        internal = [c for c in self.an.facts.classes if c.external is None]
-        if internal:
-            c = internal[0].id
-            self._classes_into(c)
-            self._classes_from(c)
-            self.an.engine.ask("applies", None, c, None)
+        from reasoner.explain import can
+
+        an = self.an
+        internal = [c for c in an.facts.classes if c.external is None and c.members]
+        if not internal:
+            return
+        first = internal[0]
+        self._classes_into(first.id)
+        self._classes_from(first.id)
+        an.engine.ask("applies", None, first.id, None)
+        ordered = {c for c, _d in an.engine.ask("ordered", None, None)}  # `can` towards an ordered end, if any
+        other = next((c for c in internal if c.id in ordered and c is not first), internal[-1])
+        if other is not first:
+            for proto, port in (("TCP", 80), (None, None)):
+                try:
+                    can(an, first.members[0].ref, other.members[0].ref, proto, port)
+                except ReasonerError:
+                    pass
 
     @property
     def relations(self) -> dict[str, tuple[str, tuple[str, ...], str]]:
@@ -370,21 +408,24 @@ class Session:
             return Reply("", quit=True)
         except RecursionError:
             return Reply("error: the question is too deep for the engine", error=True)
+        except Exception as exc:  # a defect of ours: say so, and keep the session and its loaded cluster
+            return Reply(f"error: internal error, please report it: {type(exc).__name__}: {exc}", error=True)
         return Reply(out)
 
     def run(self, text: str) -> tuple[str, bool]:
-        """Answer every line of a script: (the plain transcript, whether every command succeeded)."""
+        """Answer every line of a script: (the answers, errors included, each followed by a blank line;
+        whether every command succeeded)."""
         out: list[str] = []
         ok = True
         for line in text.splitlines():
             reply = self.execute(line)
             if reply.empty:
                 continue
-            ok = ok and not reply.error
             if reply.quit:
                 break
-            out.append(reply.text + "\n")
-        return "\n".join(out), ok
+            ok = ok and not reply.error
+            out.append(reply.text + "\n\n")
+        return "".join(out), ok
 
     # ---- what the commands share ---------------------------------------------------------------
 
@@ -488,22 +529,8 @@ class Session:
                          f"{_hint(value, [n for k in kinds for n in names[k]])}")
 
     def show(self, relation: str, column: str, value: object) -> str:
-        """A value of a result as the user reads it: object ids by name."""
-        fb = self.an.facts
-        if isinstance(value, bool) or not isinstance(value, int):
-            return str(value)
-        if column == "A" and relation in ADDRESS_ATOM_RELATIONS:
-            if 0 <= value < len(fb.atoms.atoms):
-                from reasoner.model.cidr import Cidr
-
-                atom = fb.atoms.atoms[value]
-                return f"atom:{Cidr(atom.family, atom.lo, atom.hi)}"
-            return str(value)
-        if column in ID_COLUMNS or (column in ("A", "X") and value in fb.port_atoms):
-            if column in CLASS_COLUMNS and not 0 <= value < len(fb.classes):
-                return str(value)  # e.g. Q = -2, every other peer
-            return fb.describe(value)
-        return str(value)
+        """A value of a result as the user reads it: object ids by name (FactBase.show, as `reasoner facts`)."""
+        return self.an.facts.show(relation, column, value)
 
 
 class Quit(Exception):
@@ -534,8 +561,14 @@ def _with_ticker(report: Progress, stage: str, lo: float, hi: float, expected: f
 # The commands
 # --------------------------------------------------------------------------------------------------
 
-def _verdict(s: Session, arg: str, usage: str):
-    from reasoner.explain import can
+def _verdict(s: Session, arg: str, usage: str) -> tuple[str, str]:
+    """(the answer of `reasoner can`, its verdict lines). SRC, DST and PORT/PROTO are read as `reasoner can`
+    reads SRC DST --port --protocol: a service (svc:NS/NAME, a DNS name, a ClusterIP) as the destination is
+    asked about on each backend; a pod may be named by its DNS name.
+    (services.decide is the dispatch `reasoner can` uses too.)"""
+    from reasoner.report.can import to_text
+    from reasoner.services import ServiceVerdict, decide
+    from reasoner.services import to_text as service_text
 
     words = _words(arg)
     if len(words) not in (2, 3):
@@ -543,26 +576,31 @@ def _verdict(s: Session, arg: str, usage: str):
     flow = parse_flow(words[2] if len(words) == 3 else None)
     if flow.protocol in PORTED and flow.port is None:
         raise UsageError(f"{flow.protocol} needs a port, e.g. 80/{flow.protocol} (or leave it out: every port)")
-    return can(s.an, words[0], words[1], flow.protocol, flow.port)
+    protocol = flow.protocol if flow.explicit else None
+    verdict = decide(s.an, words[0], words[1], protocol, flow.port)
+    if isinstance(verdict, ServiceVerdict):
+        text = service_text(verdict)
+        return text, "\n".join(line for line in text.splitlines() if not line.startswith("    "))
+    text = to_text(verdict)
+    return text, text.split("\n\n", 1)[0]
 
 
 @command("can", "can SRC DST [PORT/PROTO]", "the verdict for a flow, or what SRC may send DST on any port",
          """
 SRC and DST are NAMESPACE/POD (a workload given without pods: NAMESPACE/WORKLOAD), ip:ADDRESS or
-cidr:PREFIX. PORT/PROTO is 80/TCP, 53/UDP, 8080 (TCP), or a protocol without ports (ICMP); without it,
-the answer is for every port and lists what is allowed. The first line of `reasoner can`; `why` gives
-the rule chains.
+cidr:PREFIX; DST may be a service (svc:NS/NAME, its DNS name or ClusterIP), asked about on each backend.
+PORT/PROTO is 80/TCP, 53/UDP, 8080 (as --port 8080: TCP, or the service port), or a protocol without
+ports (ICMP); without it, the answer is for every port and lists what is allowed. The verdict lines of
+`reasoner can`; `why` adds the rule chains.
 
 Examples:
   can boutique/frontend boutique/cartservice 7070/TCP
   can boutique/cartservice boutique/frontend
   can ip:203.0.113.9 shop/web 443
+  can shop/web db.shop.svc.cluster.local 5432
 """, args=("endpoint", "endpoint", "flow"))
 def _can(s: Session, arg: str) -> str:
-    from reasoner.report.can import to_text
-
-    text = to_text(_verdict(s, arg, COMMANDS["can"].usage))
-    return text.split("\n\n", 1)[0]
+    return _verdict(s, arg, COMMANDS["can"].usage)[1]
 
 
 @command("why", "why SRC DST [PORT/PROTO]", "the verdict and the deciding rule chain at each end",
@@ -576,9 +614,7 @@ Examples:
   why boutique/checkoutservice boutique/paymentservice
 """, args=("endpoint", "endpoint", "flow"))
 def _why(s: Session, arg: str) -> str:
-    from reasoner.report.can import to_text
-
-    return to_text(_verdict(s, arg, COMMANDS["why"].usage))
+    return _verdict(s, arg, COMMANDS["why"].usage)[0]
 
 
 def _reach(s: Session, arg: str, usage: str, into: bool) -> str:
@@ -603,17 +639,17 @@ def _reach(s: Session, arg: str, usage: str, into: bool) -> str:
             continue
         text = allowed_text(allowed)
         listed.extend((n, text) for n in names(cls) if n != end.name)
-    listed.sort()
+    listed.sort(key=lambda row: s.sort_key(row[0]))
     on = "" if flow.protocol is None else f" on {flow}"
     lines = table(("SOURCE" if into else "DESTINATION", "ALLOWED"), listed) if listed else []
     if outside:
         lines.append(f"{'from' if into else 'to'} every {' and '.join(sorted(outside))} address outside the cluster "
                      "that no policy names")
     if into:
-        lines.append(f"{_plural(len(listed), 'endpoint')} can reach {end.name}{on}" if listed or outside
+        lines.append(f"{_plural(len(listed), 'source')} can reach {end.name}{on}" if listed or outside
                      else f"nothing can reach {end.name}{on}")
     else:
-        lines.append(f"{end.name} can reach {_plural(len(listed), 'endpoint')}{on}" if listed or outside
+        lines.append(f"{end.name} can reach {_plural(len(listed), 'destination')}{on}" if listed or outside
                      else f"{end.name} can reach nothing{on}")
     return "\n".join(lines)
 
@@ -752,7 +788,7 @@ def _endpoints(s: Session, arg: str) -> str:
         for ep in cls.members:
             kind = ep.kind + (" (hostNetwork)" if ep.host_network else "")
             rows.append((ep.ref, kind, ",".join(ep.ips) or "-", labels))
-    rows.sort()
+    rows.sort(key=lambda row: s.sort_key(row[0]))
     tail = _plural(len(rows), "endpoint") + (f" {'matches' if len(rows) == 1 else 'match'} {arg}"
                                              if selector is not None else "")
     return "\n".join((table(("ENDPOINT", "KIND", "ADDRESS", "LABELS"), rows) if rows else []) + [tail])
@@ -777,7 +813,7 @@ def _query(s: Session, arg: str) -> str:
     relations = s.relations
     if q.relation not in relations:
         raise UsageError(f"unknown relation {q.relation!r}{_hint(q.relation, relations)}; `relations` lists them")
-    kind, cols, meaning = relations[q.relation]
+    _kind, cols, _meaning = relations[q.relation]
     if len(q.args) != len(cols):
         raise UsageError(f"{q.relation} has {_plural(len(cols), 'argument')}: {q.relation}({', '.join(cols)}); "
                          f"the query gives {len(q.args)}")
@@ -842,15 +878,14 @@ Examples:
 """, args=("path",))
 def _prove(s: Session, arg: str) -> str:
     from reasoner.properties.prove import prove
-    from reasoner.properties.spec import Peer, Requirement, Spec, load_spec
+    from reasoner.properties.spec import Spec, default_deny, load_spec
     from reasoner.report.prove import to_text
 
     words = _words(arg)
     if len(words) != 1:
         raise UsageError(f"usage: {COMMANDS['prove'].usage}")
     if words[0] == "default-deny" and not Path(words[0]).exists():  # as `reasoner prove --check default-deny`
-        spec = Spec("inventory", [Requirement("default-deny", "isolated", Peer(), Peer(), None,
-                                              ("ingress", "egress"), Peer(), "--check", None)])
+        spec = Spec("inventory", [default_deny()])
     else:
         spec = load_spec(words[0])
     if s.scope is not None:
@@ -962,8 +997,9 @@ def _help(s: Session, arg: str) -> str:
                          + ([""] + cmd.details.splitlines() if cmd.details else []))
     rows = [(cmd.usage.split(" | ")[0], cmd.summary) for cmd in COMMANDS.values()]
     return "\n".join(table(("COMMAND", "WHAT"), rows) + [
-        "", "Endpoints: NAMESPACE/POD (or NAMESPACE/WORKLOAD), ip:ADDRESS, cidr:PREFIX. PORT/PROTO: 80/TCP, 53/UDP, ICMP.",
-        "`help COMMAND` explains one. Tab completes commands, endpoints, label keys and values, relations."])
+        "",
+        "Endpoints: NAMESPACE/POD (or NAMESPACE/WORKLOAD), ip:ADDRESS, cidr:PREFIX; a destination may be a service.",
+        "PORT/PROTO: 80/TCP, 53/UDP, 8080, ICMP. `help COMMAND` explains one; Tab completes names."])
 
 
 @command("quit", "quit", "leave (Ctrl-D does too)", aliases=("exit",))
@@ -1025,6 +1061,7 @@ class Completer:
         if self._for is not an:
             fb = an.facts
             self._endpoints = sorted(fb.class_of)
+            self._services = sorted(f"svc:{svc.namespace}/{svc.name}" for svc in an.cluster.services)
             self._namespaces = sorted(an.cluster.namespaces)
             labels: dict[str, set[str]] = {}
             for values in fb.calico_labels.values():
@@ -1041,7 +1078,9 @@ class Completer:
             if sug.kind == "command":
                 out += [n for n in [*COMMANDS, *ALIASES] if n.startswith(word)]
             elif sug.kind == "endpoint":
-                if "/" in word or ":" in word:
+                if word.startswith("svc:"):
+                    out += [e for e in self._services if e.startswith(word)]
+                elif "/" in word or ":" in word:
                     out += [e for e in endpoints if e.startswith(word)]
                 else:
                     spaces = [n for n in namespaces if n.startswith(word)]
@@ -1049,7 +1088,7 @@ class Completer:
                         out += [e for e in endpoints if e.startswith(spaces[0] + "/")]
                     else:
                         out += [n + "/" for n in spaces]
-                    out += [p for p in ("ip:", "cidr:") if p.startswith(word)]
+                    out += [p for p in ("ip:", "cidr:") + (("svc:",) if self._services else ()) if p.startswith(word)]
             elif sug.kind == "flow":
                 if word.isdigit():
                     out += [f"{word}/{p}" for p in PORTED]
@@ -1086,19 +1125,17 @@ class Completer:
 
 
 def _paths(word: str) -> list[str]:
+    """Files and directories (with a trailing /) whose path starts with `word`."""
     base = Path(word).expanduser()
-    folder = base if word.endswith("/") else base.parent
+    folder = base if word.endswith("/") or not word else base.parent
+    prefix = "" if word.endswith("/") or not word else base.name
     try:
-        entries = sorted(folder.iterdir()) if str(folder) else sorted(Path(".").iterdir())
+        entries = sorted(folder.iterdir())
     except OSError:
         return []
-    prefix = "" if word.endswith("/") else base.name
-    out = []
-    for entry in entries:
-        if entry.name.startswith(prefix) and not entry.name.startswith("."):
-            shown = (word[: len(word) - len(prefix)] + entry.name) if prefix or word else entry.name
-            out.append(shown + ("/" if entry.is_dir() else ""))
-    return out
+    head = word[: len(word) - len(prefix)]  # as typed, `~` included
+    return [head + e.name + ("/" if e.is_dir() else "") for e in entries
+            if e.name.startswith(prefix) and not e.name.startswith(".")]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1184,7 +1221,7 @@ def run_terminal(session: Session, colour: bool) -> int:
             if reply.quit:
                 break
             if not reply.empty:
-                click.echo(paint(reply.text), color=colour)
+                click.echo(paint(reply.text), color=colour, err=reply.error)
     finally:
         if readline is not None:
             try:
@@ -1195,7 +1232,9 @@ def run_terminal(session: Session, colour: bool) -> int:
     return 0
 
 
-def _input_size(paths: Sequence[str]) -> int:
+def _large(paths: Sequence[str]) -> bool:
+    """Whether the inputs are large enough for a progress bar and for `Session(freeze_gc=True)`: 512 KiB of
+    files, or inputs of unknown size (standard input, a live cluster)."""
     total = 0
     for p in paths:
         path = Path(p)
@@ -1203,10 +1242,9 @@ def _input_size(paths: Sequence[str]) -> int:
             total += path.stat().st_size
         elif path.is_dir():
             total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return total
-
-
-LARGE = 512 * 1024  # bytes of input from which loading shows a progress bar
+        else:
+            return True
+    return total >= 512 * 1024
 
 
 @click.command("repl", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -1226,7 +1264,8 @@ def repl_command(paths: tuple[str, ...], commands: tuple[str, ...]) -> None:
       ?- RELATION(ARG, ...)         a Datalog query; `relations` lists the relations
       prove SPEC, lint, diff PATH, reload, load PATH..., set scope any-workload|inventory, quit
 
-    On a terminal: a prompt with history (kept in $XDG_DATA_HOME/reasoner/history) and Tab completion.
+    On a terminal: a prompt with history (kept in $XDG_DATA_HOME/reasoner/history, else
+    ~/.local/share/reasoner/history) and Tab completion; Ctrl-C clears the line or stops an answer.
     Otherwise commands are read from standard input, one a line (`#` starts a comment), and each answer
     is printed plainly followed by a blank line; errors go to standard error as `error: ...` and the
     session goes on. Exit status: 0, or 1 if a command of a script failed; 2 if the inputs cannot be
@@ -1242,16 +1281,21 @@ def repl_command(paths: tuple[str, ...], commands: tuple[str, ...]) -> None:
     interactive = not commands and sys.stdin.isatty()
     if "-" in paths and not commands:
         raise UsageError("with `-`, standard input holds the manifests: give the commands with --execute")
-    show_bar = sys.stderr.isatty() and _input_size([p for p in paths if p != "-"]) >= LARGE
-    if show_bar:
+    large = _large(paths)
+    if large and sys.stderr.isatty():
         with click.progressbar(length=1000, label="loading", file=sys.stderr,
                                item_show_func=lambda stage: stage) as bar:
             def progress(stage: str, done: float) -> None:
-                bar.update(max(0, int(done * 1000) - bar.pos), stage)
+                steps = int(done * 1000) - bar.pos
+                if steps > 0:
+                    bar.update(steps, stage)
+                else:  # a new stage at the same position: show its name
+                    bar.current_item = stage
+                    bar.render_progress()
 
-            session = Session(paths, stdin=sys.stdin, progress=progress)
+            session = Session(paths, stdin=sys.stdin, progress=progress, freeze_gc=True)
     else:
-        session = Session(paths, stdin=sys.stdin)
+        session = Session(paths, stdin=sys.stdin, freeze_gc=large)
     for warning in session.warnings:
         click.echo(warning, err=True)
     if interactive:

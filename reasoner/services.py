@@ -159,6 +159,20 @@ def can_service(an: Analysis, src: str, svc: Service, protocol: str | None = Non
     return out
 
 
+def decide(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
+           icmp_type: int | None = None, icmp_code: int | None = None) -> Verdict | ServiceVerdict:
+    """`can` for any names: pods (also by DNS name), addresses, and a service as the destination."""
+    src = pod_by_dns(an, src) or src
+    if not src.startswith("ip:") and find_service(an, src, None) is not None:
+        raise UsageError(f"{src}: a service does not send traffic; name a pod (NAMESPACE/POD) as the source")
+    dst_pod = pod_by_dns(an, dst)
+    if dst_pod is None and dst not in an.facts.class_of:
+        svc = find_service(an, dst, src.split("/", 1)[0] if "/" in src else None)
+        if svc is not None:
+            return can_service(an, src, svc, protocol, port)
+    return can(an, src, dst_pod or dst, protocol, port, icmp_type, icmp_code)
+
+
 def to_text(v: ServiceVerdict) -> str:
     from reasoner.report import can as render
 

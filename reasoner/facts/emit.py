@@ -75,6 +75,14 @@ def evaluation_order(cluster: Cluster) -> list[NetworkPolicy | CalicoPolicy]:
 Fact = tuple  # (relation, *values)
 
 
+# Columns that hold object ids, by the name the relation's comment gives them: shown by name. Other columns
+# (ranks, ports, indexes, families) hold plain values.
+CLASS_COLUMNS = frozenset({"C", "S", "Q", "Src", "Dst", "D"})
+ID_COLUMNS = CLASS_COLUMNS | {"Pol", "R", "Ns", "T", "Obj"}
+ADDRESS_ATOM_RELATIONS = frozenset({"class_atom", "atom_range", "atom_in_cidr", "netset_atom", "peer_atom",
+                                    "peer_excepted"})
+
+
 @dataclass
 class FactBase:
     cluster: Cluster
@@ -94,6 +102,22 @@ class FactBase:
 
     def ns_name(self, ns_id: int) -> str:
         return next(name for name, i in self.ns_ids.items() if i == ns_id)
+
+    def show(self, relation: str, column: str, value: object) -> str:
+        """A value of a relation's tuple as a person reads it: object ids (by the column the relation's comment
+        names) by name; ranks, ports, indexes and other plain numbers as they are."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            return str(value)
+        if column == "A" and relation in ADDRESS_ATOM_RELATIONS:
+            if 0 <= value < len(self.atoms.atoms):
+                atom = self.atoms.atoms[value]
+                return f"atom:{Cidr(atom.family, atom.lo, atom.hi)}"
+            return str(value)
+        if column in ID_COLUMNS or (column in ("A", "X") and value in self.port_atoms):
+            if column in CLASS_COLUMNS and not 0 <= value < len(self.classes):
+                return str(value)  # e.g. Q = -2, every other peer
+            return self.describe(value)
+        return str(value)
 
     def describe(self, value: object) -> str:
         """A readable name for an object id in a tuple (other values as they are)."""

@@ -91,6 +91,11 @@ class Spec:
     pod_cidrs: list[Cidr] | None = None  # any-workload: where new pods get addresses (None: anywhere)
 
 
+def default_deny() -> Requirement:
+    """The built-in check `--check default-deny`: every endpoint isolated in both directions."""
+    return Requirement("default-deny", "isolated", Peer(), Peer(), None, ("ingress", "egress"), Peer(), "--check", None)
+
+
 def _selector(f: Fields, path) -> CalicoSelector:
     text = f.get(path, str, required=True)
     try:
