@@ -123,8 +123,9 @@ def resolve(an: Analysis, text: str) -> Target:
                 for ep in cls.members:
                     if any(Cidr.of_ip(ip) == net for ip in ep.ips):
                         return Target(ep.ref, cls)
-        lo_atom = fb.atoms.of_ip(str(ipaddress.ip_address(net.lo)))
-        hi_atom = fb.atoms.of_ip(str(ipaddress.ip_address(net.hi)))
+        addr = ipaddress.IPv4Address if net.family == 4 else ipaddress.IPv6Address  # ::1 is IPv6, not 0.0.0.1
+        lo_atom = fb.atoms.of_ip(str(addr(net.lo)))
+        hi_atom = fb.atoms.of_ip(str(addr(net.hi)))
         if lo_atom.id != hi_atom.id:
             raise UsageError(f"{text!r} spans address ranges that policies treat differently; "
                              f"ask about a narrower prefix (e.g. cidr:{Cidr(lo_atom.family, lo_atom.lo, lo_atom.hi)})")

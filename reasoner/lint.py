@@ -23,6 +23,7 @@ import z3
 
 from reasoner import api
 from reasoner.explain import can
+from reasoner.model.admin import ANP_TIER, BANP_TIER
 from reasoner.model.calico import Action, CalicoPolicy
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
@@ -332,6 +333,8 @@ class _Linter:
         if not tiers:
             return
         last = tiers[-1]
+        if last.name in (ANP_TIER, BANP_TIER):  # the admin tiers Pass by the API's design, and come after Calico's
+            return
         for p in cluster.calico_policies:
             if p.tier != last.name:
                 continue

@@ -145,3 +145,17 @@ def test_unknown_spec_field_is_an_error(tmp_path):
     spec.write_text("apiVersion: reasoner/v1\nkind: ComplianceSpec\npodCIDR: 10.0.0.0/8\nrequirements: []\n")
     r = run("prove", "--spec", str(spec), DEMO)
     assert r.exit_code == 2 and "podCIDR" in r.stderr and ":3:" in r.stderr
+
+
+def test_low_ipv6_addresses_stay_ipv6(tmp_path):
+    """::1 and an IPv6 atom starting at :: are IPv6 (an integer below 2**32 is not an IPv4 address here)."""
+    from reasoner import api
+    from reasoner.explain import can
+    from reasoner.properties.prove import _ip
+
+    assert _ip(6, 0) == "ip:::" and _ip(4, 0) == "ip:0.0.0.0"
+    (tmp_path / "p.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\n"
+                                     "spec: {containers: [{name: c, image: i}]}\nstatus: {podIP: 10.0.0.5}\n")
+    an = api.analyse(api.load([str(tmp_path)]))
+    v = can(an, "ip:::1", "shop/web", "TCP", 8080)  # an IPv4-only pod: no IPv6 flow reaches it
+    assert not v.allowed and "the two ends share no IP family" in v.egress.notes + v.ingress.notes

@@ -38,6 +38,11 @@ class Result:
     extra: dict = field(default_factory=dict)
 
 
+def _ip(family: int, value: int) -> str:
+    """`ip:ADDRESS` of the family (an IPv6 address below 2**32 is still IPv6)."""
+    return f"ip:{ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value)}"
+
+
 class _Members:
     """Which endpoints (and addresses) of each class a peer denotes."""
 
@@ -48,7 +53,7 @@ class _Members:
         """The endpoint names of `cls` that `peer` denotes (for an address atom: one address, as ip:...)."""
         if cls.external is not None:
             if peer.any:
-                return [f"ip:{ipaddress.ip_address(cls.external.lo)}"]
+                return [_ip(cls.external.family, cls.external.lo)]
             if peer.cidrs is None or any(v is not None for v in (peer.namespace, peer.namespace_selector,
                                                                  peer.selector, peer.service_account, peer.pods,
                                                                  peer.service)):
@@ -56,7 +61,7 @@ class _Members:
             for c in peer.cidrs:
                 lo, hi = max(c.lo, cls.external.lo), min(c.hi, cls.external.hi)
                 if c.family == cls.external.family and lo <= hi:
-                    return [f"ip:{ipaddress.ip_address(lo)}"]
+                    return [_ip(cls.external.family, lo)]
             return []
         if not self._class_ok(peer, cls):
             return []
@@ -80,7 +85,7 @@ class _Members:
             cuts = sorted({lo} | {c.hi + 1 for c in peer.cidrs if c.family == fam and lo <= c.hi < hi})
             for v in cuts:  # the first address of the atom that no cidr of the peer holds
                 if not any(c.family == fam and c.lo <= v <= c.hi for c in peer.cidrs):
-                    return [f"ip:{ipaddress.ip_address(v)}"]
+                    return [_ip(fam, v)]
             return []
         inside = set(self.names(peer, cls))
         return [ep.ref for ep in cls.members if ep.ref not in inside]
