@@ -81,7 +81,9 @@ def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json", "csv", "md", "dot"]), help="Output format.")
-def connectivity(paths: tuple[str, ...], output: str) -> None:
+@click.option("--by", "by", type=click.Choice(["endpoint", "service"]), default="endpoint", show_default=True,
+              help="service: which sources reach each Service, on which service ports (text or json).")
+def connectivity(paths: tuple[str, ...], output: str, by: str) -> None:
     """Who can talk to whom, on which protocols and ports.
 
     Every ordered pair of distinct endpoints with some allowed traffic is listed once. Pods are
@@ -92,12 +94,24 @@ def connectivity(paths: tuple[str, ...], output: str) -> None:
     Examples:
       reasoner connectivity manifests/
       reasoner connectivity -o dot manifests/ | dot -Tsvg > map.svg
+      reasoner connectivity --by service manifests/
       kubectl get netpol,pods,ns -A -o yaml | reasoner connectivity -
     """
     from reasoner.connectivity import connections
     from reasoner.report import connectivity as render
 
     an = _load(paths)
+    if by == "service":
+        import json
+
+        from reasoner.services import service_map, service_map_text
+
+        rows = service_map(an)
+        if output not in ("text", "json"):
+            raise click.UsageError("--by service prints text or json")
+        click.echo(json.dumps({"services": [r.to_json() for r in rows]}, indent=2) if output == "json"
+                   else service_map_text(rows))
+        return
     conns = connections(an)
     endpoints = [ep.ref for ep in an.cluster.endpoints]
     if output == "json":

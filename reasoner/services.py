@@ -192,3 +192,66 @@ def to_text(v: ServiceVerdict) -> str:
         lines.append(f"  {'ALLOWED' if b.verdict.allowed else 'DENIED':<11}  {arrow}")
         lines.extend("    " + line for line in render.to_text(b.verdict).splitlines()[1:])
     return "\n".join(lines)
+
+
+@dataclass
+class ServiceReach:
+    """What one source may reach of one service: the service ports every backend admits, and those only some do."""
+
+    src: str
+    service: Service
+    allowed: list[ServicePort] = field(default_factory=list)
+    partial: list[tuple[ServicePort, list[str]]] = field(default_factory=list)  # (port, the backends that admit it)
+
+    def to_json(self) -> dict:
+        return {"src": self.src, "service": self.service.ref,
+                "allowed": [{"port": sp.port, "protocol": sp.protocol, "targetPort": sp.target_port} for sp in self.allowed],
+                "partial": [{"port": sp.port, "protocol": sp.protocol, "targetPort": sp.target_port, "backends": b}
+                            for sp, b in self.partial]}
+
+
+def service_map(an: Analysis) -> list[ServiceReach]:
+    """The connectivity map by service: for each source endpoint and service, which service ports reach every
+    backend on its target port (or only some backends). From the class-level map, as `connectivity` prints it."""
+    from reasoner.connectivity import ALL, class_connections
+
+    conns = {(c.src.id, c.dst.id): c.allowed for c in class_connections(an)}
+    fb = an.facts
+
+    def admits(src_ref: str, dst: Endpoint, protocol: str, port: int) -> bool:
+        allowed = conns.get((fb.class_of[src_ref].id, fb.class_of[dst.ref].id), {})
+        ranges = allowed.get(protocol)
+        return ranges == ALL or any(lo <= port <= hi for lo, hi in ranges or ())
+
+    out = []
+    for svc in sorted(an.cluster.services, key=lambda v: v.ref):
+        eps = backends(an, svc)
+        if not eps or svc.type == "ExternalName":
+            continue
+        for src in sorted(ep.ref for ep in an.cluster.endpoints):
+            reach = ServiceReach(src, svc)
+            for sp in svc.ports:
+                ok = [b.ref for b in eps if b.ref != src and (tp := target_port(sp, b)) is not None
+                      and admits(src, b, sp.protocol, tp)]
+                others = [b for b in eps if b.ref != src]
+                if others and len(ok) == len(others):
+                    reach.allowed.append(sp)
+                elif ok:
+                    reach.partial.append((sp, ok))
+            if reach.allowed or reach.partial:
+                out.append(reach)
+    return out
+
+
+def service_map_text(rows: list[ServiceReach]) -> str:
+    if not rows:
+        return "no endpoint reaches any service"
+    body = []
+    for r in rows:
+        ports = ", ".join(f"{sp.port}/{sp.protocol}" for sp in r.allowed)
+        part = "; ".join(f"{sp.port}/{sp.protocol} only to {', '.join(b)}" for sp, b in r.partial)
+        body.append((r.src, f"svc:{r.service.ref}", "; ".join(x for x in (ports, part and f"partly: {part}") if x)))
+    w1, w2 = max(len(b[0]) for b in body), max(len(b[1]) for b in body)
+    lines = [f"{'SOURCE':<{w1}}  {'SERVICE':<{w2}}  PORTS (service ports; every backend on its target port)"]
+    lines += [f"{a:<{w1}}  {b:<{w2}}  {c}" for a, b, c in body]
+    return "\n".join(lines)

@@ -150,3 +150,25 @@ status: {podIP: 10.244.0.6}
     assert "NAT" not in inside
     within_pool = run("can", "shop/web", "ip:10.244.9.9", "--port", "443", "-f", str(tmp_path)).stdout
     assert "NAT" not in within_pool
+
+
+@pytest.mark.parametrize("scenario", ["corpus/services-dns/manifests", DEMO])
+def test_the_map_by_service_agrees_with_can_on_every_service_port(scenario):
+    from reasoner import api
+    from reasoner.services import can_service, service_map
+
+    an = api.analyse(api.load([scenario]))
+    rows = {(r.src, r.service.ref): r for r in service_map(an)}
+    checked = 0
+    for svc in an.cluster.services:
+        for ep in an.cluster.endpoints:
+            for sp in svc.ports:
+                v = can_service(an, ep.ref, svc, sp.protocol, sp.port)
+                if not v.backends:
+                    continue
+                row = rows.get((ep.ref, svc.ref))
+                assert v.allowed == (row is not None and sp in row.allowed), (ep.ref, svc.ref, sp.port)
+                checked += 1
+    assert checked > 20
+    r = run("connectivity", "--by", "service", "-o", "json", scenario)
+    assert r.exit_code == 0 and json.loads(r.stdout)["services"]
