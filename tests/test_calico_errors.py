@@ -77,3 +77,42 @@ def test_crd_form_is_read_like_the_v3_form(tmp_path):
                                        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: x}\n")
     result = CliRunner().invoke(main, ["can", "x/b", "x/a", "--port", "80", "-f", str(tmp_path)])
     assert result.exit_code == 1, result.output
+
+
+@pytest.mark.parametrize("entity,needle", [
+    ("destination: {services: {name: web}, selector: \"app == 'x'\"}", "`selector` cannot be combined with `services`"),
+    ("destination: {services: {name: web}, ports: [80]}", "`ports` cannot be combined with it"),
+    ("destination: {services: {namespace: shop}}", "services.name"),
+])
+def test_services_matches_are_validated(tmp_path, entity, needle):
+    from click.testing import CliRunner
+
+    from reasoner.cli import main
+
+    (tmp_path / "p.yaml").write_text(f"""apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {{name: p, namespace: shop}}
+spec:
+  selector: all()
+  egress:
+  - action: Allow
+    {entity}
+""")
+    r = CliRunner().invoke(main, ["connectivity", str(tmp_path)])
+    assert r.exit_code == 2 and needle in r.stderr and (":8:" in r.stderr or ":9:" in r.stderr), r.stderr
+
+
+def test_a_global_policy_must_name_the_service_namespace(tmp_path):
+    from click.testing import CliRunner
+
+    from reasoner.cli import main
+
+    (tmp_path / "p.yaml").write_text("""apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: p}
+spec:
+  selector: all()
+  egress: [{action: Allow, destination: {services: {name: web}}}]
+""")
+    r = CliRunner().invoke(main, ["connectivity", str(tmp_path)])
+    assert r.exit_code == 2 and "namespace" in r.stderr

@@ -343,6 +343,9 @@ class _Emitter:
             for rule in cpol.ingress + cpol.egress:
                 out.update(p for p in (rule.protocol, rule.not_protocol) if p)
                 any_named |= any(pm.name for pm in rule.destination.ports + rule.destination.not_ports)
+                if rule.destination.service is not None:  # matches the service's target ports and protocols
+                    out.update(sp.protocol for v in cluster.services for sp in v.ports)
+                    any_named = True
         if any_named:
             out.update(cp.protocol for ep in cluster.endpoints for cp in ep.ports if cp.name)
         return out
@@ -368,6 +371,10 @@ class _Emitter:
         for ep in cluster.endpoints:
             for cp in ep.ports:
                 cuts.update((cp.port, cp.port + 1))
+        for svc in cluster.services:  # `destination.services` matches the target ports (SEMANTICS §3.6.3)
+            for sp in svc.ports:
+                if isinstance(sp.target_port, int):
+                    cuts.update((sp.target_port, sp.target_port + 1))
         starts = sorted(c for c in cuts if c <= 65535)
         for p in ported + whole:
             bounds = starts if p in ported else [0]
@@ -518,20 +525,57 @@ class _Emitter:
                 self.add("cnotport_range", rid, lo, hi)
             else:
                 self.add("cnotport_named", rid, name)
-        if not ports and not not_ports:
+        if dst.service is not None:  # the backends' target ports, resolved on each backend (SEMANTICS §3.6.3)
+            self.add("crule_dynamic", rid)
+            for cls_id, proto, port in self.service_ports(dst.service):
+                self.add("svc_port", rid, cls_id, proto, port)
+        elif not ports and not not_ports:
             self.add("crule_noports", rid)
         elif not ports:
             self.add("crule_onlynot", rid)
-        if any(name is not None for _lo, _hi, name in ports + not_ports):
+        if dst.service is None and any(name is not None for _lo, _hi, name in ports + not_ports):
             self.add("crule_dynamic", rid)
-        elif ports or not_ports:
+        elif dst.service is None and (ports or not_ports):
             self.add("crule_static", rid)
+
+    def service_backends(self, service: tuple[str, str]) -> list:
+        """The classes of the pods backing the service (namespace, name): its namespace's pods matching its
+        selector. No such service, or one without selector: none."""
+        from reasoner.services import backends
+
+        svc = next((v for v in self.fb.cluster.services if (v.namespace, v.name) == service), None)
+        if svc is None:
+            return []
+        eps = backends(_Inventory(self.fb.cluster), svc)
+        return sorted({self.fb.class_of[ep.ref].id for ep in eps if ep.ref in self.fb.class_of})
+
+    def service_ports(self, service: tuple[str, str]):
+        """(backend class, protocol, target port) for every port of the service and every backend."""
+        from reasoner.services import backends, target_port
+
+        svc = next((v for v in self.fb.cluster.services if (v.namespace, v.name) == service), None)
+        if svc is None:
+            return []
+        out = set()
+        for ep in backends(_Inventory(self.fb.cluster), svc):
+            for sp in svc.ports:
+                tp = target_port(sp, ep)
+                if tp is not None and ep.ref in self.fb.class_of:
+                    out.add((self.fb.class_of[ep.ref].id, sp.protocol, tp))
+        return sorted(out)
 
     def entity(self, ent: EntityRule, pol: CalicoPolicy) -> int:
         """Facts for one EntityRule, scoped as Calico scopes it (SEMANTICS §3.5, rules.go getEndpointSelector)."""
         eid = next(self.ids)
         sa = ent.service_accounts
         has_sa = sa is not None and (bool(sa.names) or sa.selector is not None)
+        if ent.service is not None:  # the service's backend pods, whatever their port (ports: the rule's)
+            self.add("ent_pos", eid)
+            self.add("ent_nonets", eid)
+            self.add("ent_svc", eid)
+            for cls_id in self.service_backends(ent.service):
+                self.add("ent_svc_member", eid, cls_id)
+            return eid
         if not (ent.nets or ent.not_nets or ent.selector or ent.not_selector or ent.namespace_selector or has_sa):
             self.add("ent_any", eid)
             return eid
@@ -567,6 +611,13 @@ class _Emitter:
         else:
             self.add("ent_nopos", eid)
         return eid
+
+
+@dataclass
+class _Inventory:
+    """What services.backends reads of an analysis (the cluster), before the analysis exists."""
+
+    cluster: Cluster
 
 
 def emit(cluster: Cluster) -> FactBase:

@@ -65,6 +65,7 @@ class EntityRule:
     service_accounts: ServiceAccountMatch | None = None
     ports: tuple[PortMatch, ...] = ()
     not_ports: tuple[PortMatch, ...] = ()
+    service: tuple[str, str] | None = None  # `services: {namespace, name}`: the service's backends (§3.6.3)
 
     @property
     def is_empty(self) -> bool:

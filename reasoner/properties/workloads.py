@@ -104,6 +104,13 @@ def collect_tests(cluster: Cluster, extra: list[Test] = ()) -> list[Test]:
                 for sel in (ent.selector, ent.not_selector):
                     if sel is not None:
                         tests.append(Test("calico", sel, rscope))
+                if ent.service is not None:  # a Service's backends: its namespace's pods matching its selector
+                    svc = next((v for v in cluster.services if (v.namespace, v.name) == ent.service), None)
+                    if svc is not None and svc.selector is not None:
+                        from reasoner.model.selector import Requirement as Req
+
+                        sel = LabelSelector(frozenset(Req(k, Op.IN, frozenset({v})) for k, v in svc.selector))
+                        tests.append(Test("pod", sel, svc.namespace))
                 if ent.service_accounts is not None:
                     if ent.service_accounts.selector is not None:
                         tests.append(Test("sa-calico", ent.service_accounts.selector, rscope))

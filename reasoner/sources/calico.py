@@ -105,12 +105,27 @@ def cidrs(f: Fields, path: FieldPath) -> tuple[Cidr, ...]:
     return tuple(out)
 
 
-def entity(f: Fields, path: FieldPath, rule_protocol: str | None) -> EntityRule:
+def entity(f: Fields, path: FieldPath, rule_protocol: str | None, policy_ns: str | None = None) -> EntityRule:
     if not f.has(path):
         return EntityRule()
     f.get(path, dict)
-    if f.has(path + ("services",)):
-        raise f.fail(path + ("services",), "`services` matches are not supported yet")
+    service = None
+    if f.has(path + ("services",)):  # SEMANTICS §3.6.3
+        at = path + ("services",)
+        f.get(at, dict)
+        name = f.get(at + ("name",), str, required=True)
+        ns = f.get(at + ("namespace",), str) or policy_ns
+        if not ns:
+            raise f.fail(at + ("namespace",), "give the service's namespace (a GlobalNetworkPolicy has none to default to)")
+        for other in ("selector", "notSelector", "namespaceSelector", "nets", "notNets", "serviceAccounts"):
+            if f.has(path + (other,)):
+                raise f.fail(path + (other,), f"`{other}` cannot be combined with `services` in one entity")
+        if path[-1] == "destination":
+            for other in ("ports", "notPorts"):
+                if f.has(path + (other,)):
+                    raise f.fail(path + (other,), "destination `services` matches the service's own target ports: "
+                                                  f"`{other}` cannot be combined with it")
+        service = (ns, name)
     sa = None
     if f.has(path + ("serviceAccounts",)):
         at = path + ("serviceAccounts",)
@@ -126,7 +141,7 @@ def entity(f: Fields, path: FieldPath, rule_protocol: str | None) -> EntityRule:
                                                     "is not supported yet (use global() alone)")
     rule = EntityRule(cidrs(f, path + ("nets",)), cidrs(f, path + ("notNets",)), selector(f, path + ("selector",)),
                       selector(f, path + ("notSelector",)), selector(f, path + ("namespaceSelector",)), sa,
-                      ports(f, path + ("ports",)), ports(f, path + ("notPorts",)))
+                      ports(f, path + ("ports",)), ports(f, path + ("notPorts",)), service)
     for key, items in (("ports", rule.ports), ("notPorts", rule.not_ports)):
         if any(p.name is None for p in items) and (rule_protocol is None or rule_protocol not in PORTED):
             raise f.fail(path + (key,), f"numeric {key} need protocol TCP, UDP or SCTP in the rule "
@@ -153,7 +168,7 @@ def icmp(f: Fields, path: FieldPath, rule_protocol: str | None) -> IcmpMatch | N
     return IcmpMatch(t, c)
 
 
-def rules(f: Fields, direction: Direction) -> tuple[CalicoRule, ...]:
+def rules(f: Fields, direction: Direction, policy_ns: str | None = None) -> tuple[CalicoRule, ...]:
     key = "ingress" if direction is Direction.INGRESS else "egress"
     out = []
     for i, _ in enumerate(f.get(("spec", key), list, [])):
@@ -169,8 +184,8 @@ def rules(f: Fields, direction: Direction) -> tuple[CalicoRule, ...]:
             raise f.fail(at + ("ipVersion",), f"ipVersion must be 4 or 6, not {ip_version}")
         out.append(CalicoRule(
             direction, i, action, proto, protocol(f, at + ("notProtocol",)), icmp(f, at + ("icmp",), proto),
-            icmp(f, at + ("notICMP",), proto), ip_version, entity(f, at + ("source",), proto),
-            entity(f, at + ("destination",), proto), f.has(at + ("http",)), Origin(f.doc.file, f.doc.line(at))))
+            icmp(f, at + ("notICMP",), proto), ip_version, entity(f, at + ("source",), proto, policy_ns),
+            entity(f, at + ("destination",), proto, policy_ns), f.has(at + ("http",)), Origin(f.doc.file, f.doc.line(at))))
     return tuple(out)
 
 
@@ -181,8 +196,8 @@ def _policy(f: Fields, kind: str) -> CalicoPolicy:
     order = f.raw(("spec", "order")) if f.has(("spec", "order")) else None
     if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
         raise f.fail(("spec", "order"), f"expected a number, got {order!r}")
-    ingress = rules(f, Direction.INGRESS)
-    egress = rules(f, Direction.EGRESS)
+    ingress = rules(f, Direction.INGRESS, ns if namespaced else None)
+    egress = rules(f, Direction.EGRESS, ns if namespaced else None)
     types = directions(f, ("spec", "types"))
     if not types:  # Calico defaulting (api/pkg/defaults): egress rules alone give [Egress] (SEMANTICS §3.2)
         types = ({Direction.INGRESS} if ingress or not egress else set()) | ({Direction.EGRESS} if egress else set())
