@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from reasoner.engine.datalog import Engine
-from reasoner.errors import ManifestErrors
+from reasoner.errors import ManifestError, ManifestErrors
 from reasoner.facts.emit import FactBase, emit
-from reasoner.manifests.load import read_paths
+from reasoner.manifests.load import Document, read_paths
 from reasoner.model.cluster import Cluster
 from reasoner.sources.registry import build_cluster
 
 
-def load(paths: Iterable[str | Path], stdin: Any = None) -> Cluster:
-    """Read and validate every input; raise `ManifestErrors` listing every problem found. An input
-    `cluster:` or `cluster:CONTEXT` is read from the running cluster (reasoner/live.py)."""
+def read_inputs(paths: Iterable[str | Path], stdin: Any = None) -> tuple[list[Document], list[ManifestError], list[str]]:
+    """The documents of every input (files, directories, `-`, and `cluster:`/`cluster:CONTEXT` read from a running
+    cluster by reasoner/live.py), the errors of reading them, and the warnings of the live reads."""
     from reasoner import live
 
     paths = [str(p) for p in paths]
@@ -26,6 +26,12 @@ def load(paths: Iterable[str | Path], stdin: Any = None) -> Cluster:
         reading = live.read_token(token)
         docs.extend(live.documents(reading))
         skipped.extend(f"{reading.source}: {line}" for line in reading.skipped)
+    return docs, errors, skipped
+
+
+def load(paths: Iterable[str | Path], stdin: Any = None) -> Cluster:
+    """Read and validate every input; raise `ManifestErrors` listing every problem found."""
+    docs, errors, skipped = read_inputs(paths, stdin)
     cluster, parse_errors = build_cluster(docs)
     cluster.skipped.extend(skipped)
     errors.extend(parse_errors)

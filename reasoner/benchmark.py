@@ -286,6 +286,22 @@ def time_nca(exe: str, directory: Path, limit: float) -> float | None:
     return time.perf_counter() - t
 
 
+def fresh(function: str, *args, **kwargs) -> dict | None:
+    """`function(*args, **kwargs)` of this module in a new Python process (its own peak memory): its dict, or None
+    (the child's error printed). Path arguments travel as strings and arrive as Paths."""
+    import json
+
+    code = ("import json, sys; from pathlib import Path; import reasoner.benchmark as b; "
+            "a, k = json.loads(sys.argv[1]); "
+            f"print(json.dumps(b.{function}(*[Path(x[1]) if isinstance(x, list) else x for x in a], **k)))")
+    payload = json.dumps([[["path", str(x)] if isinstance(x, Path) else x for x in args], kwargs])
+    out = subprocess.run([sys.executable, "-c", code, payload], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(out.stderr[-3000:], file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -316,17 +332,10 @@ def main(argv: list[str] | None = None) -> None:
         directory = base / f"{pods}x{policies}"
         docs = generate(pods, policies, calico=int(policies * args.calico))
         write(docs, directory)
-        # each size in a fresh process, so that peak memory is per size
-        out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
-                              "from reasoner.benchmark import run_one; "
-                              f"print(json.dumps(run_one({pods}, {policies}, Path(sys.argv[1]))))", str(directory)],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            print(out.stderr[-3000:], file=sys.stderr)
+        # each measurement in a fresh process, so that peak memory is its own
+        r = fresh("run_one", pods, policies, directory)
+        if r is None:
             continue
-        import json
-
-        r = json.loads(out.stdout.strip().splitlines()[-1])
         total = r["load_s"] + r["rules_s"] + r["map_s"]
         nca = None if args.no_nca or not args.nca else time_nca(args.nca, directory, args.nca_limit)
         if nca is None:
@@ -337,48 +346,24 @@ def main(argv: list[str] | None = None) -> None:
             nca_text, ratio = f"{nca:.1f}", f"{nca / total:.1f}"
         print(f"{pods:>6} {policies:>8} {r['classes']:>7} {r['load_s']:>7.2f} {r['rules_s']:>7.2f} {r['map_s']:>7.2f} "
               f"{r['can_ms']:>7.1f} {r['peak_mib']:>8.0f} {nca_text:>7} {ratio:>6}", flush=True)
-        if args.prove:
-            out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
-                                  "from reasoner.benchmark import prove_figures; "
-                                  f"print(json.dumps(prove_figures(Path(sys.argv[1]), {args.prove}, scope={args.scope!r})))",
-                                  str(directory)],
-                                 capture_output=True, text=True)
-            if out.returncode == 0:
-                p = json.loads(out.stdout.strip().splitlines()[-1])
-                counts = {st: p["statuses"].count(st) for st in sorted(set(p["statuses"]))}
-                widen = (f"; {p['new_pods']} new pods built and analysed in {p['widen_s']:.2f} s"
-                         if args.scope == "any-workload" else "")
-                print(f"       prove ({args.scope}): {args.prove} requirements in {p['total_s']:.2f} s (slowest "
-                      f"{p['max_s']:.2f} s; z3 encoding {p['encode_s']:.2f} s{widen}); {counts}", flush=True)
-                if p.get("note"):
-                    print(f"       {p['note']} (after {p['widen_s']:.1f} s)", flush=True)
-            else:
-                print(out.stderr[-2000:], file=sys.stderr)
-        if args.lint:
-            out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
-                                  "from reasoner.benchmark import lint_figures; "
-                                  "print(json.dumps(lint_figures(Path(sys.argv[1]))))", str(directory)],
-                                 capture_output=True, text=True)
-            if out.returncode == 0:
-                d = json.loads(out.stdout.strip().splitlines()[-1])
-                total = d["analyse_s"] + d["lint_s"]
-                print(f"       lint: {total:.2f} s ({d['analyse_s']:.2f} s load and rules, {d['lint_s']:.2f} s findings; "
-                      f"peak {d['peak_mib']:.0f} MiB): {d['kinds']}", flush=True)
-            else:
-                print(out.stderr[-2000:], file=sys.stderr)
+        if args.prove and (p := fresh("prove_figures", directory, args.prove, scope=args.scope)) is not None:
+            counts = {st: p["statuses"].count(st) for st in sorted(set(p["statuses"]))}
+            widen = (f"; {p['new_pods']} new pods built and analysed in {p['widen_s']:.2f} s"
+                     if args.scope == "any-workload" else "")
+            print(f"       prove ({args.scope}): {args.prove} requirements in {p['total_s']:.2f} s (slowest "
+                  f"{p['max_s']:.2f} s; z3 encoding {p['encode_s']:.2f} s{widen}); {counts}", flush=True)
+            if p.get("note"):
+                print(f"       {p['note']} (after {p['widen_s']:.1f} s)", flush=True)
+        if args.lint and (d := fresh("lint_figures", directory)) is not None:
+            total = d["analyse_s"] + d["lint_s"]
+            print(f"       lint: {total:.2f} s ({d['analyse_s']:.2f} s load and rules, {d['lint_s']:.2f} s findings; "
+                  f"peak {d['peak_mib']:.0f} MiB): {d['kinds']}", flush=True)
         if args.diff:
             other = base / f"{pods}x{policies}-changed"
             write(mutate(docs, args.diff), other)
-            out = subprocess.run([sys.executable, "-c", "import json,sys; from pathlib import Path; "
-                                  "from reasoner.benchmark import diff_figures; "
-                                  "print(json.dumps(diff_figures(Path(sys.argv[1]), Path(sys.argv[2]))))",
-                                  str(directory), str(other)], capture_output=True, text=True)
-            if out.returncode == 0:
-                d = json.loads(out.stdout.strip().splitlines()[-1])
+            if (d := fresh("diff_figures", directory, other)) is not None:
                 print(f"       diff: {args.diff} rules changed -> {d['changes']} flow classes in {d['diff_s']:.2f} s "
                       f"(both versions loaded and compared; peak {d['peak_mib']:.0f} MiB)", flush=True)
-            else:
-                print(out.stderr[-2000:], file=sys.stderr)
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
 

@@ -337,6 +337,8 @@ def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, output: str
     from reasoner.report import diff as render
 
     result = run(old, new, inventory, scope)
+    for line in result.warnings:
+        click.echo(f"warning: {line}", err=True)
     click.echo({"md": render.to_md, "json": render.to_json}.get(output, render.to_text)(result))
     sys.exit(0 if result.equivalent else 1)
 

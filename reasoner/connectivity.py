@@ -109,6 +109,11 @@ def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def minus(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ports of `a` not in `b` (ranges within 0..65535)."""
+    return _intersect(a, _complement(b))
+
+
 class _OrderedSide:
     """What an ordered end allows towards each peer, per protocol, from verdict_ord and nohit_verdict."""
 

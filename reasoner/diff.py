@@ -20,11 +20,11 @@ from pathlib import Path
 import z3
 
 from reasoner import api
-from reasoner.connectivity import ALL, PORTED, class_connections, merge
-from reasoner.errors import Location, ManifestError, ManifestErrors, UsageError
+from reasoner.connectivity import ALL, PORTED, class_connections, merge, minus
+from reasoner.errors import ManifestError, ManifestErrors, UsageError
 from reasoner.explain import Verdict, can
-from reasoner.manifests.load import SUFFIXES, Document, parse_text, read_paths
-from reasoner.model.cidr import prefixes
+from reasoner.manifests.load import SUFFIXES, Document, parse_text
+from reasoner.model.cidr import prefixes, sample_ip
 from reasoner.properties.encode import Encoding
 from reasoner.sources.registry import build_cluster
 
@@ -42,18 +42,15 @@ class DiffMismatch(AssertionError):
 # Reading the two versions
 # --------------------------------------------------------------------------------------------------
 
-def read_version(source: str) -> list[Document]:
-    """A file, a directory, or `git:REV:PATH` (read from the git repository of the current directory)."""
+def read_version(source: str) -> tuple[list[Document], list[str]]:
+    """A file, a directory, `cluster:`, or `git:REV:PATH` (read from the git repository of the current
+    directory): its documents and the warnings of reading it."""
     if source.startswith("git:"):
-        return _read_git(source)
-    from reasoner import live
-
-    if live.is_cluster(source):
-        return live.documents(live.read_token(source))
-    docs, errors = read_paths([source])
+        return _read_git(source), []
+    docs, errors, skipped = api.read_inputs([source])
     if errors:
         raise ManifestErrors(errors)
-    return docs
+    return docs, skipped
 
 
 def _git(args: list[str], what: str) -> str:
@@ -181,23 +178,6 @@ def _ranges(allowed: dict, proto: str, listed: tuple[str, ...]) -> list[tuple[in
     return list(value)
 
 
-def _minus(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out = []
-    for lo, hi in a:
-        cur = lo
-        for blo, bhi in b:
-            if bhi < cur or blo > hi:
-                continue
-            if blo > cur:
-                out.append((cur, blo - 1))
-            cur = max(cur, bhi + 1)
-            if cur > hi:
-                break
-        if cur <= hi:
-            out.append((cur, hi))
-    return merge(out)
-
-
 @dataclass
 class Change:
     kind: str  # "allowed" (newly allowed) or "denied" (newly denied)
@@ -218,6 +198,7 @@ class DiffResult:
     proof: str = ""  # how the equivalence was established
     new_pods: dict = field(default_factory=dict)
     by_ns: dict[str, list[str]] = field(default_factory=dict)  # every endpoint name, by namespace
+    warnings: list[str] = field(default_factory=list)  # inputs skipped while reading either version
 
 
 def _pair_ok(s: Joint, d: Joint) -> bool:
@@ -247,7 +228,7 @@ def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_
                 ra, rb = _ranges(a, p, listed_old), _ranges(b, p, listed_new)
                 if ra == rb:
                     continue
-                for kind, diff in (("allowed", _minus(rb, ra)), ("denied", _minus(ra, rb))):
+                for kind, diff in (("allowed", minus(rb, ra)), ("denied", minus(ra, rb))):
                     if diff:
                         rows.setdefault((s.id, kind, p, tuple(diff)), []).append(d)
     grouped: dict[tuple, list[Joint]] = {}
@@ -264,16 +245,13 @@ def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_
         for c in changes:
             _witness(old, new, c)
     else:
-        result.proof = _prove_equivalent(old, new, joints)
+        result.proof = _prove_equivalent(Encoding(old, conns_old), Encoding(new, conns_new), joints)
     return result
 
 
 def _name(j: Joint, not_this: str | None = None) -> str:
     if j.external:
-        import ipaddress
-
-        value = j.lo if j.hi - j.lo < 10 else j.lo + 10  # an address inside the range, not its network address
-        return f"ip:{ipaddress.IPv4Address(value) if j.family == 4 else ipaddress.IPv6Address(value)}"
+        return f"ip:{sample_ip(j.family, j.lo, j.hi)}"
     return next(m for m in j.members if m != not_this)
 
 
@@ -307,9 +285,8 @@ def _other_number(old: api.Analysis, new: api.Analysis) -> str:
     return next(str(n) for n in range(2, 256) if str(n) not in listed)
 
 
-def _prove_equivalent(old: api.Analysis, new: api.Analysis, joints: list[Joint]) -> str:
+def _prove_equivalent(ea: Encoding, eb: Encoding, joints: list[Joint]) -> str:
     """z3: no flow between joint classes on which the two encodings disagree."""
-    ea, eb = Encoding(old), Encoding(new)
     protocols = list(dict.fromkeys([*ea.protocols, *eb.protocols]))
     js, jd, jp, port = z3.Ints("joint_src joint_dst joint_proto joint_port")
 
@@ -358,14 +335,16 @@ def _prove_equivalent(old: api.Analysis, new: api.Analysis, joints: list[Joint])
 # --------------------------------------------------------------------------------------------------
 
 def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str = "inventory") -> DiffResult:
-    old_docs, new_docs = read_version(old_source), read_version(new_source)
+    (old_docs, old_skipped), (new_docs, new_skipped) = read_version(old_source), read_version(new_source)
     inv: list[Document] = []
     if inventory:
-        inv, errors = read_paths(inventory)
+        inv, errors, inv_skipped = api.read_inputs(inventory)
         if errors:
             raise ManifestErrors(errors)
+        new_skipped += inv_skipped
     old_cluster = cluster_of(complete(old_docs, new_docs, inv))
     new_cluster = cluster_of(complete(new_docs, old_docs, inv))
+    warnings = list(dict.fromkeys(old_skipped + new_skipped + old_cluster.skipped + new_cluster.skipped))
     if scope == "any-workload":
         from reasoner.properties.workloads import TooMany, build_worlds
 
@@ -377,7 +356,9 @@ def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str
     else:
         new_pods = {}
     old, new = api.analyse(old_cluster), api.analyse(new_cluster)
-    return compare(old, new, scope, new_pods)
+    result = compare(old, new, scope, new_pods)
+    result.warnings = warnings
+    return result
 
 
 def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: dict | None = None) -> str:

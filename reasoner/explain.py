@@ -6,14 +6,12 @@ chains list, for each end, the policies that isolate it and the rules that admit
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from reasoner.api import Analysis
-from reasoner.connectivity import port_sets
 from reasoner.errors import UsageError
 from reasoner.facts.classes import EndpointClass
-from reasoner.model.cidr import Cidr
+from reasoner.model.cidr import Cidr, ip_text
 from reasoner.facts.emit import ICMP_ANY
 from reasoner.model.calico import PROTOCOL_NUMBERS
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, Rule
@@ -123,9 +121,8 @@ def resolve(an: Analysis, text: str) -> Target:
                 for ep in cls.members:
                     if any(Cidr.of_ip(ip) == net for ip in ep.ips):
                         return Target(ep.ref, cls)
-        addr = ipaddress.IPv4Address if net.family == 4 else ipaddress.IPv6Address  # ::1 is IPv6, not 0.0.0.1
-        lo_atom = fb.atoms.of_ip(str(addr(net.lo)))
-        hi_atom = fb.atoms.of_ip(str(addr(net.hi)))
+        lo_atom = fb.atoms.of_ip(ip_text(net.family, net.lo))
+        hi_atom = fb.atoms.of_ip(ip_text(net.family, net.hi))
         if lo_atom.id != hi_atom.id:
             raise UsageError(f"{text!r} spans address ranges that policies treat differently; "
                              f"ask about a narrower prefix (e.g. cidr:{Cidr(lo_atom.family, lo_atom.lo, lo_atom.hi)})")
@@ -305,7 +302,7 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
 def _nat_note(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
     """Egress to outside the pools from a pod of a natOutgoing IPPool leaves with the node's address; policy
     has seen the pod's own address before that (SEMANTICS: policy is evaluated before NAT outgoing)."""
-    pools = [p for p in getattr(an.cluster, "ip_pools", []) if not p.disabled]
+    pools = [p for p in an.cluster.ip_pools if not p.disabled]
     member = subject.cls.members[0] if subject.cls.members else None
     if member is None or not pools:
         return

@@ -16,15 +16,13 @@ relations are also derived with a representative of every pod that could be depl
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
-
-import z3
 
 from reasoner import api
 from reasoner.explain import can
 from reasoner.model.admin import ANP_TIER, BANP_TIER
 from reasoner.model.calico import Action, CalicoPolicy
+from reasoner.model.cidr import sample_ip
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
 
@@ -92,8 +90,7 @@ class _Linter:
         cls = self.fb.classes[cls_id]
         if cls.external is not None:
             a = cls.external
-            value = a.lo if a.hi - a.lo < 10 else a.lo + 10
-            return f"ip:{ipaddress.IPv4Address(value) if a.family == 4 else ipaddress.IPv6Address(value)}"
+            return f"ip:{sample_ip(a.family, a.lo, a.hi)}"
         return next((m.ref for m in cls.members if m.ref != avoid), None)
 
     # ---- findings ----
@@ -117,7 +114,7 @@ class _Linter:
         for svc in self.an.cluster.services:
             if svc.selector is None:
                 continue
-            eps = backends(self.an, svc)
+            eps = backends(self.an.cluster, svc)
             for sp in svc.ports:
                 if not isinstance(sp.target_port, str):
                     continue
@@ -277,11 +274,10 @@ class _Linter:
     def dead_peers(self, out: list[Finding]) -> None:
         for r, peer in self.e.ask("dead_peer", None, None):
             pol, rule = self.rule(r)
-            peers = sorted(p for _r, p in self.e.ask("rule_peer", r, None))
+            index = sorted(p for _r, p in self.e.ask("rule_peer", r, None)).index(peer)
             word = "from" if rule.direction.value == "ingress" else "to"
-            out.append(self.finding("dead-peer", "warning", r,
-                                    f"{word}[{peers.index(peer)}] matches no endpoint and no address",
-                                    extra=(peers.index(peer),)))
+            out.append(self.finding("dead-peer", "warning", r, f"{word}[{index}] matches no endpoint and no address",
+                                    extra=(index,)))
         for r, ent in self.e.ask("dead_ent", None, None):
             side = "source" if self.e.holds("rule_src", r, ent) else "destination"
             out.append(self.finding("dead-peer", "warning", r,
@@ -356,7 +352,7 @@ class _Linter:
         by_ns: dict[tuple[str, str], list[str]] = {}
         for c, d in self.e.ask("not_isolated", None, None):
             cls = self.fb.classes[c]
-            if cls.namespace in ("kube-system",) or any(m.ref.startswith("~") for m in cls.members):
+            if cls.namespace == "kube-system":
                 continue
             by_ns.setdefault((cls.namespace, d), []).extend(m.ref for m in cls.members)
         for (ns, d), refs in sorted(by_ns.items()):

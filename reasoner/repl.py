@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import gc
-import importlib
 import os
 import re
 import shlex
@@ -893,24 +892,14 @@ def _prove(s: Session, arg: str) -> str:
     return to_text(prove(s.an, spec))
 
 
-def _optional(module: str, name: str):
-    """`module.name`, or None while that module (being built elsewhere) does not provide it."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
 @command("lint", "lint", "findings about the policies (shadowed, redundant, conflicting rules, ...)",
          """
 The findings of `reasoner lint` over the loaded cluster, in the scope that `set scope` chose.
 """)
 def _lint(s: Session, arg: str) -> str:
-    run, render = _optional("reasoner.lint", "lint"), _optional("reasoner.report.lint", "to_text")
-    if run is None or render is None:
-        raise UsageError("`lint` is not available yet in this version of reasoner")
+    from reasoner.lint import lint as run
+    from reasoner.report.lint import to_text as render
+
     if arg:
         raise UsageError("usage: lint")
     return render(run(s.an, s.scope or "inventory"))
@@ -925,9 +914,9 @@ Examples:
   diff new-policies/
 """, args=("path",))
 def _diff(s: Session, arg: str) -> str:
-    run, render = _optional("reasoner.diff", "diff"), _optional("reasoner.report.diff", "to_text")
-    if run is None or render is None:
-        raise UsageError("`diff` is not available yet in this version of reasoner")
+    from reasoner.diff import diff as run
+    from reasoner.report.diff import to_text as render
+
     words = _words(arg)
     if len(words) != 1:
         raise UsageError(f"usage: {COMMANDS['diff'].usage}")

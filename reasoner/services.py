@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from reasoner.api import Analysis
 from reasoner.errors import UsageError
 from reasoner.explain import Verdict, can
-from reasoner.model.cluster import Endpoint, Service, ServicePort
+from reasoner.model.cluster import Cluster, Endpoint, Service, ServicePort
 
 DOMAIN = "cluster.local"
 
@@ -104,12 +104,8 @@ def pod_by_dns(an: Analysis, text: str, domain: str = DOMAIN) -> str | None:
     raise UsageError(f"{text!r}: no pod with address {ip} in namespace {parts[1]}")
 
 
-def backends(an: Analysis, svc: Service) -> list[Endpoint]:
-    if svc.selector is None:
-        return []
-    want = dict(svc.selector)
-    return [ep for ep in an.cluster.endpoints
-            if ep.namespace == svc.namespace and all(dict(ep.labels).get(k) == v for k, v in want.items())]
+def backends(cluster: Cluster, svc: Service) -> list[Endpoint]:
+    return [ep for ep in cluster.endpoints if svc.selects(ep.namespace, dict(ep.labels))]
 
 
 def target_port(sp: ServicePort, backend: Endpoint) -> int | None:
@@ -135,7 +131,7 @@ def can_service(an: Analysis, src: str, svc: Service, protocol: str | None = Non
         raise UsageError(f"service {svc.ref} has no port {port if port is not None else ''}"
                          f"{'/' + protocol if protocol else ''} (its ports: "
                          f"{', '.join(f'{sp.port}/{sp.protocol}' for sp in svc.ports) or 'none'})")
-    eps = backends(an, svc)
+    eps = backends(an.cluster, svc)
     if not eps:
         out.notes.append(f"service {svc.ref} selects no pod of the input" if svc.selector is not None
                          else f"service {svc.ref} has no selector: its endpoints are managed by hand and not modeled")
@@ -225,7 +221,7 @@ def service_map(an: Analysis) -> list[ServiceReach]:
 
     out = []
     for svc in sorted(an.cluster.services, key=lambda v: v.ref):
-        eps = backends(an, svc)
+        eps = backends(an.cluster, svc)
         if not eps or svc.type == "ExternalName":
             continue
         for src in sorted(ep.ref for ep in an.cluster.endpoints):

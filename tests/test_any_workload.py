@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from test_differential import NS_KEYS, NS_NAMES, POD_KEYS, scenarios, write_manifests
@@ -165,3 +165,47 @@ metadata: {name: dev, labels: {env: dev}}
         assert src["labels"] == {"app": "web"}
         assert src["newNamespaceLabels"]["env"] == "web"
         assert result.witness["dst"].startswith("prod/")
+
+
+# The z3 reading of selectors (workloads.calico_formula, k8s_formula) is a second writing of selector semantics:
+# on concrete labels it must agree with the selectors' own evaluation, which the Datalog tests check
+# (tests/test_calico_selector.py, tests/rules/).
+KEYS, VALS = ["a", "b"], ["x", "y", "xy", ""]
+atoms = st.one_of(
+    st.builds(lambda k, v: f"{k} == '{v}'", st.sampled_from(KEYS), st.sampled_from(VALS)),
+    st.builds(lambda k, v: f"{k} != '{v}'", st.sampled_from(KEYS), st.sampled_from(VALS)),
+    st.builds(lambda k: f"has({k})", st.sampled_from(KEYS)),
+    st.builds(lambda k, vs: f"{k} in {{{', '.join(repr(v) for v in vs)}}}", st.sampled_from(KEYS),
+              st.lists(st.sampled_from(VALS), min_size=1, max_size=2)),
+    st.builds(lambda k, vs: f"{k} not in {{{', '.join(repr(v) for v in vs)}}}", st.sampled_from(KEYS),
+              st.lists(st.sampled_from(VALS), min_size=1, max_size=2)),
+    st.builds(lambda k, op, v: f"{k} {op} '{v}'", st.sampled_from(KEYS),
+              st.sampled_from(["contains", "starts with", "ends with"]), st.sampled_from(["x", "y", "xy"])),
+)
+selector_texts = st.recursive(atoms, lambda inner: st.one_of(
+    st.builds(lambda a, b: f"({a}) && ({b})", inner, inner),
+    st.builds(lambda a, b: f"({a}) || ({b})", inner, inner),
+    st.builds(lambda a: f"!({a})", inner)), max_leaves=4)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@example(text="a starts with 'x'", labels={"a": "xy"}, k8s=[])
+@example(text="a ends with 'x'", labels={"a": "xy"}, k8s=[])
+@example(text="!(b contains 'y')", labels={"a": "y"}, k8s=[("a", "NotIn", ["y"])])
+@given(text=selector_texts, labels=st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALS)),
+       k8s=st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]),
+                              st.lists(st.sampled_from(VALS), min_size=1, max_size=2)), max_size=2))
+def test_z3_selector_reading_agrees_with_selector_evaluation(text, labels, k8s):
+    import z3
+
+    from reasoner.model.calico_selector import parse_selector
+    from reasoner.model.selector import LabelSelector, Op, Requirement
+    from reasoner.properties.workloads import Test, Values, calico_formula, fixed, k8s_formula, pod_slot
+
+    sel = parse_selector(text)
+    ksel = LabelSelector(frozenset(Requirement(k, Op(op), frozenset(vs) if op in ("In", "NotIn") else frozenset())
+                                   for k, op, vs in k8s))
+    values = Values([Test("calico", sel), Test("pod", ksel)])
+    view = fixed(values, labels, pod_slot)
+    assert z3.is_true(z3.simplify(calico_formula(sel, view, values))) == sel.matches(labels), (text, labels)
+    assert z3.is_true(z3.simplify(k8s_formula(ksel, view, values))) == ksel.matches(labels), (ksel, labels)

@@ -142,7 +142,7 @@ def test_diff_matches_expected_and_witnesses_differ(case):
     from reasoner.diff import cluster_of, complete, read_version
     from reasoner.explain import can
 
-    old_docs, new_docs = read_version(str(scenario / "old")), read_version(str(scenario / "new"))
+    (old_docs, _), (new_docs, _) = read_version(str(scenario / "old")), read_version(str(scenario / "new"))
     old = api.analyse(cluster_of(complete(old_docs, new_docs)))
     new = api.analyse(cluster_of(complete(new_docs, old_docs)))
     for c in data["changes"]:  # each witness, replayed on both versions, really differs

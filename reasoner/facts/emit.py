@@ -23,7 +23,7 @@ from reasoner.model.calico import (
 )
 from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cidr import Cidr
-from reasoner.model.cluster import Cluster
+from reasoner.model.cluster import Cluster, Endpoint
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, PodPeer, Rule
 from reasoner.model.selector import LabelSelector, Op
 
@@ -538,31 +538,23 @@ class _Emitter:
         elif dst.service is None and (ports or not_ports):
             self.add("crule_static", rid)
 
-    def service_backends(self, service: tuple[str, str]) -> list:
-        """The classes of the pods backing the service (namespace, name): its namespace's pods matching its
-        selector. No such service, or one without selector: none."""
+    def service_backends(self, service: tuple[str, str]) -> list[tuple[int, Endpoint]]:
+        """(class, pod) for each pod backing the Service (namespace, name); none when there is no such Service
+        or it has no selector."""
         from reasoner.services import backends
 
-        svc = next((v for v in self.fb.cluster.services if (v.namespace, v.name) == service), None)
+        svc = self.fb.cluster.service(*service)
         if svc is None:
             return []
-        eps = backends(_Inventory(self.fb.cluster), svc)
-        return sorted({self.fb.class_of[ep.ref].id for ep in eps if ep.ref in self.fb.class_of})
+        return [(self.fb.class_of[ep.ref].id, ep) for ep in backends(self.fb.cluster, svc) if ep.ref in self.fb.class_of]
 
-    def service_ports(self, service: tuple[str, str]):
-        """(backend class, protocol, target port) for every port of the service and every backend."""
-        from reasoner.services import backends, target_port
+    def service_ports(self, service: tuple[str, str]) -> list[tuple[int, str, int]]:
+        """(backend class, protocol, target port) for every port of the Service and every backend."""
+        from reasoner.services import target_port
 
-        svc = next((v for v in self.fb.cluster.services if (v.namespace, v.name) == service), None)
-        if svc is None:
-            return []
-        out = set()
-        for ep in backends(_Inventory(self.fb.cluster), svc):
-            for sp in svc.ports:
-                tp = target_port(sp, ep)
-                if tp is not None and ep.ref in self.fb.class_of:
-                    out.add((self.fb.class_of[ep.ref].id, sp.protocol, tp))
-        return sorted(out)
+        svc = self.fb.cluster.service(*service)
+        return sorted({(cls_id, sp.protocol, tp) for cls_id, ep in self.service_backends(service)
+                       for sp in svc.ports if (tp := target_port(sp, ep)) is not None})
 
     def entity(self, ent: EntityRule, pol: CalicoPolicy) -> int:
         """Facts for one EntityRule, scoped as Calico scopes it (SEMANTICS §3.5, rules.go getEndpointSelector)."""
@@ -573,7 +565,7 @@ class _Emitter:
             self.add("ent_pos", eid)
             self.add("ent_nonets", eid)
             self.add("ent_svc", eid)
-            for cls_id in self.service_backends(ent.service):
+            for cls_id in sorted({c for c, _ep in self.service_backends(ent.service)}):
                 self.add("ent_svc_member", eid, cls_id)
             return eid
         if not (ent.nets or ent.not_nets or ent.selector or ent.not_selector or ent.namespace_selector or has_sa):
@@ -611,13 +603,6 @@ class _Emitter:
         else:
             self.add("ent_nopos", eid)
         return eid
-
-
-@dataclass
-class _Inventory:
-    """What services.backends reads of an analysis (the cluster), before the analysis exists."""
-
-    cluster: Cluster
 
 
 def emit(cluster: Cluster) -> FactBase:

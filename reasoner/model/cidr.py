@@ -32,6 +32,16 @@ class Cidr:
         return ", ".join(str(n) for n in prefixes(self.family, self.lo, self.hi))
 
 
+def ip_text(family: int, value: int) -> str:
+    """The address `value` of the family as text (an IPv6 address below 2**32 stays IPv6: ::1, not 0.0.0.1)."""
+    return str(ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value))
+
+
+def sample_ip(family: int, lo: int, hi: int) -> str:
+    """An address inside [lo, hi] to show in a witness: a little past its start (not a network address)."""
+    return ip_text(family, lo if hi - lo < 10 else lo + 10)
+
+
 def prefixes(family: int, lo: int, hi: int) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The fewest CIDR prefixes that exactly cover [lo, hi]."""
     cls = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address

@@ -69,6 +69,11 @@ class Service:
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    def selects(self, namespace: str, labels: dict[str, str]) -> bool:
+        """Whether a pod of `namespace` with `labels` backs this Service (no selector: none does)."""
+        return (self.selector is not None and namespace == self.namespace
+                and all(labels.get(k) == v for k, v in self.selector))
+
 
 @dataclass(frozen=True)
 class ServiceAccount:
@@ -92,6 +97,9 @@ class Cluster:
     profiles: list[Profile] = field(default_factory=list)
     ip_pools: list = field(default_factory=list)  # Calico IPPools (model.calico.IPPool)
     skipped: list[str] = field(default_factory=list)  # "file:line: kind apiVersion (not supported)"
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        return next((v for v in self.services if v.namespace == namespace and v.name == name), None)
 
     def endpoint(self, ref: str) -> Endpoint | None:
         for ep in self.endpoints:

@@ -30,13 +30,15 @@ class Flow:
 
 
 class Encoding:
-    def __init__(self, an: Analysis):
+    def __init__(self, an: Analysis, connections: dict | None = None):
+        """`connections`: the class-level map {(src, dst): allowed}, when the caller has it already."""
         self.an = an
         self.classes = an.facts.classes
         self.protocols = list(an.facts.protocols)
         self.proto_index = {p: i for i, p in enumerate(self.protocols)}
         self.S, self.D, self.P, self.Port = z3.Ints("src dst proto port")
-        self.connections = {(c.src.id, c.dst.id): c.allowed for c in class_connections(an)}
+        self.connections = connections if connections is not None else \
+            {(c.src.id, c.dst.id): c.allowed for c in class_connections(an)}
         self.allowed = self._allowed()
 
     def _ports(self, proto: str, ranges: object) -> z3.BoolRef:

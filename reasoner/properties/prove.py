@@ -8,7 +8,6 @@ that applies to it. unsat is the proof; a model is the witness, replayed through
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 import z3
@@ -17,7 +16,7 @@ from reasoner.api import Analysis, analyse
 from reasoner.errors import UsageError
 from reasoner.explain import Verdict, can
 from reasoner.facts.classes import EndpointClass
-from reasoner.model.cidr import Cidr
+from reasoner.model.cidr import Cidr, ip_text
 from reasoner.properties.encode import Encoding, Flow
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
 from reasoner.properties.workloads import NewPod, TooMany, Universe, build_universe, spec_tests
@@ -40,7 +39,7 @@ class Result:
 
 def _ip(family: int, value: int) -> str:
     """`ip:ADDRESS` of the family (an IPv6 address below 2**32 is still IPv6)."""
-    return f"ip:{ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value)}"
+    return f"ip:{ip_text(family, value)}"
 
 
 class _Members:
@@ -104,13 +103,11 @@ class _Members:
         if peer.service_account is not None and cls.members[0].service_account != peer.service_account:
             return False
         if peer.service is not None:
-            svc = next((s for s in self.an.cluster.services if s.ref == peer.service), None)
+            svc = self.an.cluster.service(*peer.service.split("/", 1))
             if svc is None:
                 raise UsageError(f"unknown service {peer.service!r} in a requirement (known: "
                                  f"{', '.join(sorted(s.ref for s in self.an.cluster.services)) or 'none'})")
-            labels = dict(cls.labels)
-            if cls.namespace != svc.namespace or svc.selector is None or any(
-                    labels.get(k) != v for k, v in svc.selector):
+            if not svc.selects(cls.namespace, dict(cls.labels)):
                 return False
         return True
 

@@ -20,7 +20,6 @@ proof: a second labelling of the same new name is not explored.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,10 +27,10 @@ import z3
 
 from reasoner.facts.classes import Atoms, policy_cidrs
 from reasoner.model.calico_selector import CalicoSelector, Lit
-from reasoner.model.cidr import Cidr, ip_int
+from reasoner.model.cidr import Cidr, ip_int, ip_text
 from reasoner.model.cluster import NAME_LABEL, Cluster, Endpoint, Namespace, ServiceAccount
 from reasoner.model.origin import Origin
-from reasoner.model.policy import IPBlockPeer, PodPeer
+from reasoner.model.policy import PodPeer
 from reasoner.model.selector import LabelSelector, Op
 
 AUTO = "projectcalico.org/"
@@ -105,7 +104,7 @@ def collect_tests(cluster: Cluster, extra: list[Test] = ()) -> list[Test]:
                     if sel is not None:
                         tests.append(Test("calico", sel, rscope))
                 if ent.service is not None:  # a Service's backends: its namespace's pods matching its selector
-                    svc = next((v for v in cluster.services if (v.namespace, v.name) == ent.service), None)
+                    svc = cluster.service(*ent.service)
                     if svc is not None and svc.selector is not None:
                         from reasoner.model.selector import Requirement as Req
 
@@ -180,27 +179,34 @@ class Values:
 
     def __init__(self, tests: list[Test]):
         self.ids: dict[str, int] = {}
+        self.names: list[str] = []  # the constant of each number
         self.stringy: set[str] = set()
         for t in tests:  # every constant gets its number up front, so "other" never names one
             if isinstance(t.what, CalicoSelector):
                 for conj in t.what.dnf:
                     for lit in conj:
                         for v in lit.values:
-                            self.ids.setdefault(v, len(self.ids))
+                            self.number(v)
                         if lit.op in STRING_OPS:
                             self.stringy.update({pod_slot(lit.key), ns_slot(lit.key), sa_slot(lit.key)})
             elif isinstance(t.what, LabelSelector):
                 for r in t.what.requirements:
                     for v in sorted(r.values):
-                        self.ids.setdefault(v, len(self.ids))
+                        self.number(v)
             else:
                 for v in t.what:
-                    self.ids.setdefault(v, len(self.ids))
+                    self.number(v)
+
+    def number(self, value: str) -> int:
+        if value not in self.ids:
+            self.ids[value] = len(self.names)
+            self.names.append(value)
+        return self.ids[value]
 
     def const(self, slot: str, value: str) -> z3.ExprRef:
         if slot in self.stringy:
             return z3.StringVal(value)
-        return z3.IntVal(self.ids.setdefault(value, len(self.ids)))
+        return z3.IntVal(self.number(value))
 
     def var(self, name: str, slot: str, constraints: list, dns: bool = False) -> z3.ExprRef:
         if slot not in self.stringy:
@@ -217,10 +223,9 @@ class Values:
     def decode(self, slot: str, term: z3.ExprRef, fresh: str = "other") -> str:
         if slot in self.stringy:
             return term.as_string()
-        by_id = {i: v for v, i in self.ids.items()}
         value = term.as_long()
-        if value in by_id:
-            return by_id[value]
+        if 0 <= value < len(self.names):
+            return self.names[value]
         name, n = fresh, 1
         while name in self.ids:
             n += 1
@@ -497,7 +502,7 @@ def _addresses(clusters: list[Cluster], pod_cidrs: list[Cidr] | None) -> list[st
         start = next((c.lo for c in typical if c.family == atom.family and atom.lo <= c.lo <= atom.hi),
                      atom.lo + 10 if atom.hi - atom.lo >= 20 else atom.lo)
         for value in range(start, min(atom.hi, start + 64) + 1):
-            text = str(ipaddress.IPv4Address(value) if atom.family == 4 else ipaddress.IPv6Address(value))
+            text = ip_text(atom.family, value)
             if text not in taken:
                 out.append(text)
                 break

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from reasoner.diff import Change, DiffResult, describe
-from reasoner.explain import Verdict
 from reasoner.report.prove import chain, chain_lines, describe_new_pod
 
 WORDS = {"allowed": "NEWLY ALLOWED", "denied": "NEWLY DENIED"}
