@@ -162,6 +162,77 @@ class _OrderedSide:
         return out
 
 
+class _HookSide:
+    """What the tiers of one host endpoint hook decide towards each peer: per protocol, the ports they Allow and
+    the ports they Deny (the rest goes on to the next stage), from `decided` (rules/tiers.dl)."""
+
+    def __init__(self, an: Analysis, direction: str):
+        e = an.engine
+        atoms = an.facts.port_atoms
+        self.unit_of = {(s, q): g for s, _d, q, g in e.ask("unit", None, direction, None, None)}
+        units = set(self.unit_of.values())
+        self.by_unit: dict[int, dict[str, tuple[str | None, list, list, list]]] = {}
+        for g, p, x, a in e.ask("decided", None, None, None, None):
+            if g not in units:
+                continue
+            rest, allow, deny, touched = self.by_unit.setdefault(g, {}).setdefault(p, (None, [], [], []))
+            if x == -1:
+                self.by_unit[g][p] = (a, allow, deny, touched)
+                continue
+            _p, lo, hi = atoms[x]
+            (allow if a == "Allow" else deny).append((lo, hi))
+        for g in units:  # the touched atoms, decided or not, bound the rest region
+            for _g, p, x in e.ask("region", g, None, None):
+                if x != -1:
+                    self.by_unit.setdefault(g, {}).setdefault(p, (None, [], [], []))[3].append(atoms[x][1:])
+
+    def decides(self, s: int, q: int, p: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(ports allowed, ports denied) of protocol p for peer q of host endpoint s at this hook."""
+        g = self.unit_of.get((s, q), self.unit_of.get((s, -2)))
+        if g is None or p not in self.by_unit.get(g, {}):
+            return [], []
+        rest, allow, deny, touched = self.by_unit[g][p]
+        others = _complement(touched)
+        return (merge(allow + (others if rest == "Allow" else [])),
+                merge(deny + (others if rest == "Deny" else [])))
+
+
+class _HostEnds:
+    """What a host endpoint's ends allow (rules/hosts.dl `hep_in_ok`, `hep_out_ok`, composed over port ranges):
+    failsafe ports; then untracked policy; then, inbound, a node port goes to its backends unless preDNAT policy
+    denies it, other ports to preDNAT policy, then normal policy (tiers, profiles, the default Deny)."""
+
+    def __init__(self, an: Analysis, normal: dict[str, _OrderedSide]):
+        e = an.engine
+        self.e = e
+        self.classes = {c.id for c in an.facts.classes if c.host}
+        self.normal = normal
+        self.hooks = {d: _HookSide(an, d) for d in ("untracked_in", "untracked_out", "prednat_in")}
+        self.node_ports: dict[str, set[int]] = {}
+        for _svc, p, port, _b, _tp in e.ask("np_target", None, None, None, None, None):
+            self.node_ports.setdefault(p, set()).add(port)
+
+    def allows(self, h: int, q: int, direction: str, protocols: tuple[str, ...]) -> dict[str, list[tuple[int, int]]]:
+        e = self.e
+        normal = self.normal[direction].allows(h, q, protocols)
+        failsafe: dict[str, list[tuple[int, int]]] = {}
+        for _h, _d, _q, p, port in e.ask("fs_ok", h, direction, q, None, None):
+            failsafe.setdefault(p, []).append((port, port))
+        out: dict[str, list[tuple[int, int]]] = {}
+        for p in protocols:
+            ua, ud = self.hooks["untracked_in" if direction == "ingress" else "untracked_out"].decides(h, q, p)
+            rest = normal.get(p, [])
+            if direction == "ingress":
+                pa, pd = self.hooks["prednat_in"].decides(h, q, p)
+                nps = [(n, n) for n in sorted(self.node_ports.get(p, ()))]
+                np_ok = [(n, n) for n, _ in nps if not e.holds("np_blocked", h, q, p, n)]
+                rest = merge(minus(np_ok, pd) + minus(pa + minus(rest, pd), nps))
+            ranges = merge(failsafe.get(p, []) + ua + minus(rest, ud))
+            if ranges:
+                out[p] = ranges
+        return out
+
+
 def _grant_sets(rows) -> dict[tuple[int, int], list[tuple[str, int, int]]]:
     out: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
     for a, b, p, lo, hi, _r in rows:
@@ -186,8 +257,11 @@ def class_connections_for(an: Analysis, s: int, d: int) -> dict[str, object]:
 
 
 def _end(subject: int, peer: int, direction: str, ordered: set, side: _OrderedSide, open_ends: set,
-         grants: dict, full: dict, protocols: tuple[str, ...]) -> tuple[dict[str, list[tuple[int, int]]], bool]:
+         grants: dict, full: dict, protocols: tuple[str, ...],
+         hosts: _HostEnds | None = None) -> tuple[dict[str, list[tuple[int, int]]], bool]:
     """What one end allows towards its peer, per protocol, and whether the dict is shared between pairs."""
+    if hosts is not None and subject in hosts.classes:
+        return hosts.allows(subject, peer, direction, protocols), False
     if (subject, direction) in ordered:
         return side.allows(subject, peer, protocols), True
     if subject in open_ends:
@@ -208,6 +282,9 @@ def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tu
     e_grants = _grant_sets(e.ask("egress_grant", s0, d0, None, None, None, None))
     i_grants = _grant_sets(e.ask("ingress_grant", d0, s0, None, None, None, None))
     classes = an.facts.classes
+    hosts = None
+    if any(c.host for c in classes):
+        hosts = _HostEnds(an, {"egress": egress, "ingress": ingress})
     out: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
     full = {p: FULL for p in protocols}
     meets: dict[tuple[int, int], list[tuple[str, int, int]]] = {}  # intersections of shared dicts
@@ -221,10 +298,10 @@ def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tu
                 continue
             if not set(src.families) & set(dst.families):
                 continue
-            e_set, e_shared = _end(s, d, "egress", ordered, egress, e_open, e_grants, full, protocols)
+            e_set, e_shared = _end(s, d, "egress", ordered, egress, e_open, e_grants, full, protocols, hosts)
             if not e_set:
                 continue
-            i_set, i_shared = _end(d, s, "ingress", ordered, ingress, i_open, i_grants, full, protocols)
+            i_set, i_shared = _end(d, s, "ingress", ordered, ingress, i_open, i_grants, full, protocols, hosts)
             shared = e_shared and i_shared
             key = (id(e_set), id(i_set))
             tuples = meets.get(key) if shared else None

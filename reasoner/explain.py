@@ -136,11 +136,76 @@ def resolve(an: Analysis, text: str) -> Target:
     return Target(text, cls)
 
 
+HOOKS = {"ingress": (("untracked_in", "untracked (doNotTrack)"), ("prednat_in", "preDNAT")),
+         "egress": (("untracked_out", "untracked (doNotTrack)"),)}
+
+
+def _host_side(an: Analysis, side: Side, direction: str, subject: Target, peer: Target,
+               proto: str | None, port: int | None) -> None:
+    """A host endpoint's end (rules/hosts.dl): failsafe ports, the untracked and preDNAT hooks, a node port's
+    backends, then normal policy (tiers, profiles, the host endpoint default)."""
+    e = an.engine
+    c, q = subject.cls.id, peer.cls.id
+    rel = "ingress_ok" if direction == "ingress" else "egress_ok"
+    side.allowed = e.holds(rel, c, q, proto, port) if proto is not None else False
+    if proto is None:
+        side.notes.append("no flow between them is allowed")
+        return
+    if e.holds("fs_ok", c, direction, q, proto, port):
+        side.steps.append(Step("(failsafe)", "Allow", None, f"{proto}/{port} is a Felix failsafe port "
+                               f"({'inbound' if direction == 'ingress' else 'outbound'}): open whatever the policy"))
+        return
+    for hook, title in HOOKS[direction]:
+        if not e.holds("ordered", c, hook):
+            continue
+        steps = _ordered_steps(an, hook, c, q, proto, port)
+        if steps[-1].tier == "(next)":
+            steps[-1] = Step(f"(end of {title} hook)", "Pass", None, "no tier of this hook decided: evaluation goes on")
+        side.steps.extend(steps)
+        if steps[-1].action == "Deny":
+            return
+        if steps[-1].action == "Allow":
+            if hook == "prednat_in" and e.holds("nodeport_at", proto, port):
+                break  # on to DNAT and the backends
+            side.notes.append(f"accepted by {title} policy: later host endpoint policy is skipped")
+            return
+    if direction == "ingress" and e.holds("nodeport_at", proto, port):
+        _node_port_notes(an, side, subject, peer, proto, port)
+        return
+    side.steps.extend(_ordered_steps(an, direction, c, q, proto, port))
+
+
+def _node_port_notes(an: Analysis, side: Side, subject: Target, peer: Target, proto: str, port: int) -> None:
+    """The flow is DNATed to a Service's backends and forwarded: each backend's own ingress decides."""
+    e = an.engine
+    svc_of = an.facts.service_ids
+    for sid, _p, _port, b, tp in e.ask("np_target", None, proto, port, None, None):
+        svc = svc_of[sid]
+        local = e.holds("svc_local", sid)
+        seen = peer if local else subject
+        ok = e.holds("wl_ingress_ok", b, seen.cls.id, proto, tp)
+        backend = an.facts.classes[b]
+        for ep in backend.members:
+            if svc.selects(ep.namespace, dict(ep.labels)):
+                side.notes.append(f"{ep.ref} on {proto}/{tp}, seen from {seen.name}: {'allowed' if ok else 'DENIED'}")
+    side.notes.insert(0, f"{proto}/{port} is the node port of Service {svc.ref} (externalTrafficPolicy "
+                      f"{svc.external_traffic_policy}): DNATed to its backends and forwarded, so normal host endpoint "
+                      f"policy does not see it; every backend's ingress must admit it"
+                      + ("" if local else f", from the node's address ({subject.name}, SNAT)") + ":")
+
+
 def _side(an: Analysis, direction: str, subject: Target, peer: Target,
           proto: str | None, port: int | None) -> Side:
     side = Side(direction, subject.name, subject.cls.external is None and not subject.cls.host_network)
     e = an.engine
     c, p = subject.cls.id, peer.cls.id
+    if subject.cls.host:
+        for (pol_id, _c, _d) in e.ask("applies", None, c, None):
+            if pol_id in an.facts.policy_ids and an.facts.policy_ids[pol_id] not in side.isolating:
+                side.isolating.append(an.facts.policy_ids[pol_id])
+        side.isolating.sort(key=lambda pol: (getattr(pol, "hook", ""), pol.name))
+        _host_side(an, side, direction, subject, peer, proto, port)
+        return side
     for (pol_id, _c, _d) in e.ask("applies", None, c, direction):
         side.isolating.append(an.facts.policy_ids[pol_id])
     side.isolating.sort(key=lambda pol: (pol.namespace or "", pol.name))
@@ -202,6 +267,9 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
                               ("end of tier" if action == "Deny" else "defaultAction Pass")))
         if action != "Pass":
             return steps
+    if direction not in ("ingress", "egress"):  # a host endpoint hook: on to the next stage
+        steps.append(Step("(next)", "Pass", None, "no tier of this hook decided: evaluation goes on"))
+        return steps
     steps.append(Step("(profiles)", "Allow", None, "no tier decided: the namespace profile allows"))
     return steps
 

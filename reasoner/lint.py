@@ -292,25 +292,32 @@ class _Linter:
 
     def order_smells(self, out: list[Finding]) -> None:
         """Equal order in one tier matters only where two such policies apply to a common endpoint in a direction
-        in which both have Allow/Deny/Pass rules: then which rules come first depends on the names."""
+        in which both have Allow/Deny/Pass rules, not all of one action: then which rules come first depends on the
+        names."""
         cluster = self.an.cluster
         ids = {id(pol): pid for pid, pol in self.fb.policy_ids.items()}
         subjects: dict[int, set] = {}
         for pid, c, d in self.e.ask("applies", None, None, None):
             subjects.setdefault(pid, set()).add((c, d))
         groups: dict[tuple, list[CalicoPolicy]] = {}
-        for p in cluster.calico_policies:
-            groups.setdefault((p.tier, p.order), []).append(p)
-        for (tier, order), pols in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or float("inf"))):
-            def decides(p, d):
-                return any(r.action is not Action.LOG for r in p.rules(d))
+        for p in cluster.calico_policies:  # policies of different hooks never run in one evaluation
+            groups.setdefault((p.tier, p.order, p.hook), []).append(p)
+        for (tier, order, _hook), pols in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or float("inf"),
+                                                                                 kv[0][2])):
+            def actions(p, d):
+                d = "ingress" if d in ("prednat_in", "untracked_in") else "egress" if d == "untracked_out" else d
+                return {r.action for r in p.rules(Direction(d)) if r.action is not Action.LOG}
+
+            def ambiguous(p, o, d):  # both decide, and not always alike (two Allow-only policies commute)
+                mine, theirs = actions(p, d), actions(o, d)
+                return bool(mine) and bool(theirs) and len(mine | theirs) > 1
             for p in pols:
                 clash = []
                 for o in pols:
                     if o is p:
                         continue
                     common = subjects.get(ids[id(p)], set()) & subjects.get(ids[id(o)], set())
-                    if any(decides(p, Direction(d)) and decides(o, Direction(d)) for _c, d in common):
+                    if any(ambiguous(p, o, d) for _c, d in common):
                         clash.append(o)
                 if not clash:
                     continue

@@ -43,6 +43,10 @@ KINDS = (
     Kind("crd.projectcalico.org/v1", "GlobalNetworkPolicy", "globalnetworkpolicies", False),
     Kind("crd.projectcalico.org/v1", "NetworkSet", "networksets", True),
     Kind("crd.projectcalico.org/v1", "GlobalNetworkSet", "globalnetworksets", False),
+    Kind("crd.projectcalico.org/v1", "HostEndpoint", "hostendpoints", False),
+    Kind("crd.projectcalico.org/v1", "Profile", "profiles", False),
+    Kind("crd.projectcalico.org/v1", "IPPool", "ippools", False),
+    Kind("crd.projectcalico.org/v1", "FelixConfiguration", "felixconfigurations", False),
     Kind("policy.networking.k8s.io/v1alpha1", "AdminNetworkPolicy", "adminnetworkpolicies", False),
     Kind("policy.networking.k8s.io/v1alpha1", "BaselineAdminNetworkPolicy", "baselineadminnetworkpolicies", False),
 )

@@ -29,8 +29,10 @@ BOUND_ONLY = frozenset({"within", "rcov_d", "cneg_d", "flow_region", "in_touched
                         "earlier_stop", "earlier_nohit_stop", "egress_allows", "ingress_allows", "egress_ok",
                         "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
                         "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
-                        "local_ok", "eff_unit"})
-RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "peers.dl", "ports.dl", "tiers.dl",
+                        "local_ok", "eff_unit", "wl_ingress_ok", "hook_decides", "fs_ok", "np_blocked",
+                        "hep_in_ok", "hep_out_ok"})
+INGRESS_SHAPED = frozenset({"ingress", "prednat_in", "untracked_in"})  # evaluations whose subject is the destination
+RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "hosts.dl", "peers.dl", "ports.dl", "tiers.dl",
               "verdict.dl", "lint.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
 # arguments by a new subgoal; a kept table answers it by an index lookup instead (hash join). The rules
@@ -43,7 +45,8 @@ MATERIALIZE: tuple[tuple[str, int], ...] = (
     ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
     ("ent_in_nets", 2), ("ent_match", 2), ("universal", 1), ("crule_ok", 3), ("cproto", 2), ("rfull", 2),
     ("cneg", 3), ("rcov", 3), ("uhit", 3), ("shit", 4), ("has_shit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
-    ("dcover", 6), ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("verdict_ord", 4), ("nohit_verdict", 3),
+    ("dcover", 6), ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("decided", 4), ("verdict_ord", 4),
+    ("nohit_verdict", 3),
 )
 
 
@@ -198,7 +201,7 @@ class Engine:
         ids: dict[tuple, int] = {}
         base = 1 << 40  # apart from every other id
         for (s, d, q), rules in hits.items():
-            dest = (s if d == "ingress" else q) if rules & named else None
+            dest = (s if d in INGRESS_SHAPED else q) if rules & named else None
             key = (d, frozenset(rules), frozenset(tiers.get((s, d), ())), dest)
             g = ids.get(key)
             if g is None:

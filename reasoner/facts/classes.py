@@ -34,6 +34,7 @@ class EndpointClass:
     families: tuple[int, ...] = (4, 6)
     external: Atom | None = None
     host_network: bool = False
+    host: bool = False  # a Calico host endpoint (one per class)
 
     @property
     def name(self) -> str:
@@ -80,7 +81,7 @@ def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
                     tops.append(peer.cidr)
                     every.append(peer.cidr)
                     every.extend(peer.excepts)
-    for cpol in cluster.calico_policies:
+    for cpol in cluster.rule_lists():
         for crule in cpol.ingress + cpol.egress:
             for ent in (crule.source, crule.destination):
                 tops.extend(ent.nets)
@@ -89,7 +90,23 @@ def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
     for nset in cluster.network_sets:
         tops.extend(nset.nets)
         every.extend(nset.nets)
+    if cluster.host_endpoints:  # failsafe ports may be limited to remote nets (SEMANTICS §4.9)
+        for inbound in (True, False):
+            every.extend(fp.net for fp in cluster.failsafe(inbound) if fp.net is not None)
     return every, tops
+
+
+def host_labels(cluster: Cluster, hep) -> tuple[tuple[str, str], ...]:
+    """A host endpoint's labels as selectors see them: its own, then those its profiles apply, the first
+    profile winning (SEMANTICS §5.3)."""
+    by_name = {p.name: p for p in cluster.profiles}
+    out: dict[str, str] = {}
+    for name in reversed(hep.profiles):
+        prof = by_name.get(name)
+        if prof is not None:
+            out.update(prof.labels)
+    out.update(hep.labels)
+    return tuple(sorted(out.items()))
 
 
 def build_classes(cluster: Cluster) -> tuple[list[EndpointClass], Atoms]:
@@ -109,6 +126,11 @@ def build_classes(cluster: Cluster) -> tuple[list[EndpointClass], Atoms]:
             by_key[key] = cls
             classes.append(cls)
         cls.members.append(ep)
+    for hep in cluster.host_endpoints:  # one class each: host endpoints are few
+        hep_atoms = tuple(sorted({atoms.of_ip(ip).id for ip in hep.ips}))
+        families = tuple(sorted({ip_int(ip)[0] for ip in hep.ips})) or (4, 6)
+        classes.append(EndpointClass(len(classes), None, host_labels(cluster, hep), [hep], hep_atoms, families,
+                                     host=True))
     for atom in atoms.atoms:  # every atom is an external endpoint; maps show only the mentioned ones
         classes.append(EndpointClass(len(classes), None, (), [], (atom.id,), (atom.family,), atom))
     return classes, atoms

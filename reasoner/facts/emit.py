@@ -14,14 +14,17 @@ import math
 from reasoner.facts.classes import Atoms, EndpointClass, build_classes
 from reasoner.model.admin import AdminPolicy
 from reasoner.model.calico import (
+    DEFAULT_ALLOW_PROFILE,
     DEFAULT_TIER,
     K8S_POLICY_ORDER,
     Action,
     CalicoPolicy,
     CalicoRule,
     EntityRule,
+    Profile,
 )
-from reasoner.model.calico_selector import CalicoSelector
+from reasoner.model.calico_selector import CalicoSelector, parse_selector
+from reasoner.model.origin import Origin
 from reasoner.model.cidr import Cidr
 from reasoner.model.cluster import Cluster, Endpoint
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, PodPeer, Rule
@@ -99,6 +102,7 @@ class FactBase:
     port_atoms: dict[int, tuple[str, int, int]] = field(default_factory=dict)  # atom -> (proto, lo, hi)
     tier_ids: dict[str, int] = field(default_factory=dict)
     calico_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # pod class -> labels as Calico sees them
+    service_ids: dict[int, object] = field(default_factory=dict)  # node-port facts' Service id -> Service
 
     def ns_name(self, ns_id: int) -> str:
         return next(name for name, i in self.ns_ids.items() if i == ns_id)
@@ -154,6 +158,7 @@ class _Emitter:
         self.requirements: dict[tuple, int] = {}
         self.sa_ids: dict[tuple[str, str], int] = {}
         self.cidrs: dict[Cidr, int] = {}
+        self.tier_rank: dict[str, int] = {}
 
     def add(self, relation: str, *values) -> None:
         self.fb.facts.append((relation, *values))
@@ -240,6 +245,9 @@ class _Emitter:
                 self.add("external", cls.id)
                 continue
             self.add("internal", cls.id)
+            if cls.host:
+                self.host_class(cls)
+                continue
             self.add("class_ns", cls.id, fb.ns_ids[cls.namespace])
             if not cls.host_network:
                 self.add("podnet", cls.id)
@@ -275,7 +283,7 @@ class _Emitter:
             for net in nset.nets:
                 self.add("netset_net", nid, self.cidr(net))
         protocols = list(PROTOCOLS)
-        for cpol in cluster.calico_policies:
+        for cpol in cluster.rule_lists():
             for rule in cpol.ingress + cpol.egress:
                 for proto in (rule.protocol, rule.not_protocol):
                     if proto is not None and proto not in protocols:
@@ -302,9 +310,88 @@ class _Emitter:
         self.port_atoms(ported, [p for p in reps if p not in ported])
         for i, (name, tier) in enumerate(sorted(cluster.tiers.items(), key=lambda t: (t[1].order, t[0]))):
             tid = fb.tier_ids[name] = next(self.ids)
+            self.tier_rank[name] = i
             self.add("tier_rank", tid, i)
             self.add("tier_default", tid, tier.default_action.value)
+        if cluster.host_endpoints:
+            self.host_tiers(len(cluster.tiers))
+            self.failsafe()
 
+    def host_class(self, cls: EndpointClass) -> None:
+        """A host endpoint: selectable by Calico selectors through its labels (own and its profiles'), never
+        by Kubernetes ones (no namespace, not on the pod network); its named ports are `spec.ports`."""
+        fb = self.fb
+        hep = cls.members[0]
+        fb.class_of[hep.ref] = cls
+        self.add("hep", cls.id)
+        if not hep.ips:
+            self.add("hep_noip", cls.id)
+        if hep.wildcard:
+            self.add("hep_wild", cls.id)
+        for p in {(p.name, p.protocol, p.port) for p in hep.ports}:
+            self.add("class_port", cls.id, *p)
+        view = next(self.ids)
+        self.add("calico_view", cls.id, view)
+        self.add("view_of", view, cls.id)
+        fb.calico_labels[cls.id] = dict(cls.labels)
+        for k, v in cls.labels:
+            self.add("label", view, k, v)
+
+    def host_tiers(self, after: int) -> None:
+        """After every tier, a host endpoint's profiles, in its order, one tier per position (a profile's rules
+        decide, or pass to the next); then the host endpoint's default: Deny (SEMANTICS §4.1, §4.5)."""
+        depth = max((len(h.profiles) for h in self.fb.cluster.host_endpoints), default=0)
+        for k in range(1, depth + 1):
+            tid = self.fb.tier_ids[f"(profile {k})"] = next(self.ids)
+            self.add("tier_rank", tid, after + k - 1)
+            self.add("tier_default", tid, "Pass")
+        tid = self.fb.tier_ids[HOST_DEFAULT_TIER] = next(self.ids)
+        self.add("tier_rank", tid, after + depth)
+        self.add("tier_default", tid, "Deny")
+        self.add("hep_end", tid)
+
+    def hook_tier(self, tier: str, hook: str) -> int:
+        """The tier as it runs at a preDNAT or untracked hook: same rank; its end passes on (SEMANTICS §4.9)."""
+        name = f"{tier} ({hook})"
+        tid = self.fb.tier_ids.get(name)
+        if tid is None:
+            tid = self.fb.tier_ids[name] = next(self.ids)
+            self.add("tier_rank", tid, self.tier_rank[tier])
+            self.add("tier_default", tid, "Pass")
+        return tid
+
+    def failsafe(self) -> None:
+        """Felix's failsafe ports, open on every host endpoint (SEMANTICS §4.9)."""
+        cluster = self.fb.cluster
+        for inbound, direction in ((True, "ingress"), (False, "egress")):
+            for fp in cluster.failsafe(inbound):
+                eid = next(self.ids)
+                self.add("failsafe_port", eid, direction, self.fb.proto_rep.get(fp.protocol, fp.protocol), fp.port)
+                if fp.net is None:
+                    self.add("fs_anynet", eid)
+                else:
+                    self.add("fs_net", eid, self.cidr(fp.net))
+
+    def node_ports(self) -> None:
+        """For each node port of a Service: the backends and their target ports, and whether the client's address
+        is kept (externalTrafficPolicy Local) or replaced by the node's (Cluster) (SEMANTICS §1.6)."""
+        from reasoner.services import backends, target_port
+
+        cluster = self.fb.cluster
+        for svc in cluster.services:
+            ports = [sp for sp in svc.ports if sp.node_port is not None]
+            if not ports:
+                continue
+            sid = next(self.ids)
+            self.fb.service_ids[sid] = svc
+            self.add("svc_local" if svc.external_traffic_policy == "Local" else "svc_cluster", sid)
+            for ep in backends(cluster, svc):
+                cls = self.fb.class_of.get(ep.ref)
+                for sp in ports:
+                    tp = target_port(sp, ep)
+                    if cls is not None and tp is not None:
+                        self.add("np_target", sid, self.fb.proto_rep.get(sp.protocol, sp.protocol), sp.node_port,
+                                 cls.id, tp)
     def service_account(self, ns: str, name: str, labels: dict[str, str]) -> None:
         sid = self.sa_ids[(ns, name)] = next(self.ids)
         self.add("service_account", sid)
@@ -339,7 +426,7 @@ class _Emitter:
                 for spec in rule.ports or ():
                     out.add(spec.protocol.value)
                     any_named |= spec.name is not None
-        for cpol in cluster.calico_policies:
+        for cpol in cluster.rule_lists():
             for rule in cpol.ingress + cpol.egress:
                 out.update(p for p in (rule.protocol, rule.not_protocol) if p)
                 any_named |= any(pm.name for pm in rule.destination.ports + rule.destination.not_ports)
@@ -347,7 +434,10 @@ class _Emitter:
                     out.update(sp.protocol for v in cluster.services for sp in v.ports)
                     any_named = True
         if any_named:
-            out.update(cp.protocol for ep in cluster.endpoints for cp in ep.ports if cp.name)
+            out.update(cp.protocol for ep in [*cluster.endpoints, *cluster.host_endpoints] for cp in ep.ports if cp.name)
+        if cluster.host_endpoints:  # failsafe ports, node ports
+            out.update(fp.protocol for inbound in (True, False) for fp in cluster.failsafe(inbound))
+            out.update(sp.protocol for v in cluster.services for sp in v.ports if sp.node_port is not None)
         return out
 
     def port_atoms(self, ported: list[str], whole: list[str]) -> None:
@@ -359,7 +449,7 @@ class _Emitter:
                 for spec in rule.ports or ():
                     if spec.first is not None:
                         cuts.update((spec.first, spec.last + 1))
-        for cpol in cluster.calico_policies:
+        for cpol in cluster.rule_lists():
             for rule in cpol.ingress + cpol.egress:
                 for pm in rule.destination.ports + rule.destination.not_ports:
                     if pm.first is not None:
@@ -368,9 +458,14 @@ class _Emitter:
                     if m is not None:
                         lo, hi = icmp_range(m)
                         cuts.update((lo, hi + 1))
-        for ep in cluster.endpoints:
+        for ep in [*cluster.endpoints, *cluster.host_endpoints]:
             for cp in ep.ports:
                 cuts.update((cp.port, cp.port + 1))
+        if cluster.host_endpoints:
+            for inbound in (True, False):
+                cuts.update(c for fp in cluster.failsafe(inbound) for c in (fp.port, fp.port + 1))
+            for svc in cluster.services:
+                cuts.update(c for sp in svc.ports if sp.node_port is not None for c in (sp.node_port, sp.node_port + 1))
         for svc in cluster.services:  # `destination.services` matches the target ports (SEMANTICS §3.6.3)
             for sp in svc.ports:
                 if isinstance(sp.target_port, int):
@@ -384,9 +479,9 @@ class _Emitter:
                 self.fb.port_atoms[aid] = (p, lo, hi)
                 self.add("port_atom", p, aid, lo, hi)
 
-    def rule_order(self, rid: int, tier: str, action: Action, rank: int, direction: Direction) -> None:
+    def rule_order(self, rid: int, tier: str | int, action: Action, rank: int, direction: Direction) -> None:
         self.add("rule_rank", rid, rank)
-        self.add("rule_tier", rid, self.fb.tier_ids[tier])
+        self.add("rule_tier", rid, self.fb.tier_ids[tier] if isinstance(tier, str) else tier)
         self.add("rule_action", rid, action.value)
         self.add("rule_dir", rid, direction.value)
         if action is not Action.LOG:
@@ -463,35 +558,60 @@ class _Emitter:
                 self.rule_order(rid, pol.tier, rule.action, rank[0], d)
                 rank[0] += 1
 
-    def calico_policy(self, pol: CalicoPolicy, rank: list[int]) -> None:
+    def calico_policy(self, pol: CalicoPolicy, rank: list[int], tier: int | None = None) -> int:
+        """A Calico policy (or a host endpoint's profile, in the tier `tier`). preDNAT and untracked policies
+        run at their own hooks: directions prednat_in, untracked_in, untracked_out (rules/hosts.dl)."""
         pid = next(self.ids)
         fb = self.fb
         fb.policy_ids[pid] = pol
         self.add("policy", pid)
         self.add("cpol", pid)
-        self.add("pol_tier", pid, fb.tier_ids[pol.tier])
+        if tier is None:
+            tier = fb.tier_ids[pol.tier] if pol.hook == "normal" else self.hook_tier(pol.tier, pol.hook)
+        self.add("pol_tier", pid, tier)
         if pol.namespace is not None:
             self.add("cpol_ns", pid, fb.ns_ids[pol.namespace])
         else:
             self.add("cpol_global", pid)
             if pol.namespace_selector is not None:
                 self.add("cpol_nssel", pid, self.selector(pol.namespace_selector, "cnssel"))
-        self.add("cpol_sel", pid, self.selector(pol.selector, "csel"))
         if pol.service_account_selector is not None:
             self.add("cpol_sasel", pid, self.selector(pol.service_account_selector, "sasel"))
-        if pol.workloads:  # preDNAT / doNotTrack policies never apply to workloads (§3.1)
-            for d in pol.types:
+        if pol.kind == "GlobalNetworkPolicy" or pol.kind == "NetworkPolicy":
+            self.add("cpol_sel", pid, self.selector(pol.selector, "csel"))
+        hooked = {d: hook_direction(pol.hook, d) for d in Direction if pol.rules(d) or d in pol.types}
+        for d in pol.types:
+            if pol.workloads:  # preDNAT / doNotTrack policies never apply to workloads (§3.1)
                 self.add("pol_type", pid, d.value)
+            else:
+                self.add("hook_type", pid, hooked[d])
         for d in Direction:
             for rule in pol.rules(d):
                 rid = next(self.ids)
                 fb.rule_ids[rid] = (pol, rule)
-                self.add("pol_rule", pid, d.value, rid)
+                self.add("pol_rule", pid, hooked[d], rid)
+                self.add("rule_hook", rid, hooked[d])
                 self.add("rule_index", rid, rule.index)
                 self.add("crule", rid)
-                self.rule_order(rid, pol.tier, rule.action, rank[0], d)
+                self.rule_order(rid, tier, rule.action, rank[0], d)
                 rank[0] += 1
                 self.calico_rule(rid, pol, rule)
+        return pid
+
+    def profiles(self, rank: list[int]) -> None:
+        """Each host endpoint's profiles, as policies of the profile tier of their position."""
+        fb = self.fb
+        by_name = {p.name: p for p in fb.cluster.profiles}
+        made: dict[tuple[str, int], int] = {}
+        for cls in fb.classes:
+            if not cls.host:
+                continue
+            for k, name in enumerate(cls.members[0].profiles, 1):
+                pid = made.get((name, k))
+                if pid is None:
+                    pid = made[(name, k)] = self.calico_policy(profile_policy(by_name.get(name), name, k), rank,
+                                                               fb.tier_ids[f"(profile {k})"])
+                self.add("hep_profile", cls.id, pid)
 
     def calico_rule(self, rid: int, pol: CalicoPolicy, rule: CalicoRule) -> None:
         self.add("rule_src", rid, self.entity(rule.source, pol))
@@ -605,6 +725,30 @@ class _Emitter:
         return eid
 
 
+HOST_DEFAULT_TIER = "(host endpoint default)"
+HOOK_DIRECTIONS = {("preDNAT", Direction.INGRESS): "prednat_in", ("untracked", Direction.INGRESS): "untracked_in",
+                   ("untracked", Direction.EGRESS): "untracked_out"}
+
+
+def hook_direction(hook: str, d: Direction) -> str:
+    """The evaluation a rule of a policy of `hook` takes part in: ingress/egress, or a host endpoint hook."""
+    return d.value if hook == "normal" else HOOK_DIRECTIONS[(hook, d)]
+
+
+def profile_policy(prof: Profile | None, name: str, position: int) -> CalicoPolicy:
+    """A host endpoint's profile as a policy of the tier "(profile K)": its rules, both directions. The built-in
+    projectcalico-default-allow allows everything; a profile not given has no rules (SEMANTICS §4.5)."""
+    if prof is None and name == DEFAULT_ALLOW_PROFILE:
+        origin = Origin("(built-in profile)", None)
+        allow = {d: (CalicoRule(d, 0, Action.ALLOW, None, None, None, None, None, EntityRule(), EntityRule(), False,
+                                origin),) for d in Direction}
+        prof = Profile(name, (), origin, allow[Direction.INGRESS], allow[Direction.EGRESS])
+    if prof is None:
+        prof = Profile(name, (), Origin("(profile not given)", None))
+    return CalicoPolicy("Profile", None, name, f"(profile {position})", None, parse_selector(""), None, None,
+                        frozenset(Direction), prof.ingress, prof.egress, "normal", prof.origin)
+
+
 def emit(cluster: Cluster) -> FactBase:
     em = _Emitter(cluster)
     em.inventory()
@@ -616,4 +760,7 @@ def emit(cluster: Cluster) -> FactBase:
             em.admin_policy(pol, rank)
         else:
             em.calico_policy(pol, rank)
+    if cluster.host_endpoints:
+        em.profiles(rank)
+        em.node_ports()
     return em.fb

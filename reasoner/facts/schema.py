@@ -139,4 +139,21 @@ RELATIONS: dict[str, Relation] = {
     "rule_port": Relation(("R", "E"), "E is one entry of R's ports (OR)."),
     "port_range": Relation(("E", "Proto", "Lo", "Hi"), "Port entry E: protocol and inclusive port range."),
     "port_named": Relation(("E", "Proto", "Name"), "Port entry E: a named port of a protocol."),
+    # host endpoints (rules/hosts.dl)
+    "hep": Relation(("C",), "The class is a Calico host endpoint."),
+    "hep_noip": Relation(("C",), "The host endpoint has no expectedIPs: no rule selector matches it."),
+    "hep_wild": Relation(("C",), "The host endpoint is interfaceName \"*\" (every interface): no untracked policy."),
+    "hook_type": Relation(("Pol", "Dir"), "The preDNAT/doNotTrack policy runs at hook Dir (prednat_in, untracked_in, "
+                          "untracked_out)."),
+    "rule_hook": Relation(("R", "Dir"), "The evaluation R takes part in: ingress, egress, or a host endpoint hook."),
+    "hep_profile": Relation(("C", "Pol"), "Pol is one of the host endpoint's profiles, as a policy of its position's tier."),
+    "hep_end": Relation(("T",), "T is the host endpoint default: the last tier, Deny."),
+    "failsafe_port": Relation(("E", "Dir", "P", "Port"), "Failsafe entry E: protocol P port Port, inbound (ingress) or "
+                              "outbound (egress)."),
+    "fs_net": Relation(("E", "Cidr"), "The failsafe entry only holds for remote addresses in Cidr."),
+    "fs_anynet": Relation(("E",), "The failsafe entry holds for every remote address."),
+    "np_target": Relation(("Svc", "P", "Port", "B", "TP"), "Node port P/Port of Service Svc leads to backend class B "
+                          "on target port TP."),
+    "svc_local": Relation(("Svc",), "externalTrafficPolicy Local: backends see the client's address."),
+    "svc_cluster": Relation(("Svc",), "externalTrafficPolicy Cluster: backends see the node's address (SNAT)."),
 }

@@ -21,7 +21,7 @@ from reasoner.errors import Location, ManifestError
 FieldPath = tuple[Any, ...]
 SUFFIXES = (".yaml", ".yml", ".json")
 CLUSTER_SCOPED = frozenset({"Namespace", "Node", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile",
-                            "HostEndpoint", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "IPPool",
+                            "HostEndpoint", "FelixConfiguration", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "IPPool",
                             "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass",
                             "PersistentVolume", "resource"})
 

@@ -3,7 +3,7 @@
 They are evaluated in two tiers around the NetworkPolicy layer (SEMANTICS §6.4, §6.5): ANPs in
 `adminnetworkpolicy` (order 1000, defaultAction Pass) by priority, BANP in `baselineadminnetworkpolicy`
 (order 10 000 000, defaultAction Pass). A rule with a peer the engine does not know (`nodes`, `domainNames`)
-fails closed (§6.2): an Allow rule matches nothing, a Deny or Pass rule matches everything.
+fails closed (§6.2): an Allow rule matches nothing, a Deny or Pass rule becomes a Deny of everything.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Defaulting is applied when the model is built: `types` by Calico's table (SEMANTICS §3.2: only egress
 rules give [Egress], unlike Kubernetes), a policy without tier is in `default`, a Tier stored without
-order gets 1 000 000 (§4.2). Not modeled yet: host endpoints and the preDNAT/doNotTrack/applyOnForward
-hooks (policies with preDNAT or doNotTrack never apply to workloads, §3.1), `services` matches, HTTP
-matches (a rule with `http` is treated as its L4 part, §3.6.4).
+order gets 1 000 000 (§4.2). A policy's `hook` says where Felix applies it: "normal" policies apply to
+workloads and host endpoints; "preDNAT" and "untracked" (doNotTrack) ones only to host endpoints (§3.1,
+§4.9). HTTP matches are not modeled (a rule with `http` is treated as its L4 part, §3.6.4).
 """
 
 from __future__ import annotations
@@ -107,8 +107,14 @@ class CalicoPolicy:
     types: frozenset[Direction]
     ingress: tuple[CalicoRule, ...]
     egress: tuple[CalicoRule, ...]
-    workloads: bool  # False for preDNAT / doNotTrack policies: they never apply to workloads (§3.1)
+    hook: str  # "normal", "preDNAT" or "untracked" (doNotTrack)
     origin: Origin
+    apply_on_forward: bool = False
+
+    @property
+    def workloads(self) -> bool:
+        """preDNAT and doNotTrack policies never apply to workloads (SEMANTICS §3.1)."""
+        return self.hook == "normal"
 
     @property
     def ref(self) -> str:
@@ -133,9 +139,34 @@ class NetworkSet:
 
 @dataclass(frozen=True)
 class Profile:
+    """A Calico Profile: labels its member endpoints inherit, and rules evaluated after every tier (§4.5)."""
+
     name: str
     labels: tuple[tuple[str, str], ...]
     origin: Origin
+    ingress: tuple[CalicoRule, ...] = ()
+    egress: tuple[CalicoRule, ...] = ()
+
+
+DEFAULT_ALLOW_PROFILE = "projectcalico-default-allow"  # built in: allows everything both ways (§4.5)
+
+
+@dataclass(frozen=True)
+class FailsafePort:
+    """A Felix failsafe port: always open on every host endpoint, whatever the policy (SEMANTICS §4.9).
+    `net` restricts the remote address (the source inbound, the destination outbound)."""
+
+    protocol: str  # TCP or UDP
+    port: int
+    net: Cidr | None = None
+
+
+FAILSAFE_INBOUND = tuple(FailsafePort(p, n) for p, n in (
+    ("TCP", 22), ("UDP", 68), ("TCP", 179), ("TCP", 2379), ("TCP", 2380), ("TCP", 5473), ("TCP", 6443),
+    ("TCP", 6666), ("TCP", 6667)))
+FAILSAFE_OUTBOUND = tuple(FailsafePort(p, n) for p, n in (
+    ("UDP", 53), ("UDP", 67), ("TCP", 179), ("TCP", 2379), ("TCP", 2380), ("TCP", 5473), ("TCP", 6443),
+    ("TCP", 6666), ("TCP", 6667)))
 
 
 @dataclass(frozen=True)

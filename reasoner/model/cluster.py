@@ -46,6 +46,33 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class HostEndpoint:
+    """A Calico HostEndpoint: one interface of a node (`interface` "*": all of them), known to policy by its
+    labels and profiles, and to rule selectors by its expected IPs only (SEMANTICS §3.5, §4.9)."""
+
+    name: str
+    node: str
+    interface: str | None  # None: identified by its expectedIPs
+    ips: tuple[str, ...]  # expectedIPs
+    labels: tuple[tuple[str, str], ...]
+    profiles: tuple[str, ...]
+    ports: tuple[ContainerPort, ...]  # named ports (spec.ports)
+    origin: Origin
+    namespace = None
+    kind = "HostEndpoint"
+    host_network = False
+    service_account = None
+
+    @property
+    def ref(self) -> str:
+        return f"hep:{self.name}"
+
+    @property
+    def wildcard(self) -> bool:
+        return self.interface == "*"
+
+
+@dataclass(frozen=True)
 class ServicePort:
     name: str | None
     protocol: str
@@ -96,13 +123,29 @@ class Cluster:
     network_sets: list[NetworkSet] = field(default_factory=list)
     profiles: list[Profile] = field(default_factory=list)
     ip_pools: list = field(default_factory=list)  # Calico IPPools (model.calico.IPPool)
+    host_endpoints: list[HostEndpoint] = field(default_factory=list)
+    failsafe_inbound: tuple | None = None  # FelixConfiguration failsafe ports; None: Felix's defaults
+    failsafe_outbound: tuple | None = None
     skipped: list[str] = field(default_factory=list)  # "file:line: kind apiVersion (not supported)"
 
     def service(self, namespace: str, name: str) -> Service | None:
         return next((v for v in self.services if v.namespace == namespace and v.name == name), None)
 
-    def endpoint(self, ref: str) -> Endpoint | None:
-        for ep in self.endpoints:
+    def endpoint(self, ref: str) -> Endpoint | HostEndpoint | None:
+        for ep in [*self.endpoints, *self.host_endpoints]:
             if ep.ref == ref:
                 return ep
         return None
+
+    def rule_lists(self) -> list:
+        """Every holder of Calico rules: the policies, and the profiles (their rules run for host endpoints)."""
+        return [*self.calico_policies, *self.profiles]
+
+    def failsafe(self, inbound: bool) -> tuple:
+        """The failsafe ports in force (FelixConfiguration `default`, else Felix's defaults)."""
+        from reasoner.model.calico import FAILSAFE_INBOUND, FAILSAFE_OUTBOUND
+
+        given = self.failsafe_inbound if inbound else self.failsafe_outbound
+        if given is not None:
+            return given
+        return FAILSAFE_INBOUND if inbound else FAILSAFE_OUTBOUND

@@ -17,6 +17,8 @@ def _side_text(side: Side, what: str) -> list[str]:
         lines.append("  policies that apply:")
         for pol in side.isolating:
             tier = f"tier {pol.tier}, " if hasattr(pol, "tier") else "tier default, "
+            if getattr(pol, "hook", "normal") != "normal":
+                tier = f"{pol.hook}, {tier}"
             lines.append(f"    {pol.kind} {pol.ref} ({tier}{pol.origin})")
         if side.steps:
             lines.append("  evaluation:")

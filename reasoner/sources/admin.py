@@ -87,8 +87,8 @@ def _rules(f: Fields, direction: Direction, banp: bool) -> tuple[AdminRule, ...]
                 unknown = True
         ports = tuple(p for j in range(len(f.get(at + ("ports",), list, []))) for p in _port(f, at + ("ports", j))) or None
         nothing = unknown and action is Action.ALLOW
-        if unknown and not nothing:
-            peers, ports = None, None  # Deny/Pass fail closed: every flow
+        if unknown and not nothing:  # Deny/Pass fail closed: "deny all", every flow (SEMANTICS §6.2, §4.7)
+            peers, ports, action = None, None, Action.DENY
         out.append(AdminRule(direction, i, f.get(at + ("name",), str), action,
                              tuple(peers) if peers is not None else None, ports, nothing,
                              Origin(f.doc.file, f.doc.line(at))))

@@ -1,5 +1,5 @@
 """Calico resources, `projectcalico.org/v3` and `crd.projectcalico.org/v1`: Tier, NetworkPolicy,
-GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Profile.
+GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Profile, HostEndpoint, IPPool, FelixConfiguration.
 
 Validation follows Calico's validator where it matters for meaning (SEMANTICS §3.7): known actions;
 numeric ports and notPorts need protocol TCP, UDP or SCTP; ICMP matches need protocol ICMP/ICMPv6 and
@@ -9,8 +9,10 @@ a code needs a type; selectors must parse (errors give the column in the selecto
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from reasoner.manifests.load import FieldPath
+from reasoner.model.cluster import ContainerPort, HostEndpoint
 from reasoner.model.calico import IPPool
 from reasoner.model.calico import (
     DEFAULT_TIER,
@@ -20,6 +22,7 @@ from reasoner.model.calico import (
     CalicoPolicy,
     CalicoRule,
     EntityRule,
+    FailsafePort,
     IcmpMatch,
     NetworkSet,
     PortMatch,
@@ -203,12 +206,26 @@ def _policy(f: Fields, kind: str) -> CalicoPolicy:
         types = ({Direction.INGRESS} if ingress or not egress else set()) | ({Direction.EGRESS} if egress else set())
     do_not_track = bool(f.get(("spec", "doNotTrack"), bool, False))
     pre_dnat = bool(f.get(("spec", "preDNAT"), bool, False))
+    forward = bool(f.get(("spec", "applyOnForward"), bool, False))
+    for key, on in (("doNotTrack", do_not_track), ("preDNAT", pre_dnat), ("applyOnForward", forward)):
+        if on and namespaced:  # host endpoint fields: only GlobalNetworkPolicy has them (SEMANTICS §3.1)
+            raise f.fail(("spec", key), f"{key} is a GlobalNetworkPolicy field (host endpoints are not namespaced)")
+    # Calico's validator (SEMANTICS §3.7): preDNAT xor doNotTrack; either needs applyOnForward; preDNAT: ingress only
+    if do_not_track and pre_dnat:
+        raise f.fail(("spec", "preDNAT"), "preDNAT and doNotTrack cannot both be true")
+    if (do_not_track or pre_dnat) and not forward:
+        raise f.fail(("spec", "applyOnForward"), "applyOnForward must be true when "
+                     + ("preDNAT" if pre_dnat else "doNotTrack") + " is true")
+    if pre_dnat and (egress or Direction.EGRESS in types):
+        raise f.fail(("spec", "egress") if egress else ("spec", "types"),
+                     "a preDNAT policy applies to ingress only: no egress rules or Egress type")
     return CalicoPolicy(
         kind, ns if namespaced else None, name, tier, float(order) if order is not None else None,
         selector(f, ("spec", "selector"), "") or parse_selector(""),
         None if namespaced else selector(f, ("spec", "namespaceSelector")),
         selector(f, ("spec", "serviceAccountSelector")), frozenset(types), ingress, egress,
-        not (do_not_track or pre_dnat), Origin(f.doc.file, f.doc.line(("metadata",))))
+        "preDNAT" if pre_dnat else "untracked" if do_not_track else "normal",
+        Origin(f.doc.file, f.doc.line(("metadata",))), forward)
 
 
 def parse_network_policy(f: Fields) -> CalicoPolicy:
@@ -249,7 +266,81 @@ def parse_global_network_set(f: Fields) -> NetworkSet:
 def parse_profile(f: Fields) -> Profile:
     name, _ = name_and_namespace(f, namespaced=False)
     return Profile(name, tuple(sorted(f.str_map(("spec", "labelsToApply")).items())),
-                   Origin(f.doc.file, f.doc.line(("metadata",))))
+                   Origin(f.doc.file, f.doc.line(("metadata",))), rules(f, Direction.INGRESS),
+                   rules(f, Direction.EGRESS))
+
+
+def parse_host_endpoint(f: Fields) -> HostEndpoint:
+    """A HostEndpoint (SEMANTICS §4.9): `node`, and `interfaceName` ("*": every interface) or `expectedIPs`."""
+    name, _ = name_and_namespace(f, namespaced=False)
+    f.get(("spec",), dict, required=True)
+    node = f.get(("spec", "node"), str, required=True)
+    interface = f.get(("spec", "interfaceName"), str) or None
+    ips: list[str] = []
+    for i, _ in enumerate(f.get(("spec", "expectedIPs"), list, [])):
+        text = f.get(("spec", "expectedIPs", i), str, required=True)
+        try:
+            Cidr.of_ip(text)
+        except ValueError:
+            raise f.fail(("spec", "expectedIPs", i), f"{text!r} is not an IP address") from None
+        ips.append(text)
+    if interface is None and not ips:
+        raise f.fail(("spec",), "a host endpoint needs interfaceName or expectedIPs (neither is given)")
+    profiles = tuple(f.get(("spec", "profiles", i), str, required=True)
+                     for i, _ in enumerate(f.get(("spec", "profiles"), list, [])))
+    ports = []
+    for i, _ in enumerate(f.get(("spec", "ports"), list, [])):
+        at = ("spec", "ports", i)
+        port_name = f.get(at + ("name",), str, required=True)
+        number = f.get(at + ("port",), int, required=True)
+        if not 1 <= number <= 65535:
+            raise f.fail(at + ("port",), f"port {number} is out of range (want 1-65535)")
+        proto = protocol(f, at + ("protocol",))
+        if proto not in ("TCP", "UDP", "SCTP"):
+            raise f.fail(at + ("protocol",), "expected TCP, UDP or SCTP (a named port needs a protocol with ports)")
+        ports.append(ContainerPort(port_name, proto, number))
+    return HostEndpoint(name, node, interface, tuple(ips), tuple(sorted(f.str_map(("metadata", "labels")).items())),
+                        profiles, tuple(ports), Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+@dataclass(frozen=True)
+class FelixFailsafe:
+    """The failsafe ports a FelixConfiguration sets (None: not set, Felix's defaults stay)."""
+
+    name: str
+    inbound: tuple[FailsafePort, ...] | None
+    outbound: tuple[FailsafePort, ...] | None
+    origin: Origin
+
+
+def _failsafe(f: Fields, key: str) -> tuple[FailsafePort, ...] | None:
+    if not f.has(("spec", key)):
+        return None
+    out = []
+    for i, _ in enumerate(f.get(("spec", key), list, [])):
+        at = ("spec", key, i)
+        f.get(at, dict, required=True)
+        proto = (f.get(at + ("protocol",), str, "tcp") or "tcp").upper()
+        if proto not in ("TCP", "UDP"):
+            raise f.fail(at + ("protocol",), f"unknown protocol {proto!r} (want tcp or udp)")
+        number = f.get(at + ("port",), int, required=True)
+        if not 0 <= number <= 65535:
+            raise f.fail(at + ("port",), f"port {number} is out of range (want 0-65535)")
+        net = None
+        text = f.get(at + ("net",), str)
+        if text:
+            try:
+                net = Cidr.parse(text)
+            except ValueError:
+                raise f.fail(at + ("net",), f"{text!r} is not a CIDR") from None
+        out.append(FailsafePort(proto, number, net))
+    return tuple(out)
+
+
+def parse_felix_configuration(f: Fields) -> FelixFailsafe:
+    name, _ = name_and_namespace(f, namespaced=False)
+    return FelixFailsafe(name, _failsafe(f, "failsafeInboundHostPorts"), _failsafe(f, "failsafeOutboundHostPorts"),
+                         Origin(f.doc.file, f.doc.line(("metadata",))))
 
 
 def parse_ip_pool(f: Fields) -> IPPool:

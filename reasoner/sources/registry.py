@@ -6,7 +6,7 @@ from typing import Callable
 
 from reasoner.errors import ManifestError
 from reasoner.manifests.load import Document
-from reasoner.model.cluster import NAME_LABEL, Cluster, Namespace
+from reasoner.model.cluster import NAME_LABEL, Cluster, HostEndpoint, Namespace
 from reasoner.model.calico import IPPool, DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile, Tier
 from reasoner.model.admin import ANP_TIER, ANP_TIER_ORDER, BANP_TIER, BANP_TIER_ORDER, AdminPolicy
 from reasoner.sources import admin, calico, k8s_core, k8s_networkpolicy
@@ -34,6 +34,8 @@ SOURCES: dict[tuple[str, str], Callable] = {
         "GlobalNetworkSet": calico.parse_global_network_set,
         "Profile": calico.parse_profile,
         "IPPool": calico.parse_ip_pool,
+        "HostEndpoint": calico.parse_host_endpoint,
+        "FelixConfiguration": calico.parse_felix_configuration,
     }.items()},
 }
 
@@ -65,6 +67,7 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
             continue
         meta = doc.data.get("metadata") or {}
         cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile", "IPPool",
+                                  "HostEndpoint", "FelixConfiguration",
                                   "AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
         key = (group + "/" + kind if group.endswith("projectcalico.org") else kind,
                "" if cluster_scoped else meta.get("namespace", "default"), meta.get("name"))
@@ -120,6 +123,13 @@ def _add(cluster: Cluster, obj, workloads: list) -> None:
         cluster.profiles.append(obj)
     elif isinstance(obj, IPPool):
         cluster.ip_pools.append(obj)
+    elif isinstance(obj, HostEndpoint):
+        cluster.host_endpoints.append(obj)
+    elif isinstance(obj, calico.FelixFailsafe):
+        if obj.name == "default":  # the cluster-wide configuration; per-node ones (node.NAME) are not modeled
+            cluster.failsafe_inbound, cluster.failsafe_outbound = obj.inbound, obj.outbound
+        else:
+            cluster.skipped.append(f"{obj.origin}: FelixConfiguration {obj.name} (only `default` is read); skipped")
 
 
 def _add_workload_templates(cluster: Cluster, workloads: list[k8s_core.Workload]) -> None:
@@ -151,3 +161,4 @@ def _complete_namespaces(cluster: Cluster) -> None:
         labels[NAME_LABEL] = name  # immutable, set by the control plane
         cluster.namespaces[name] = Namespace(name, tuple(sorted(labels.items())), ns.origin)
     cluster.endpoints.sort(key=lambda e: (e.namespace, e.name))
+    cluster.host_endpoints.sort(key=lambda h: h.name)

@@ -161,3 +161,20 @@ def test_bad_admin_policies_are_clear_errors(tmp_path):
                  "spec:\n  subject: {namespaces: {}}\n")
     r = CliRunner().invoke(main, ["connectivity", str(tmp_path)])
     assert r.exit_code == 2 and "must be named default" in r.stderr
+
+
+def test_a_pass_rule_with_an_unknown_peer_fails_closed_as_a_deny_of_everything():
+    anp = """
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: a}
+spec:
+  priority: 1
+  subject: {namespaces: {}}
+  ingress:
+  - {action: Pass, from: [{nodes: {}}], ports: [{portNumber: {protocol: UDP, port: 5353}}]}
+  - {action: Allow, from: [{namespaces: {}}]}
+"""
+    an = analyse(NAMESPACES, *PODS, anp, base=False)
+    assert not allowed(an, "t2/app", "t1/app", "TCP", 80)  # not a Pass of UDP/5353: a Deny of every flow
+    assert not allowed(an, "t2/app", "t1/app", "UDP", 5353)

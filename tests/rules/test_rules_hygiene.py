@@ -140,14 +140,54 @@ spec:
 ]
 
 
+HOSTS = [
+    pod("x", "n", {"app": "n"}, "10.0.0.20"),
+    """
+apiVersion: v1
+kind: Service
+metadata: {name: n, namespace: x}
+spec: {type: NodePort, selector: {app: n}, ports: [{port: 80, targetPort: 8080, nodePort: 30080}]}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h, labels: {role: node}}
+spec: {node: n1, interfaceName: eth0, expectedIPs: [192.168.0.1], profiles: [projectcalico-default-allow]}
+---
+apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata: {name: default}
+spec: {failsafeInboundHostPorts: [{protocol: tcp, port: 22, net: 192.168.0.0/16}]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: pre}
+spec:
+  preDNAT: true
+  applyOnForward: true
+  selector: role == 'node'
+  ingress: [{action: Allow, source: {nets: [10.0.0.0/8]}}, {action: Deny, protocol: TCP, destination: {ports: [30080]}}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: raw}
+spec:
+  doNotTrack: true
+  applyOnForward: true
+  selector: role == 'node'
+  types: [Ingress, Egress]
+  egress: [{action: Deny, protocol: UDP, destination: {ports: [9999]}}]
+""",
+]
+
+
 def test_every_derived_relation_holds_somewhere_in_a_rich_scenario():
-    k8s, mixed = analyse(*RICH), analyse(*RICH, *CALICO)
+    k8s, mixed, hosts = analyse(*RICH), analyse(*RICH, *CALICO), analyse(*HOSTS)
     lint_only = set(re.findall(r"^([a-z_]+)\(.*<=", rule_texts()["lint.dl"], re.M))  # test_lint_semantics.py
     arity = {rel: len(cols) for rel, cols in (
         (r, t.split("(", 1)[1].split(")", 1)[0].split(",")) for r, t in derived_relations().items())
         if rel not in lint_only}
     empty = [rel for rel, n in arity.items() if rel not in BOUND_ONLY
-             and not k8s.engine.ask(rel, *([None] * n)) and not mixed.engine.ask(rel, *([None] * n))]
+             and not any(an.engine.ask(rel, *([None] * n)) for an in (k8s, mixed, hosts))]
     assert not empty, f"derived relations with no tuple: {empty}"
     an = k8s
     # the flow-level relations need bound arguments: ask them on one concrete flow each way
@@ -156,6 +196,18 @@ def test_every_derived_relation_holds_somewhere_in_a_rich_scenario():
     assert not an.engine.holds("flow_allowed", b, a, "TCP", 8081)
     assert an.engine.ask("ingress_allows", a, b, "TCP", 8080, None)
     assert an.engine.ask("egress_allows", a, b, "UDP", 53, None)
+    # and the host endpoint ones: failsafe, hooks, node port
+    h, n = hosts.facts.class_of["hep:h"].id, hosts.facts.class_of["x/n"].id
+    ext = next(c.id for c in hosts.facts.classes if c.external is not None and c.external.family == 4
+               and c.external.lo <= 0xC0A80005 <= c.external.hi)
+    assert hosts.engine.holds("fs_ok", h, "ingress", ext, "TCP", 22)
+    assert hosts.engine.holds("hook_decides", h, "prednat_in", n, "TCP", 30080, "Allow")
+    assert hosts.engine.holds("hep_in_ok", h, n, "TCP", 30080)
+    assert not hosts.engine.holds("hep_in_ok", h, ext, "TCP", 30080)
+    assert not hosts.engine.holds("np_blocked", h, ext, "TCP", 30080)  # the backend is not isolated
+    assert not hosts.engine.holds("hep_out_ok", h, ext, "UDP", 9999)
+    assert hosts.engine.holds("hep_out_ok", h, ext, "UDP", 9998)
+    assert hosts.engine.holds("wl_ingress_ok", n, ext, "TCP", 8080)
 
 
 def test_evaluation_units_hold_exactly_the_hit_rules():

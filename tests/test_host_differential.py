@@ -1,0 +1,288 @@
+"""Host endpoints: the engine (`can`, i.e. `flow_allowed`, and the connectivity map) against a brute-force
+reference of SEMANTICS §4.9 / §4.5 / §1.6, on random small scenarios.
+
+The reference below is written from SEMANTICS alone, on plain dicts, and does not import `reasoner`: Felix's
+order for a flow into a host endpoint (failsafe ports; untracked policy, never on a wildcard host endpoint;
+for a node port, preDNAT policy then the backend's own ingress with the client's or the node's address; else
+preDNAT policy, then normal policy: the tier, the profiles, Deny) and out of one (failsafe; untracked;
+normal). The scenarios: two pods (one backs a NodePort Service and may have a NetworkPolicy), two host
+endpoints, random GlobalNetworkPolicies of every hook in one tier (Allow/Deny/Pass rules with protocol, port
+ranges and nets), random profiles and failsafe configuration.
+"""
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from reasoner import api
+from reasoner.connectivity import class_connections
+from reasoner.explain import can
+
+PODS = {"x/a": "10.0.0.1", "x/b": "10.0.0.2"}
+HOSTS = {"hep:h1": "192.168.0.1", "hep:h2": "192.168.0.2"}
+OUTSIDE = {"ip:203.0.113.7": "203.0.113.7", "ip:198.51.100.9": "198.51.100.9"}
+NETS = ["10.0.0.0/24", "203.0.113.0/24", "192.168.0.0/24", "10.0.0.1/32"]
+PORTS = [(22, 22), (80, 80), (30080, 30080), (8000, 9000), (20, 30)]
+PROBES = [("TCP", 22), ("TCP", 23), ("TCP", 80), ("TCP", 8080), ("TCP", 30080), ("TCP", 30081), ("UDP", 53),
+          ("UDP", 68), ("UDP", 80)]
+DEFAULT_IN = [("TCP", 22, None), ("UDP", 68, None), ("TCP", 179, None), ("TCP", 2379, None), ("TCP", 2380, None),
+              ("TCP", 5473, None), ("TCP", 6443, None), ("TCP", 6666, None), ("TCP", 6667, None)]
+DEFAULT_OUT = [("UDP", 53, None), ("UDP", 67, None), ("TCP", 179, None), ("TCP", 2379, None), ("TCP", 2380, None),
+               ("TCP", 5473, None), ("TCP", 6443, None), ("TCP", 6666, None), ("TCP", 6667, None)]
+
+SETTINGS = settings(max_examples=int(os.environ.get("REASONER_HOST_EXAMPLES", "40")), deadline=None,
+                    database=None, suppress_health_check=list(HealthCheck))
+
+
+# ---- the reference ----------------------------------------------------------------------------------------------
+
+def in_net(ip: str, net: str) -> bool:
+    return ipaddress.ip_address(ip) in ipaddress.ip_network(net)
+
+
+def rule_matches(rule: dict, proto: str, port: int, peer_ip: str) -> bool:
+    if rule.get("protocol") and rule["protocol"] != proto:
+        return False
+    if rule.get("ports") and not (proto == "TCP" and any(lo <= port <= hi for lo, hi in rule["ports"])):
+        return False
+    return not rule.get("nets") or any(in_net(peer_ip, n) for n in rule["nets"])
+
+
+def run_tier(policies: list, direction: str, proto: str, port: int, peer_ip: str, default: str) -> str | None:
+    """One tier (§4.1): None if no policy applies; else the first Allow/Deny/Pass match, or the default."""
+    applying = sorted((p for p in policies if direction in p["types"]), key=lambda p: p["order"])
+    if not applying:
+        return None
+    for pol in applying:
+        for rule in pol[direction]:
+            if rule_matches(rule, proto, port, peer_ip):
+                return rule["action"]
+    return default
+
+
+def selects(pol: dict, host: dict) -> bool:
+    return pol["selector"] == "all()" or host["labels"].get("role") == "node"
+
+
+def hook(scn: dict, host: dict, kind: str, direction: str, proto: str, port: int, peer_ip: str) -> str | None:
+    """Allow, Deny, or None (no decision: the tier passes on) at a preDNAT or untracked hook."""
+    if kind == "untracked" and host["wildcard"]:
+        return None
+    pols = [p for p in scn["policies"] if p["hook"] == kind and selects(p, host)]
+    out = run_tier(pols, direction, proto, port, peer_ip, "Pass")
+    return out if out in ("Allow", "Deny") else None
+
+
+def normal(scn: dict, host: dict, direction: str, proto: str, port: int, peer_ip: str) -> bool:
+    pols = [p for p in scn["policies"] if p["hook"] == "normal" and selects(p, host)]
+    out = run_tier(pols, direction, proto, port, peer_ip, "Deny")
+    if out in ("Allow", "Deny"):
+        return out == "Allow"
+    for name in host["profiles"]:  # no tier applied, or it passed: the profiles in order (§4.5)
+        for rule in scn["profiles"][name][direction]:
+            if rule_matches(rule, proto, port, peer_ip):
+                if rule["action"] in ("Allow", "Deny"):
+                    return rule["action"] == "Allow"
+                break  # Pass: the next profile
+    return False
+
+
+def failsafe(scn: dict, direction: str, proto: str, port: int, peer_ip: str) -> bool:
+    entries = scn["failsafe_in" if direction == "ingress" else "failsafe_out"]
+    return any(p == proto and n == port and (net is None or in_net(peer_ip, net)) for p, n, net in entries)
+
+
+def pod_end(scn: dict, pod: str, direction: str, peer_ip: str, proto: str, port: int) -> bool:
+    """A pod's end (§4.1, §4.6): the default tier holds the normal GlobalNetworkPolicies that select it (all())
+    and x/a's NetworkPolicy (order 1000, one Allow rule); no policy: not isolated; all passed: the profile allows."""
+    pols = [p for p in scn["policies"] if p["hook"] == "normal" and p["selector"] == "all()"]
+    if pod == "x/a" and scn["pod_policy"] is not None:
+        pols.append({"order": 1000, "types": ["ingress"], "egress": [],
+                     "ingress": [{"action": "Allow", "protocol": "TCP", "ports": [(8080, 8080)],
+                                  "nets": [scn["pod_policy"]]}]})
+    return run_tier(pols, direction, proto, port, peer_ip, "Deny") in (None, "Allow", "Pass")
+
+
+def pod_ingress(scn: dict, pod: str, peer_ip: str, proto: str, port: int) -> bool:
+    return pod_end(scn, pod, "ingress", peer_ip, proto, port)
+
+
+def host_in(scn: dict, name: str, src_ip: str, proto: str, port: int) -> bool:
+    host = scn["hosts"][name]
+    if failsafe(scn, "ingress", proto, port, src_ip):
+        return True
+    raw = hook(scn, host, "untracked", "ingress", proto, port, src_ip)
+    if raw is not None:
+        return raw == "Allow"
+    pre = hook(scn, host, "preDNAT", "ingress", proto, port, src_ip)
+    if proto == "TCP" and port == 30080:  # the node port: DNAT to x/a:8080, forwarded (§1.6)
+        if pre == "Deny":
+            return False
+        seen = src_ip if scn["local"] else HOSTS[name]
+        return pod_ingress(scn, "x/a", seen, "TCP", 8080)
+    if pre is not None:
+        return pre == "Allow"
+    return normal(scn, host, "ingress", proto, port, src_ip)
+
+
+def host_out(scn: dict, name: str, dst_ip: str, proto: str, port: int) -> bool:
+    host = scn["hosts"][name]
+    if failsafe(scn, "egress", proto, port, dst_ip):
+        return True
+    raw = hook(scn, host, "untracked", "egress", proto, port, dst_ip)
+    if raw is not None:
+        return raw == "Allow"
+    return normal(scn, host, "egress", proto, port, dst_ip)
+
+
+def address(name: str) -> str:
+    return {**PODS, **HOSTS, **OUTSIDE}[name]
+
+
+def reference(scn: dict, src: str, dst: str, proto: str, port: int) -> bool:
+    if src in HOSTS:
+        out_ok = host_out(scn, src, address(dst), proto, port)
+    elif src in PODS:
+        out_ok = pod_end(scn, src, "egress", address(dst), proto, port)
+    else:
+        out_ok = True
+    if dst in HOSTS:
+        in_ok = host_in(scn, dst, address(src), proto, port)
+    elif dst in PODS:
+        in_ok = pod_ingress(scn, dst, address(src), proto, port)
+    else:
+        in_ok = True
+    return out_ok and in_ok
+
+
+# ---- scenarios ----------------------------------------------------------------------------------------------------
+
+@st.composite
+def rules(draw) -> list:
+    out = []
+    for _ in range(draw(st.integers(0, 3))):
+        rule = {"action": draw(st.sampled_from(["Allow", "Deny", "Pass"]))}
+        if draw(st.booleans()):
+            rule["protocol"] = draw(st.sampled_from(["TCP", "UDP"]))
+            if rule["protocol"] == "TCP" and draw(st.booleans()):
+                rule["ports"] = draw(st.lists(st.sampled_from(PORTS), min_size=1, max_size=2, unique=True))
+        if draw(st.booleans()):
+            rule["nets"] = draw(st.lists(st.sampled_from(NETS), min_size=1, max_size=2, unique=True))
+        out.append(rule)
+    return out
+
+
+@st.composite
+def scenarios(draw) -> dict:
+    policies = []
+    for i in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["normal", "preDNAT", "untracked"]))
+        types = ["ingress"] if kind == "preDNAT" else draw(st.sampled_from([["ingress"], ["egress"],
+                                                                             ["ingress", "egress"]]))
+        policies.append({"name": f"p{i}", "hook": kind, "order": draw(st.integers(0, 50)) * 10 + i,
+                         "selector": draw(st.sampled_from(["all()", "role == 'node'"])), "types": types,
+                         "ingress": draw(rules()) if "ingress" in types else [],
+                         "egress": draw(rules()) if "egress" in types else []})
+    profiles = {"allow": {"ingress": [{"action": "Allow"}], "egress": [{"action": "Allow"}]},
+                "custom": {"ingress": draw(rules()), "egress": draw(rules())}}
+    hosts = {}
+    for name in HOSTS:
+        hosts[name] = {"labels": {"role": "node"} if draw(st.booleans()) else {}, "wildcard": draw(st.booleans()),
+                       "profiles": draw(st.lists(st.sampled_from(["allow", "custom"]), max_size=2, unique=True))}
+    custom_fs = draw(st.booleans())
+    return {"policies": policies, "profiles": profiles, "hosts": hosts, "local": draw(st.booleans()),
+            "pod_policy": draw(st.sampled_from([None, "192.168.0.0/24", "203.0.113.0/24", "10.0.0.0/24"])),
+            "failsafe_in": [("TCP", 80, "203.0.113.0/24"), ("UDP", 68, None)] if custom_fs else DEFAULT_IN,
+            "failsafe_out": [] if custom_fs else DEFAULT_OUT}
+
+
+def rule_yaml(rule: dict, direction: str) -> str:
+    parts = [f"action: {rule['action']}"]
+    if "protocol" in rule:
+        parts.append(f"protocol: {rule['protocol']}")
+    peer, local = ("source", "destination") if direction == "ingress" else ("destination", "source")
+    peer_fields, local_fields = [], []
+    if "nets" in rule:
+        peer_fields.append(f"nets: [{', '.join(rule['nets'])}]")
+    if "ports" in rule:
+        ports = ", ".join(f"{lo}" if lo == hi else f"'{lo}:{hi}'" for lo, hi in rule["ports"])
+        (local_fields if direction == "ingress" else peer_fields).append(f"ports: [{ports}]")
+    if peer_fields:
+        parts.append(f"{peer}: {{{', '.join(peer_fields)}}}")
+    if local_fields:
+        parts.append(f"{local}: {{{', '.join(local_fields)}}}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def manifests(scn: dict) -> str:
+    docs = ["apiVersion: v1\nkind: Namespace\nmetadata: {name: x}"]
+    for ref, ip in PODS.items():
+        name = ref.split("/")[1]
+        docs.append(f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: x, labels: {{app: {name}}}}}\n"
+                    "spec: {containers: [{name: c, image: i, ports: [{name: http, containerPort: 8080}]}]}\n"
+                    f"status: {{podIP: {ip}}}")
+    docs.append("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\nspec:\n  type: NodePort\n"
+                f"  externalTrafficPolicy: {'Local' if scn['local'] else 'Cluster'}\n  selector: {{app: a}}\n"
+                "  ports: [{port: 80, targetPort: http, nodePort: 30080}]")
+    if scn["pod_policy"]:
+        docs.append("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a, namespace: x}\nspec:\n"
+                    "  podSelector: {matchLabels: {app: a}}\n"
+                    f"  ingress: [{{from: [{{ipBlock: {{cidr: {scn['pod_policy']}}}}}], ports: [{{port: 8080}}]}}]")
+    for ref, ip in HOSTS.items():
+        h = scn["hosts"][ref]
+        profiles = [("projectcalico-default-allow" if p == "allow" else "custom") for p in h["profiles"]]
+        docs.append(f"apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {{name: {ref[4:]}, labels: "
+                    f"{h['labels']}}}\nspec: {{node: {ref[4:]}, interfaceName: {'*' if h['wildcard'] else 'eth0'!r}, "
+                    f"expectedIPs: [{ip}], profiles: {profiles}}}")
+    custom = scn["profiles"]["custom"]
+    docs.append("apiVersion: projectcalico.org/v3\nkind: Profile\nmetadata: {name: custom}\nspec:\n"
+                f"  ingress: [{', '.join(rule_yaml(r, 'ingress') for r in custom['ingress'])}]\n"
+                f"  egress: [{', '.join(rule_yaml(r, 'egress') for r in custom['egress'])}]")
+    if scn["failsafe_in"] is not DEFAULT_IN:
+        fs_in = ", ".join(f"{{protocol: {p.lower()}, port: {n}" + (f", net: {net}}}" if net else "}")
+                          for p, n, net in scn["failsafe_in"])
+        docs.append("apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\n"
+                    f"spec: {{failsafeInboundHostPorts: [{fs_in}], failsafeOutboundHostPorts: []}}")
+    for pol in scn["policies"]:
+        lines = [f"apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {{name: {pol['name']}}}",
+                 f"spec:\n  order: {pol['order']}\n  selector: \"{pol['selector']}\"",
+                 f"  types: [{', '.join(t.capitalize() for t in pol['types'])}]"]
+        if pol["hook"] != "normal":
+            lines.append(f"  {'preDNAT' if pol['hook'] == 'preDNAT' else 'doNotTrack'}: true\n  applyOnForward: true")
+        for d in ("ingress", "egress"):
+            if pol[d]:
+                lines.append(f"  {d}: [{', '.join(rule_yaml(r, d) for r in pol[d])}]")
+        docs.append("\n".join(lines))
+    return "\n---\n".join(docs)
+
+
+def pairs():
+    ends = [*PODS, *HOSTS, *OUTSIDE]
+    for src in ends:
+        for dst in ends:
+            if src != dst and (src in HOSTS or dst in HOSTS):
+                yield src, dst
+
+
+@seed(3)
+@SETTINGS
+@given(scenarios())
+def test_host_endpoint_verdicts_agree_with_the_reference(scn):
+    text = manifests(scn)
+    an = api.analyse(api.load(["-"], stdin=io.StringIO(text)))
+    conns = {(c.src.id, c.dst.id): c.allowed for c in class_connections(an)}
+    for src, dst in pairs():
+        for proto, port in PROBES:
+            want = reference(scn, src, dst, proto, port)
+            got = can(an, src, dst, proto, port).allowed
+            assert got == want, f"can {src} {dst} {proto}/{port}: engine {got}, reference {want}\n{text}"
+            if src in OUTSIDE or dst in OUTSIDE:
+                continue  # the map lists outside addresses only where some rule mentions them
+            s, d = an.facts.class_of[src].id, an.facts.class_of[dst].id
+            ranges = conns.get((s, d), {}).get(proto)
+            in_map = ranges == "all" or any(lo <= port <= hi for lo, hi in ranges or ())
+            assert in_map == want, f"map {src} {dst} {proto}/{port}: {ranges}, reference {want}\n{text}"
