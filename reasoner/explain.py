@@ -185,6 +185,12 @@ def _node_port_notes(an: Analysis, side: Side, subject: Target, peer: Target, pr
         seen = peer if local else subject
         ok = e.holds("wl_ingress_ok", b, seen.cls.id, proto, tp)
         backend = an.facts.classes[b]
+        fid = next((f for f, (h, bb) in an.facts.forwards.items() if h == subject.cls.id and bb == b), None)
+        if fid is not None and e.holds("ordered", fid, "fwd_in"):  # applyOnForward policy on the forwarded packet
+            fwd_ok = e.holds("fwd_ok", fid, peer.cls.id, proto, tp)
+            side.notes.append(f"forwarded to {backend.name} on {proto}/{tp}: the applyOnForward policies of "
+                              f"{subject.name} {'allow' if fwd_ok else 'DENY'} it (chain below)")
+            side.steps.extend(_ordered_steps(an, "fwd_in", fid, peer.cls.id, proto, tp))
         for ep in backend.members:
             if svc.selects(ep.namespace, dict(ep.labels)):
                 side.notes.append(f"{ep.ref} on {proto}/{tp}, seen from {seen.name}: {'allowed' if ok else 'DENIED'}")
@@ -267,6 +273,9 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
                               ("end of tier" if action == "Deny" else "defaultAction Pass")))
         if action != "Pass":
             return steps
+    if direction == "fwd_in":  # forwarded traffic that every applicable tier passed: allowed (SEMANTICS §4.9)
+        steps.append(Step("(forwarded)", "Allow", None, "every tier passed: forwarded traffic goes on"))
+        return steps
     if direction not in ("ingress", "egress"):  # a host endpoint hook: on to the next stage
         steps.append(Step("(next)", "Pass", None, "no tier of this hook decided: evaluation goes on"))
         return steps

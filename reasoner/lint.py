@@ -55,10 +55,11 @@ def _origin(o: Origin | None) -> tuple[str, int | None]:
 
 
 class _Linter:
-    def __init__(self, an: api.Analysis):
+    def __init__(self, an: api.Analysis, new_pods: frozenset[str] = frozenset()):
         self.an = an
         self.fb = an.facts
         self.e = an.engine
+        self.new_pods = new_pods  # any-workload representatives: they declare no container ports
 
     # ---- naming ----
     def rule(self, rid: int):
@@ -114,7 +115,7 @@ class _Linter:
         for svc in self.an.cluster.services:
             if svc.selector is None:
                 continue
-            eps = backends(self.an.cluster, svc)
+            eps = [ep for ep in backends(self.an.cluster, svc) if ep.ref not in self.new_pods]
             for sp in svc.ports:
                 if not isinstance(sp.target_port, str):
                     continue
@@ -267,8 +268,11 @@ class _Linter:
                                    "(no labelling satisfies them; proved with z3)", [],
                                    key=("vacuous-policy", pol.kind, pol.ref, "never")))
             elif pid in empty:
-                out.append(Finding("vacuous-policy", "warning", file, line, f"{pol.kind} {pol.ref}",
-                                   "this policy selects no endpoint of the input", [],
+                hook = getattr(pol, "hook", "normal")
+                why = ("this policy selects no endpoint of the input" if hook == "normal" else
+                       f"this {'preDNAT' if hook == 'preDNAT' else 'doNotTrack'} policy selects no host endpoint of "
+                       f"the input (such policies never apply to pods; doNotTrack not to interfaceName \"*\" either)")
+                out.append(Finding("vacuous-policy", "warning", file, line, f"{pol.kind} {pol.ref}", why, [],
                                    key=("vacuous-policy", pol.kind, pol.ref)))
 
     def dead_peers(self, out: list[Finding]) -> None:
@@ -385,7 +389,7 @@ def lint(an: api.Analysis, scope: str = "inventory") -> list[Finding]:
                 f.scope = "inventory"
             findings.append(Finding("scope", "info", "", None, "any-workload", str(exc), key=("scope",)))
             return _sorted(findings)
-        wide = _Linter(api.analyse(universe.cluster)).run()
+        wide = _Linter(api.analyse(universe.cluster), frozenset(universe.new_pods)).run()
         wide_keys = {f.key for f in wide}
         keys = {f.key for f in findings}
         for f in findings:

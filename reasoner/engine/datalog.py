@@ -30,8 +30,8 @@ BOUND_ONLY = frozenset({"within", "rcov_d", "cneg_d", "flow_region", "in_touched
                         "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
                         "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
                         "local_ok", "eff_unit", "wl_ingress_ok", "hook_decides", "fs_ok", "np_blocked",
-                        "hep_in_ok", "hep_out_ok"})
-INGRESS_SHAPED = frozenset({"ingress", "prednat_in", "untracked_in"})  # evaluations whose subject is the destination
+                        "hep_in_ok", "hep_out_ok", "fwd_ok"})
+INGRESS_SHAPED = frozenset({"ingress", "prednat_in", "untracked_in", "fwd_in"})  # evaluations whose subject is the destination
 RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "hosts.dl", "peers.dl", "ports.dl", "tiers.dl",
               "verdict.dl", "lint.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound

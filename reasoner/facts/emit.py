@@ -103,6 +103,7 @@ class FactBase:
     tier_ids: dict[str, int] = field(default_factory=dict)
     calico_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # pod class -> labels as Calico sees them
     service_ids: dict[int, object] = field(default_factory=dict)  # node-port facts' Service id -> Service
+    forwards: dict[int, tuple[int, int]] = field(default_factory=dict)  # fwd id -> (host endpoint, backend class)
 
     def ns_name(self, ns_id: int) -> str:
         return next(name for name, i in self.ns_ids.items() if i == ns_id)
@@ -378,6 +379,7 @@ class _Emitter:
         from reasoner.services import backends, target_port
 
         cluster = self.fb.cluster
+        behind: set[int] = set()
         for svc in cluster.services:
             ports = [sp for sp in svc.ports if sp.node_port is not None]
             if not ports:
@@ -390,8 +392,20 @@ class _Emitter:
                 for sp in ports:
                     tp = target_port(sp, ep)
                     if cls is not None and tp is not None:
+                        behind.add(cls.id)
                         self.add("np_target", sid, self.fb.proto_rep.get(sp.protocol, sp.protocol), sp.node_port,
                                  cls.id, tp)
+        # the forwarding evaluations: host endpoint H passing traffic on to backend B (its named ports, families)
+        for h in (c for c in self.fb.classes if c.host):
+            for b in sorted(behind):
+                fid = next(self.ids)
+                self.fb.forwards[fid] = (h.id, b)
+                self.add("fwd", fid, h.id, b)
+                backend = self.fb.classes[b]
+                for fam in backend.families:
+                    self.add("class_family", fid, fam)
+                for p in {(p.name, p.protocol, p.port) for p in backend.members[0].ports if p.name}:
+                    self.add("class_port", fid, *p)
     def service_account(self, ns: str, name: str, labels: dict[str, str]) -> None:
         sid = self.sa_ids[(ns, name)] = next(self.ids)
         self.add("service_account", sid)
@@ -585,17 +599,23 @@ class _Emitter:
                 self.add("pol_type", pid, d.value)
             else:
                 self.add("hook_type", pid, hooked[d])
+        forward = pol.apply_on_forward and pol.hook == "normal" and bool(fb.cluster.host_endpoints)
         for d in Direction:
             for rule in pol.rules(d):
                 rid = next(self.ids)
                 fb.rule_ids[rid] = (pol, rule)
                 self.add("pol_rule", pid, hooked[d], rid)
                 self.add("rule_hook", rid, hooked[d])
+                if forward and d is Direction.INGRESS:  # also evaluated on traffic forwarded to a node port's pods
+                    self.add("pol_rule", pid, "fwd_in", rid)
+                    self.add("rule_hook", rid, "fwd_in")
                 self.add("rule_index", rid, rule.index)
                 self.add("crule", rid)
                 self.rule_order(rid, tier, rule.action, rank[0], d)
                 rank[0] += 1
                 self.calico_rule(rid, pol, rule)
+        if forward:
+            self.add("pol_fwd", pid)
         return pid
 
     def profiles(self, rank: list[int]) -> None:

@@ -154,6 +154,8 @@ RELATIONS: dict[str, Relation] = {
     "fs_anynet": Relation(("E",), "The failsafe entry holds for every remote address."),
     "np_target": Relation(("Svc", "P", "Port", "B", "TP"), "Node port P/Port of Service Svc leads to backend class B "
                           "on target port TP."),
+    "pol_fwd": Relation(("Pol",), "A normal policy with applyOnForward: its ingress rules also run on forwarded traffic."),
+    "fwd": Relation(("F", "C", "B"), "Evaluation subject F: host endpoint C forwarding a node port's traffic to backend B."),
     "svc_local": Relation(("Svc",), "externalTrafficPolicy Local: backends see the client's address."),
     "svc_cluster": Relation(("Svc",), "externalTrafficPolicy Cluster: backends see the node's address (SNAT)."),
 }

@@ -20,6 +20,8 @@ proof: a second labelling of the same new name is not explored.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -410,9 +412,9 @@ def build_universe(cluster: Cluster, extra: list[Test] = (), pod_cidrs: list[Cid
 
 
 def _copy(cluster: Cluster) -> Cluster:
-    return Cluster(dict(cluster.namespaces), list(cluster.endpoints), list(cluster.services),
-                   list(cluster.service_accounts), cluster.policies, cluster.calico_policies, cluster.admin_policies,
-                   cluster.tiers, cluster.network_sets, cluster.profiles, cluster.skipped)
+    """A copy whose inventory lists can grow; everything else (policies, host endpoints, pools, ...) is shared."""
+    return dataclasses.replace(cluster, namespaces=dict(cluster.namespaces), endpoints=list(cluster.endpoints),
+                               services=list(cluster.services), service_accounts=list(cluster.service_accounts))
 
 
 def build_worlds(clusters: list[Cluster], extra: list[Test] = (), pod_cidrs: list[Cidr] | None = None,

@@ -324,3 +324,51 @@ def test_an_unknown_host_endpoint_name_is_a_usage_error():
     with pytest.raises(ReasonerError, match="unknown endpoint 'hep:nope'"):
         allowed(an, OUT, "hep:nope")
     assert isinstance(an, api.Analysis)
+
+
+# ---- lint ---------------------------------------------------------------------------------------------------------
+
+def test_lint_reports_a_pre_dnat_policy_that_selects_only_pods_as_vacuous():
+    from reasoner.lint import lint
+
+    an = analyse(*PODS, hep("h", labels=NODE), gnp("pre", PRE + "  selector: app == 'a'\n  ingress: [{action: Deny}]\n"),
+                 gnp("ok", PRE + DENY_IN))
+    found = {(f.kind, f.subject) for f in lint(an)}
+    assert ("vacuous-policy", "GlobalNetworkPolicy pre") in found
+    assert ("vacuous-policy", "GlobalNetworkPolicy ok") not in found
+
+
+def test_lint_reports_a_rule_selector_that_only_matches_host_endpoints_without_addresses_as_dead():
+    from reasoner.lint import lint
+
+    an = analyse(*PODS, hep("g", ip=None, labels=NODE),
+                 gnp("p", "  selector: app == 'a'\n  ingress: [{action: Allow, source: {selector: role == 'node'}}]\n"))
+    assert "dead-peer" in {f.kind for f in lint(an)}
+
+
+# ---- applyOnForward on a node port's forwarded packet (§4.9) -----------------------------------------------------
+
+FWD = "  applyOnForward: true\n"
+
+
+def test_an_apply_on_forward_policy_runs_on_the_forwarded_node_port_packet_with_the_clients_address():
+    pol = gnp("fwd", FWD + "  selector: role == 'node'\n  ingress: [{action: Deny, source: {nets: [198.51.100.0/24]}}, "
+                           "{action: Allow}]\n")
+    an = analyse(*PODS, *NP, pol)  # externalTrafficPolicy Cluster: the backend sees the node, the host the client
+    assert not allowed(an, OTHER, "hep:h", "TCP", 30080)
+    assert allowed(an, OUT, "hep:h", "TCP", 30080)
+
+
+def test_without_apply_on_forward_a_host_policy_does_not_touch_forwarded_traffic():
+    pol = gnp("host", "  selector: role == 'node'\n  ingress: [{action: Deny, source: {nets: [198.51.100.0/24]}}]\n")
+    an = analyse(*PODS, *NP, pol)
+    assert allowed(an, OTHER, "hep:h", "TCP", 30080)
+
+
+def test_forwarded_rules_match_the_backend_on_its_target_port_and_end_in_the_tiers_deny():
+    pol = gnp("fwd", FWD + "  selector: role == 'node'\n  ingress: [{action: Allow, protocol: TCP, destination: "
+                           "{selector: app == 'a', ports: [http]}}]\n")
+    an = analyse(*PODS, *NP, pol, service("other", {"app": "b"}, 30090, 9090))
+    assert allowed(an, OUT, "hep:h", "TCP", 30080)  # to x/a on 8080 (http)
+    assert not allowed(an, OUT, "hep:h", "TCP", 30090)  # to x/b: no rule matches, end of the default tier
+    assert not allowed(an, OUT, "hep:h", "TCP", 80)  # host-local: the same policy, no rule matches the host
