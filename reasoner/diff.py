@@ -29,7 +29,7 @@ from reasoner.properties.encode import Encoding
 from reasoner.sources.registry import build_cluster
 
 INVENTORY_KINDS = frozenset({"Namespace", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
-                             "ReplicationController", "Job", "CronJob", "Service", "ServiceAccount"})
+                             "ReplicationController", "Job", "CronJob", "Service", "ServiceAccount", "HostEndpoint"})
 PORT_MIN = {"TCP": 1, "UDP": 1, "SCTP": 1}
 
 
@@ -92,7 +92,7 @@ def _key(doc: Document) -> tuple | None:
     if not isinstance(data, dict) or data.get("kind") not in INVENTORY_KINDS:
         return None
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    ns = "" if data["kind"] == "Namespace" else meta.get("namespace", "default")
+    ns = "" if data["kind"] in ("Namespace", "HostEndpoint") else meta.get("namespace", "default")
     return data["kind"], ns, meta.get("name")
 
 
@@ -139,7 +139,7 @@ class Joint:
 def joint_classes(a: api.Analysis, b: api.Analysis) -> list[Joint]:
     out: list[Joint] = []
     by_key: dict[tuple[int, int], Joint] = {}
-    for ep in a.cluster.endpoints:
+    for ep in [*a.cluster.endpoints, *a.cluster.host_endpoints]:
         ca, cb = a.facts.class_of[ep.ref], b.facts.class_of.get(ep.ref)
         if cb is None:
             raise UsageError(f"{ep.ref} is in one version only")  # complete() makes this impossible
@@ -367,6 +367,7 @@ def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: di
     by_ns: dict[str, list[str]] = {}
     ranges: dict[int, list[tuple[int, int]]] = {}
     kinds: list[str] = []
+    hosts: list[str] = []
     for j in group:
         if j.external:
             ranges.setdefault(j.family, []).append((j.lo, j.hi))
@@ -379,9 +380,12 @@ def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: di
                 if text not in kinds:
                     kinds.append(text)
                 continue
+            if m.startswith("hep:"):
+                hosts.append(m)
+                continue
             ns, name = m.split("/", 1)
             by_ns.setdefault(ns, []).append(name)
-    parts = []
+    parts = sorted(set(hosts))
     for ns, names in sorted(by_ns.items()):
         names = sorted(set(names))
         if len(names) > 1 and set(names) == set(all_members.get(ns, ())):

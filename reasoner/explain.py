@@ -136,8 +136,8 @@ def resolve(an: Analysis, text: str) -> Target:
     return Target(text, cls)
 
 
-HOOKS = {"ingress": (("untracked_in", "untracked (doNotTrack)"), ("prednat_in", "preDNAT")),
-         "egress": (("untracked_out", "untracked (doNotTrack)"),)}
+HOOKS = {"ingress": (("untracked_in", "untracked"), ("prednat_in", "preDNAT")),
+         "egress": (("untracked_out", "untracked"),)}
 
 
 def _host_side(an: Analysis, side: Side, direction: str, subject: Target, peer: Target,

@@ -91,6 +91,11 @@ class _Members:
 
     def _class_ok(self, peer: Peer, cls: EndpointClass) -> bool:
         fb = self.an.facts
+        if cls.host:  # a host endpoint: no namespace, service account or Service; its labels, its addresses
+            if any(v is not None for v in (peer.namespace, peer.namespace_selector, peer.service_account,
+                                           peer.service)):
+                return False
+            return peer.selector is None or peer.selector.matches(fb.calico_labels[cls.id])
         ns = self.an.cluster.namespaces[cls.namespace]
         if peer.namespace is not None and cls.namespace != peer.namespace:
             return False

@@ -28,9 +28,12 @@ def chain_lines(v: Verdict) -> list[str]:
             if "policy" in step:
                 pol = step["policy"]
                 ref = f"{pol['namespace']}/{pol['name']}" if pol["namespace"] else pol["name"]
-                where = f"{ref} {step['rule']['direction']}[{step['rule']['index']}] ({step['file']}:{step['line']})"
+                at = step["file"] if step["line"] is None else f"{step['file']}:{step['line']}"
+                where = f"{ref} {step['rule']['direction']}[{step['rule']['index']}] ({at})"
             tier = f"tier {step['tier']}: " if "tier" in step else ""
             out.append(f"{side.direction} at {side.endpoint}: {tier}{step['action']} {where or step.get('note', '')}".rstrip())
+        if side.endpoint.startswith("hep:") and side.steps:  # a node port's backends, a failsafe port
+            out.extend(f"{side.direction} at {side.endpoint}: {note}" for note in side.notes)
     return out
 
 
