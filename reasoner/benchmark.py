@@ -71,9 +71,52 @@ def calico_policies(namespaces: list[str], workloads: list[tuple[str, str, str]]
     return docs
 
 
-def generate(pods: int, policies: int, seed: int = 1, calico: int = 0) -> list[dict]:
-    """A cluster of `pods` pods in about pods/20 workloads, `policies` NetworkPolicies, and `calico` Calico
-    policies (none by default)."""
+def host_endpoints(hosts: int, workloads: list[tuple[str, str, str]]) -> list[dict]:
+    """`hosts` nodes, each with a HostEndpoint (every tenth a wildcard with the default-allow profile), a NodePort
+    Service for every tenth workload, and host protection as Calico's guide has it: preDNAT policies letting the
+    cluster's networks in, opening the node ports to an office network and dropping the rest; a normal policy
+    for the kubelet API and the hosts' own egress; an untracked policy keeping pods off etcd."""
+    docs: list[dict] = []
+    for n in range(hosts):
+        wild = n % 10 == 9
+        spec = {"node": f"node-{n}", "interfaceName": "*" if wild else "eth0",
+                "expectedIPs": [f"192.168.{n >> 8}.{n & 255}"]}
+        if wild:
+            spec["profiles"] = ["projectcalico-default-allow"]
+        docs.append({"apiVersion": "projectcalico.org/v3", "kind": "HostEndpoint",
+                     "metadata": {"name": f"node-{n}", "labels": {} if wild else {"host-endpoint": "ingress"}},
+                     "spec": spec})
+    node_ports = []
+    for w, (ns, app, tier) in enumerate(workloads[::10]):
+        node_ports.append(30000 + w)
+        docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": app, "namespace": ns},
+                     "spec": {"type": "NodePort", "selector": {"app": app},
+                              "externalTrafficPolicy": "Local" if w % 2 else "Cluster",
+                              "ports": [{"port": 80, "targetPort": "http", "nodePort": 30000 + w}]}})
+    pre = {"preDNAT": True, "applyOnForward": True, "selector": "has(host-endpoint)"}
+    gnp = [("allow-cluster-internal", {**pre, "order": 10, "ingress": [
+               {"action": "Allow", "source": {"nets": ["10.0.0.0/8", "192.168.0.0/16"]}}]}),
+           ("allow-node-ports", {**pre, "order": 11, "ingress": [
+               {"action": "Allow", "protocol": "TCP", "source": {"nets": ["203.0.113.0/24"]},
+                "destination": {"selector": "has(host-endpoint)", "ports": node_ports[:50] or [30000]}}]}),
+           ("drop-other", {**pre, "order": 20, "ingress": [{"action": "Deny"}]}),
+           ("host-services", {"selector": "has(host-endpoint)", "order": 100, "types": ["Ingress", "Egress"],
+                              "ingress": [{"action": "Allow", "protocol": "TCP",
+                                           "source": {"nets": ["192.168.0.0/16"]}, "destination": {"ports": [10250]}}],
+                              "egress": [{"action": "Allow"}]}),
+           ("no-pods-to-etcd", {"doNotTrack": True, "applyOnForward": True, "selector": "has(host-endpoint)",
+                                "order": 1, "ingress": [{"action": "Deny", "protocol": "TCP",
+                                                         "source": {"nets": ["10.0.0.0/8"]},
+                                                         "destination": {"ports": [4001]}}]})]
+    for name, spec in gnp:
+        docs.append({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {"name": name},
+                     "spec": spec})
+    return docs
+
+
+def generate(pods: int, policies: int, seed: int = 1, calico: int = 0, hosts: int = 0) -> list[dict]:
+    """A cluster of `pods` pods in about pods/20 workloads, `policies` NetworkPolicies, `calico` Calico
+    policies (none by default) and `hosts` host endpoints with node ports and host protection (none)."""
     rnd = random.Random(seed)
     n_workloads = max(4, pods // 20)
     n_ns = max(2, n_workloads // 10)
@@ -150,6 +193,8 @@ def generate(pods: int, policies: int, seed: int = 1, calico: int = 0) -> list[d
         docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": spec})
     if calico:
         docs.extend(calico_policies(namespaces, workloads, calico, rnd))
+    if hosts:
+        docs.extend(host_endpoints(hosts, workloads))
     return docs
 
 
@@ -221,8 +266,15 @@ def run_one(pods: int, policies: int, directory: Path) -> dict:
     t4 = time.perf_counter()
     can(an, cluster.endpoints[1].ref, cluster.endpoints[-2].ref, "TCP", 5432)
     t5 = time.perf_counter()
+    host_ms = None
+    if cluster.host_endpoints:  # a node port through the first host endpoint, from the office network
+        port = next(sp.node_port for v in cluster.services for sp in v.ports if sp.node_port is not None)
+        t = time.perf_counter()
+        can(an, "ip:203.0.113.7", cluster.host_endpoints[0].ref, "TCP", port)
+        host_ms = (time.perf_counter() - t) * 1000
     internal = [c for c in an.facts.classes if c.external is None]
-    return {"pods": pods, "policies": policies, "classes": len(internal),
+    return {"pods": pods, "policies": policies, "classes": len(internal), "host_can_ms": host_ms,
+            "hosts": len(cluster.host_endpoints),
             "atoms": len(an.facts.classes) - len(internal), "facts": len(an.facts.facts),
             "load_s": t1 - t0, "rules_s": t2 - t1, "map_s": t3 - t2, "class_pairs": len(conns),
             "can_first_ms": (t4 - t3) * 1000, "can_ms": (t5 - t4) * 1000, "peak_mib": peak_mib()}
@@ -309,6 +361,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="PODSxPOLICIES, e.g. 1000x300")
     ap.add_argument("--calico", type=float, default=0, metavar="FRACTION",
                     help="add Calico policies (tiers, global policies, order), this fraction of the policy count")
+    ap.add_argument("--hosts", type=int, default=0, metavar="N",
+                    help="add N host endpoints, NodePort Services for a tenth of the workloads, and host protection "
+                         "policies (preDNAT, normal, doNotTrack)")
     ap.add_argument("--no-nca", action="store_true", help="do not time network-config-analyzer")
     ap.add_argument("--nca", default=shutil.which("nca"), help="path of network-config-analyzer's `nca` "
                     "(default: found on PATH)")
@@ -330,7 +385,7 @@ def main(argv: list[str] | None = None) -> None:
         pods, policies = (int(x) for x in size.lower().split("x"))
         base = args.keep or Path(tempfile.mkdtemp(prefix="reasoner-bench-"))
         directory = base / f"{pods}x{policies}"
-        docs = generate(pods, policies, calico=int(policies * args.calico))
+        docs = generate(pods, policies, calico=int(policies * args.calico), hosts=args.hosts)
         write(docs, directory)
         # each measurement in a fresh process, so that peak memory is its own
         r = fresh("run_one", pods, policies, directory)
@@ -346,6 +401,9 @@ def main(argv: list[str] | None = None) -> None:
             nca_text, ratio = f"{nca:.1f}", f"{nca / total:.1f}"
         print(f"{pods:>6} {policies:>8} {r['classes']:>7} {r['load_s']:>7.2f} {r['rules_s']:>7.2f} {r['map_s']:>7.2f} "
               f"{r['can_ms']:>7.1f} {r['peak_mib']:>8.0f} {nca_text:>7} {ratio:>6}", flush=True)
+        if r.get("hosts"):
+            print(f"       {r['hosts']} host endpoints (in the map above); can to a node port through one: "
+                  f"{r['host_can_ms']:.1f} ms", flush=True)
         if args.prove and (p := fresh("prove_figures", directory, args.prove, scope=args.scope)) is not None:
             counts = {st: p["statuses"].count(st) for st in sorted(set(p["statuses"]))}
             widen = (f"; {p['new_pods']} new pods built and analysed in {p['widen_s']:.2f} s"

@@ -200,23 +200,54 @@ class _HookSide:
 class _HostEnds:
     """What a host endpoint's ends allow (rules/hosts.dl `hep_in_ok`, `hep_out_ok`, composed over port ranges):
     failsafe ports; then untracked policy; then, inbound, a node port goes to its backends unless preDNAT policy
-    denies it, other ports to preDNAT policy, then normal policy (tiers, profiles, the default Deny)."""
+    denies it, other ports to preDNAT policy, then normal policy (tiers, profiles, the default Deny).
 
-    def __init__(self, an: Analysis, normal: dict[str, _OrderedSide]):
+    With `pod_in` (the whole map), a node port's backends are checked from the per-end sets already at hand: each
+    backend's ingress from the client (externalTrafficPolicy Local) or the host endpoint (Cluster) on its target
+    port, and the forwarding host endpoint's applyOnForward policies (`fwd_in`) from the client. Without it (one
+    `can` pair), the flow-level relation `np_blocked` answers, and the failsafe ports are asked per pair."""
+
+    def __init__(self, an: Analysis, normal: dict[str, _OrderedSide], pod_in=None):
         e = an.engine
         self.e = e
         self.classes = {c.id for c in an.facts.classes if c.host}
         self.normal = normal
         self.hooks = {d: _HookSide(an, d) for d in ("untracked_in", "untracked_out", "prednat_in")}
         self.node_ports: dict[str, set[int]] = {}
-        for _svc, p, port, _b, _tp in e.ask("np_target", None, None, None, None, None):
+        self.targets: dict[tuple[str, int], list[tuple[int, int, bool]]] = {}  # (P, node port) -> (B, TP, local)
+        local = {sid for (sid,) in e.ask("svc_local", None)}
+        for sid, p, port, b, tp in e.ask("np_target", None, None, None, None, None):
             self.node_ports.setdefault(p, set()).add(port)
+            self.targets.setdefault((p, port), []).append((b, tp, sid in local))
+        self.pod_in = pod_in
+        self.failsafe: dict[tuple[int, str, int], list[tuple[str, int]]] | None = None
+        if pod_in is not None:
+            self.failsafe = {}
+            for h, d, q, p, port in e.ask("fs_ok", None, None, None, None, None):
+                self.failsafe.setdefault((h, d, q), []).append((p, port))
+            self.forward = {(h, b): f for f, h, b in e.ask("fwd", None, None, None)}
+            self.forwarding = {f for f, _d in e.ask("ordered", None, "fwd_in")}
+            self.fwd_side = _OrderedSide(an, "fwd_in") if self.forwarding else None
+
+    def _np_ok(self, h: int, q: int, p: str, port: int, protocols: tuple[str, ...]) -> bool:
+        """Every backend behind node port p/port admits the forwarded flow from q through h."""
+        if self.pod_in is None:
+            return not self.e.holds("np_blocked", h, q, p, port)
+        for b, tp, local in self.targets[(p, port)]:
+            if not any(lo <= tp <= hi for lo, hi in self.pod_in(b, q if local else h).get(p, ())):
+                return False
+            f = self.forward.get((h, b))
+            if f in self.forwarding and not any(lo <= tp <= hi
+                                                for lo, hi in self.fwd_side.allows(f, q, protocols).get(p, ())):
+                return False
+        return True
 
     def allows(self, h: int, q: int, direction: str, protocols: tuple[str, ...]) -> dict[str, list[tuple[int, int]]]:
-        e = self.e
         normal = self.normal[direction].allows(h, q, protocols)
         failsafe: dict[str, list[tuple[int, int]]] = {}
-        for _h, _d, _q, p, port in e.ask("fs_ok", h, direction, q, None, None):
+        rows = (self.failsafe.get((h, direction, q), []) if self.failsafe is not None else
+                [(p, port) for _h, _d, _q, p, port in self.e.ask("fs_ok", h, direction, q, None, None)])
+        for p, port in rows:
             failsafe.setdefault(p, []).append((port, port))
         out: dict[str, list[tuple[int, int]]] = {}
         for p in protocols:
@@ -225,8 +256,9 @@ class _HostEnds:
             if direction == "ingress":
                 pa, pd = self.hooks["prednat_in"].decides(h, q, p)
                 nps = [(n, n) for n in sorted(self.node_ports.get(p, ()))]
-                np_ok = [(n, n) for n, _ in nps if not e.holds("np_blocked", h, q, p, n)]
-                rest = merge(minus(np_ok, pd) + minus(pa + minus(rest, pd), nps))
+                open_nps = minus(nps, merge(pd + ud + ua))  # the others are decided before DNAT
+                np_ok = [(n, n) for lo, hi in open_nps for n in range(lo, hi + 1) if self._np_ok(h, q, p, n, protocols)]
+                rest = merge(np_ok + minus(pa + minus(rest, pd), nps))
             ranges = merge(failsafe.get(p, []) + ua + minus(rest, ud))
             if ranges:
                 out[p] = ranges
@@ -284,7 +316,9 @@ def _ordered_pairs(an: Analysis, only: tuple[int, int] | None = None) -> dict[tu
     classes = an.facts.classes
     hosts = None
     if any(c.host for c in classes):
-        hosts = _HostEnds(an, {"egress": egress, "ingress": ingress})
+        def pod_in(b: int, x: int) -> dict[str, list[tuple[int, int]]]:  # a backend's ingress end towards x
+            return _end(b, x, "ingress", ordered, ingress, i_open, i_grants, full, protocols)[0]
+        hosts = _HostEnds(an, {"egress": egress, "ingress": ingress}, None if only else pod_in)
     out: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
     full = {p: FULL for p in protocols}
     meets: dict[tuple[int, int], list[tuple[str, int, int]]] = {}  # intersections of shared dicts
