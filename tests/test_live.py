@@ -1,6 +1,6 @@
 """Reading a running cluster, against a local fake of the Kubernetes API that serves recorded list responses
-(tests/data/fake-api: the calico-security-tier-dns scenario as a cluster would list it; the
-AdminNetworkPolicy CRDs are not installed there, so those kinds answer 404)."""
+(tests/data/fake-api: the calico-security-tier-dns scenario as a cluster would list it, plus a host endpoint and
+the default FelixConfiguration; the AdminNetworkPolicy CRDs are not installed there, so those kinds answer 404)."""
 
 from __future__ import annotations
 
@@ -115,3 +115,15 @@ def test_unreachable_cluster_and_refused_requests_are_clear_errors(kubeconfig):
     assert r.exit_code == 2 and "HTTP 403" in r.stderr
     r = run("--kubeconfig", str(kubeconfig), "--context", "nosuch", "connectivity", "cluster:")
     assert r.exit_code == 2 and "kubeconfig" in r.stderr
+
+
+def test_host_endpoints_and_failsafe_ports_are_read_from_the_cluster(kubeconfig, tmp_path):
+    base = ("--kubeconfig", str(kubeconfig), "can")
+    assert run(*base, "ip:198.51.100.7", "hep:node-1-eth0", "--port", "22", "-f", "cluster:").exit_code == 0
+    # the FelixConfiguration replaced the default failsafe ports: 6443 is not one any more; no policy: Deny
+    assert run(*base, "ip:198.51.100.7", "hep:node-1-eth0", "--port", "6443", "-f", "cluster:").exit_code == 1
+    assert ("GET", "/apis/crd.projectcalico.org/v1/hostendpoints") in FakeAPI.seen
+    snap = tmp_path / "snap"
+    assert run("--kubeconfig", str(kubeconfig), "snapshot", str(snap)).exit_code == 0
+    assert "node-1-eth0" in (snap / "hostendpoints.crd-projectcalico-org.yaml").read_text()
+    assert run("can", "ip:198.51.100.7", "hep:node-1-eth0", "--port", "6443", "-f", str(snap)).exit_code == 1
