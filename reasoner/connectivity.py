@@ -220,6 +220,7 @@ class _HostEnds:
             self.node_ports.setdefault(p, set()).add(port)
             self.targets.setdefault((p, port), []).append((b, tp, sid in local))
         self.pod_in = pod_in
+        self._admits: dict[tuple, bool] = {}  # (backend, seen source, protocol, target port) -> admitted
         self.failsafe: dict[tuple[int, str, int], list[tuple[str, int]]] | None = None
         if pod_in is not None:
             self.failsafe = {}
@@ -234,7 +235,12 @@ class _HostEnds:
         if self.pod_in is None:
             return not self.e.holds("np_blocked", h, q, p, port)
         for b, tp, local in self.targets[(p, port)]:
-            if not any(lo <= tp <= hi for lo, hi in self.pod_in(b, q if local else h).get(p, ())):
+            seen = q if local else h
+            key = (b, seen, p, tp)
+            ok = self._admits.get(key)
+            if ok is None:
+                ok = self._admits[key] = any(lo <= tp <= hi for lo, hi in self.pod_in(b, seen).get(p, ()))
+            if not ok:
                 return False
             f = self.forward.get((h, b))
             if f in self.forwarding and not any(lo <= tp <= hi

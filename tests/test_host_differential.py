@@ -116,35 +116,28 @@ def pod_ingress(scn: dict, pod: str, peer_ip: str, proto: str, port: int) -> boo
     return pod_end(scn, pod, "ingress", peer_ip, proto, port)
 
 
-def host_in(scn: dict, name: str, src_ip: str, proto: str, port: int) -> bool:
+def host_end(scn: dict, name: str, direction: str, peer_ip: str, proto: str, port: int) -> bool:
+    """Host endpoint `name`'s end: failsafe ports, untracked policy, inbound a node port or preDNAT policy, then
+    normal policy."""
     host = scn["hosts"][name]
-    if failsafe(scn, "ingress", proto, port, src_ip):
+    if failsafe(scn, direction, proto, port, peer_ip):
         return True
-    raw = hook(scn, host, "untracked", "ingress", proto, port, src_ip)
+    raw = hook(scn, host, "untracked", direction, proto, port, peer_ip)
     if raw is not None:
         return raw == "Allow"
-    pre = hook(scn, host, "preDNAT", "ingress", proto, port, src_ip)
-    if proto == "TCP" and port == 30080:  # the node port: DNAT to x/a:8080, forwarded (§1.6)
-        if pre == "Deny":
-            return False
-        forward = [p for p in scn["policies"] if p["hook"] == "normal" and p["forward"] and selects(p, host)]
-        if run_tier(forward, "ingress", "TCP", 8080, src_ip, "Deny") == "Deny":  # §4.9: the client's address
-            return False
-        seen = src_ip if scn["local"] else HOSTS[name]
-        return pod_ingress(scn, "x/a", seen, "TCP", 8080)
-    if pre is not None:
-        return pre == "Allow"
-    return normal(scn, host, "ingress", proto, port, src_ip)
-
-
-def host_out(scn: dict, name: str, dst_ip: str, proto: str, port: int) -> bool:
-    host = scn["hosts"][name]
-    if failsafe(scn, "egress", proto, port, dst_ip):
-        return True
-    raw = hook(scn, host, "untracked", "egress", proto, port, dst_ip)
-    if raw is not None:
-        return raw == "Allow"
-    return normal(scn, host, "egress", proto, port, dst_ip)
+    if direction == "ingress":
+        pre = hook(scn, host, "preDNAT", "ingress", proto, port, peer_ip)
+        if proto == "TCP" and port == 30080:  # the node port: DNAT to x/a:8080, forwarded (§1.6)
+            if pre == "Deny":
+                return False
+            forward = [p for p in scn["policies"] if p["hook"] == "normal" and p["forward"] and selects(p, host)]
+            if run_tier(forward, "ingress", "TCP", 8080, peer_ip, "Deny") == "Deny":  # §4.9: the client's address
+                return False
+            seen = peer_ip if scn["local"] else HOSTS[name]
+            return pod_ingress(scn, "x/a", seen, "TCP", 8080)
+        if pre is not None:
+            return pre == "Allow"
+    return normal(scn, host, direction, proto, port, peer_ip)
 
 
 def address(name: str) -> str:
@@ -153,13 +146,13 @@ def address(name: str) -> str:
 
 def reference(scn: dict, src: str, dst: str, proto: str, port: int) -> bool:
     if src in HOSTS:
-        out_ok = host_out(scn, src, address(dst), proto, port)
+        out_ok = host_end(scn, src, "egress", address(dst), proto, port)
     elif src in PODS:
         out_ok = pod_end(scn, src, "egress", address(dst), proto, port)
     else:
         out_ok = True
     if dst in HOSTS:
-        in_ok = host_in(scn, dst, address(src), proto, port)
+        in_ok = host_end(scn, dst, "ingress", address(src), proto, port)
     elif dst in PODS:
         in_ok = pod_ingress(scn, dst, address(src), proto, port)
     else:

@@ -164,17 +164,10 @@ def test_bad_admin_policies_are_clear_errors(tmp_path):
 
 
 def test_a_pass_rule_with_an_unknown_peer_fails_closed_as_a_deny_of_everything():
-    anp = """
-apiVersion: policy.networking.k8s.io/v1alpha1
-kind: AdminNetworkPolicy
-metadata: {name: a}
-spec:
-  priority: 1
-  subject: {namespaces: {}}
-  ingress:
-  - {action: Pass, from: [{nodes: {}}], ports: [{portNumber: {protocol: UDP, port: 5353}}]}
-  - {action: Allow, from: [{namespaces: {}}]}
-"""
+    anp = ("apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\n"
+           "spec: {priority: 1, subject: {namespaces: {}}, ingress: [\n"
+           "  {action: Pass, from: [{nodes: {}}], ports: [{portNumber: {protocol: UDP, port: 5353}}]},\n"
+           "  {action: Allow, from: [{namespaces: {}}]}]}\n")
     an = analyse(NAMESPACES, *PODS, anp, base=False)
     assert not allowed(an, "t2/app", "t1/app", "TCP", 80)  # not a Pass of UDP/5353: a Deny of every flow
     assert not allowed(an, "t2/app", "t1/app", "UDP", 5353)
