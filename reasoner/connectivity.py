@@ -219,6 +219,10 @@ class _HostEnds:
         for sid, p, port, b, tp in e.ask("np_target", None, None, None, None, None):
             self.node_ports.setdefault(p, set()).add(port)
             self.targets.setdefault((p, port), []).append((b, tp, sid in local))
+        for p, port in e.ask("np_empty", None, None):  # no backend: rejected
+            self.node_ports.setdefault(p, set()).add(port)
+            self.targets.setdefault((p, port), [])
+        self.families = {c.id: set(c.families) for c in an.facts.classes}
         self.pod_in = pod_in
         self._admits: dict[tuple, bool] = {}  # (backend, seen source, protocol, target port) -> admitted
         self.failsafe: dict[tuple[int, str, int], list[tuple[str, int]]] | None = None
@@ -230,12 +234,17 @@ class _HostEnds:
             self.forwarding = {f for f, _d in e.ask("ordered", None, "fwd_in")}
             self.fwd_side = _OrderedSide(an, "fwd_in") if self.forwarding else None
 
-    def _np_ok(self, h: int, q: int, p: str, port: int, protocols: tuple[str, ...]) -> bool:
-        """Every backend behind node port p/port admits the forwarded flow from q through h."""
+    def _np_ok(self, h: int, q: int, p: str, port: int, protocols: tuple[str, ...], pre_allowed: bool) -> bool:
+        """Every backend behind node port p/port admits the forwarded flow from q through h (and there is one); the
+        applyOnForward policies too, unless preDNAT policy allowed it."""
         if self.pod_in is None:
             return not self.e.holds("np_blocked", h, q, p, port)
+        if not self.targets[(p, port)]:
+            return False
         for b, tp, local in self.targets[(p, port)]:
             seen = q if local else h
+            if not self.families[b] & self.families[seen]:
+                return False
             key = (b, seen, p, tp)
             ok = self._admits.get(key)
             if ok is None:
@@ -243,7 +252,7 @@ class _HostEnds:
             if not ok:
                 return False
             f = self.forward.get((h, b))
-            if f in self.forwarding and not any(lo <= tp <= hi
+            if not pre_allowed and f in self.forwarding and not any(lo <= tp <= hi
                                                 for lo, hi in self.fwd_side.allows(f, q, protocols).get(p, ())):
                 return False
         return True
@@ -262,9 +271,11 @@ class _HostEnds:
             if direction == "ingress":
                 pa, pd = self.hooks["prednat_in"].decides(h, q, p)
                 nps = [(n, n) for n in sorted(self.node_ports.get(p, ()))]
-                open_nps = minus(nps, merge(pd + ud + ua))  # the others are decided before DNAT
-                np_ok = [(n, n) for lo, hi in open_nps for n in range(lo, hi + 1) if self._np_ok(h, q, p, n, protocols)]
+                open_nps = minus(nps, merge(pd + ud))  # the others are denied before DNAT
+                np_ok = [(n, n) for lo, hi in open_nps for n in range(lo, hi + 1)
+                         if self._np_ok(h, q, p, n, protocols, any(a <= n <= b for a, b in pa))]
                 rest = merge(np_ok + minus(pa + minus(rest, pd), nps))
+                ua = minus(ua, nps)  # an untracked Allow does not decide a node port (forwarded to a pod)
             ranges = merge(failsafe.get(p, []) + ua + minus(rest, ud))
             if ranges:
                 out[p] = ranges

@@ -165,9 +165,17 @@ def _host_side(an: Analysis, side: Side, direction: str, subject: Target, peer: 
         if steps[-1].action == "Deny":
             return
         if steps[-1].action == "Allow":
-            if hook == "prednat_in" and e.holds("nodeport_at", proto, port):
-                break  # on to DNAT and the backends
+            if e.holds("nodeport_at", proto, port):
+                if hook == "untracked_in":  # forwarded to a pod: an untracked Allow has no useful effect (§4.9)
+                    side.notes.append("the untracked Allow does not decide a node port: the packet goes on to "
+                                      "preDNAT policy and DNAT (untracked policy has no useful effect on traffic "
+                                      "forwarded to a pod)")
+                    continue
+                break  # on to DNAT and the backends; the applyOnForward policies are skipped
             side.notes.append(f"accepted by {title} policy: later host endpoint policy is skipped")
+            if hook.startswith("untracked"):
+                side.notes.append("untracked: the replies are not tracked either; the host endpoint's policy in "
+                                  "the other direction must allow them too (not checked here)")
             return
     if direction == "ingress" and e.holds("nodeport_at", proto, port):
         _node_port_notes(an, side, subject, peer, proto, port)
@@ -179,6 +187,10 @@ def _node_port_notes(an: Analysis, side: Side, subject: Target, peer: Target, pr
     """The flow is DNATed to a Service's backends and forwarded: each backend's own ingress decides."""
     e = an.engine
     svc_of = an.facts.service_ids
+    if e.holds("np_empty", proto, port):
+        side.notes.append(f"{proto}/{port} is the node port of a Service that selects no pod: kube-proxy rejects it")
+        return
+    pre_allowed = e.holds("hook_decides", subject.cls.id, "prednat_in", peer.cls.id, proto, port, "Allow")
     for sid, _p, _port, b, tp in e.ask("np_target", None, proto, port, None, None):
         svc = svc_of[sid]
         local = e.holds("svc_local", sid)
@@ -186,7 +198,11 @@ def _node_port_notes(an: Analysis, side: Side, subject: Target, peer: Target, pr
         ok = e.holds("wl_ingress_ok", b, seen.cls.id, proto, tp)
         backend = an.facts.classes[b]
         fid = next((f for f, (h, bb) in an.facts.forwards.items() if h == subject.cls.id and bb == b), None)
-        if fid is not None and e.holds("ordered", fid, "fwd_in"):  # applyOnForward policy on the forwarded packet
+        if not set(backend.families) & set(seen.cls.families):
+            side.notes.append(f"{backend.name} shares no address family with {seen.name}: not reached")
+        if fid is not None and e.holds("ordered", fid, "fwd_in") and pre_allowed:
+            side.notes.append(f"the applyOnForward policies of {subject.name} are skipped: preDNAT policy allowed it")
+        elif fid is not None and e.holds("ordered", fid, "fwd_in"):  # applyOnForward policy on the forwarded packet
             fwd_ok = e.holds("fwd_ok", fid, peer.cls.id, proto, tp)
             side.notes.append(f"forwarded to {backend.name} on {proto}/{tp}: the applyOnForward policies of "
                               f"{subject.name} {'allow' if fwd_ok else 'DENY'} it (chain below)")

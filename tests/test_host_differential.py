@@ -123,15 +123,17 @@ def host_end(scn: dict, name: str, direction: str, peer_ip: str, proto: str, por
     if failsafe(scn, direction, proto, port, peer_ip):
         return True
     raw = hook(scn, host, "untracked", direction, proto, port, peer_ip)
-    if raw is not None:
+    node_port = direction == "ingress" and proto == "TCP" and port == 30080
+    if raw == "Deny" or raw == "Allow" and not node_port:  # forwarded to a pod, an untracked Allow does nothing
         return raw == "Allow"
     if direction == "ingress":
         pre = hook(scn, host, "preDNAT", "ingress", proto, port, peer_ip)
-        if proto == "TCP" and port == 30080:  # the node port: DNAT to x/a:8080, forwarded (§1.6)
+        if node_port:  # DNAT to x/a:8080, forwarded (§1.6)
             if pre == "Deny":
                 return False
             forward = [p for p in scn["policies"] if p["hook"] == "normal" and p["forward"] and selects(p, host)]
-            if run_tier(forward, "ingress", "TCP", 8080, peer_ip, "Deny") == "Deny":  # §4.9: the client's address
+            # §4.9: the applyOnForward policies see the client's address; a preDNAT Allow skips them
+            if pre != "Allow" and run_tier(forward, "ingress", "TCP", 8080, peer_ip, "Deny") == "Deny":
                 return False
             seen = peer_ip if scn["local"] else HOSTS[name]
             return pod_ingress(scn, "x/a", seen, "TCP", 8080)

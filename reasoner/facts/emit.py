@@ -387,7 +387,11 @@ class _Emitter:
             sid = next(self.ids)
             self.fb.service_ids[sid] = svc
             self.add("svc_local" if svc.external_traffic_policy == "Local" else "svc_cluster", sid)
-            for ep in backends(cluster, svc):
+            eps = backends(cluster, svc)
+            if svc.selector is not None and not eps:  # kube-proxy rejects traffic to a Service without endpoints
+                for sp in ports:
+                    self.add("np_empty", self.fb.proto_rep.get(sp.protocol, sp.protocol), sp.node_port)
+            for ep in eps:
                 cls = self.fb.class_of.get(ep.ref)
                 for sp in ports:
                     tp = target_port(sp, ep)

@@ -156,6 +156,7 @@ RELATIONS: dict[str, Relation] = {
                           "on target port TP."),
     "pol_fwd": Relation(("Pol",), "A normal policy with applyOnForward: its ingress rules also run on forwarded traffic."),
     "fwd": Relation(("F", "C", "B"), "Evaluation subject F: host endpoint C forwarding a node port's traffic to backend B."),
+    "np_empty": Relation(("P", "Port"), "P/Port is the node port of a Service whose selector matches no pod."),
     "svc_local": Relation(("Svc",), "externalTrafficPolicy Local: backends see the client's address."),
     "svc_cluster": Relation(("Svc",), "externalTrafficPolicy Cluster: backends see the node's address (SNAT)."),
 }

@@ -372,3 +372,30 @@ def test_forwarded_rules_match_the_backend_on_its_target_port_and_end_in_the_tie
     assert allowed(an, OUT, "hep:h", "TCP", 30080)  # to x/a on 8080 (http)
     assert not allowed(an, OUT, "hep:h", "TCP", 30090)  # to x/b: no rule matches, end of the default tier
     assert not allowed(an, OUT, "hep:h", "TCP", 80)  # host-local: the same policy, no rule matches the host
+
+
+def test_an_untracked_allow_does_not_decide_a_node_port_the_backend_still_does():
+    deny_a = knp("x", "deny", "  podSelector: {}\n  policyTypes: [Ingress]\n")
+    an = analyse(*PODS, *NP, deny_a, gnp("raw", RAW + ALLOW_IN))
+    assert not allowed(an, OUT, "hep:h", "TCP", 30080)  # x/a admits nothing
+    assert allowed(an, OUT, "hep:h", "TCP", 80)  # host-local: the untracked Allow accepts
+
+
+def test_a_pre_dnat_allow_skips_the_apply_on_forward_policies_but_not_the_backend():
+    fwd_deny = gnp("fwd", FWD + DENY_IN)
+    an = analyse(*PODS, *NP, gnp("pre", PRE + ALLOW_IN), fwd_deny)
+    assert allowed(an, OUT, "hep:h", "TCP", 30080)
+    an = analyse(*PODS, *NP, fwd_deny)
+    assert not allowed(an, OUT, "hep:h", "TCP", 30080)
+
+
+def test_a_node_port_never_changes_the_address_family():
+    an = analyse(*PODS, hep("h", ip="fd00::10", labels=NODE), service("svc", {"app": "a"}, 30080, "http", local=True))
+    assert not allowed(an, "ip:2001:db8::7", "hep:h", "TCP", 30080)  # x/a has only an IPv4 address
+
+
+def test_a_node_port_of_a_service_without_backends_is_rejected():
+    an = analyse(*PODS, hep("h", labels=NODE, profiles=["projectcalico-default-allow"]),
+                 service("svc", {"app": "nobody"}, 30080, "http"))
+    assert not allowed(an, OUT, "hep:h", "TCP", 30080)
+    assert allowed(an, OUT, "hep:h", "TCP", 30081)  # the profile allows the host's own ports
