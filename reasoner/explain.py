@@ -221,10 +221,11 @@ def _side(an: Analysis, direction: str, subject: Target, peer: Target,
     side = Side(direction, subject.name, subject.cls.external is None and not subject.cls.host_network)
     e = an.engine
     c, p = subject.cls.id, peer.cls.id
-    if subject.cls.host:
-        for (pol_id, _c, _d) in e.ask("applies", None, c, None):
-            if pol_id in an.facts.policy_ids and an.facts.policy_ids[pol_id] not in side.isolating:
-                side.isolating.append(an.facts.policy_ids[pol_id])
+    if subject.cls.host:  # the policies of this end's hooks and of normal policy
+        for d in (direction, *(hook for hook, _title in HOOKS[direction])):
+            for (pol_id, _c, _d) in e.ask("applies", None, c, d):
+                if an.facts.policy_ids[pol_id] not in side.isolating:
+                    side.isolating.append(an.facts.policy_ids[pol_id])
         side.isolating.sort(key=lambda pol: (getattr(pol, "hook", ""), pol.name))
         _host_side(an, side, direction, subject, peer, proto, port)
         return side

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from reasoner import api
 from reasoner.explain import can
+from reasoner.facts.schema import EVALUATIONS
 from reasoner.model.admin import ANP_TIER, BANP_TIER
 from reasoner.model.calico import Action, CalicoPolicy
 from reasoner.model.cidr import sample_ip
@@ -309,8 +310,7 @@ class _Linter:
         for (tier, order, _hook), pols in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or float("inf"),
                                                                                  kv[0][2])):
             def actions(p, d):
-                d = "ingress" if d in ("prednat_in", "untracked_in") else "egress" if d == "untracked_out" else d
-                return {r.action for r in p.rules(Direction(d)) if r.action is not Action.LOG}
+                return {r.action for r in p.rules(Direction(EVALUATIONS[d])) if r.action is not Action.LOG}
 
             def ambiguous(p, o, d):  # both decide, and not always alike (two Allow-only policies commute)
                 mine, theirs = actions(p, d), actions(o, d)

@@ -435,20 +435,16 @@ class Session:
 
     def _classes_into(self, d: int) -> dict[int, dict]:
         """{source class: what it may send to class d, per protocol}: the connectivity map's rows into d."""
-        if d not in self._into:
-            if self.ordered:
-                self._into[d] = self._map()[0].get(d, {})
-            else:
-                self._into[d] = self._rows("allowed", (None, d), 0)
-        return self._into[d]
+        return self._classes(self._into, 0, d, (None, d))
 
     def _classes_from(self, s: int) -> dict[int, dict]:
-        if s not in self._from:
-            if self.ordered:
-                self._from[s] = self._map()[1].get(s, {})
-            else:
-                self._from[s] = self._rows("allowed", (s, None), 1)
-        return self._from[s]
+        """{destination class: what class s may send it, per protocol}."""
+        return self._classes(self._from, 1, s, (s, None))
+
+    def _classes(self, cache: dict, side: int, c: int, ends: tuple[int | None, int | None]) -> dict[int, dict]:
+        if c not in cache:
+            cache[c] = self._map()[side].get(c, {}) if self.ordered else self._rows("allowed", ends, side)
+        return cache[c]
 
     def _rows(self, relation: str, ends: tuple[int | None, int | None], other: int) -> dict[int, dict]:
         """Without ordered ends, `connectivity.class_connections` is the relation `allowed` read whole; here

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 
 from reasoner import api
@@ -48,3 +49,14 @@ def allowed(an: api.Analysis, src: str, dst: str, protocol: str = "TCP", port: i
 
 def table(an: api.Analysis) -> dict[tuple[str, str], dict]:
     return {(c.src, c.dst): c.allowed for c in connections(an)}
+
+
+def diff_rows(result_json: dict) -> set[tuple]:
+    """(src, dst, protocol, change, ports) for every pair of endpoints that a `diff -o json` result's changes name."""
+    out = set()
+    for c in result_json["changes"]:
+        for s in c["src"]["endpoints"]:
+            for d in c["dst"]["endpoints"]:
+                if s != d:
+                    out.add((s, d, c["protocol"], c["change"], json.dumps(c["ports"])))
+    return out

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import diff_rows
 
 from reasoner.cli import main
 
@@ -104,16 +105,6 @@ def test_prove_results_are_as_expected_and_witnesses_replay(scenario: Path, case
         assert replay.exit_code == (0 if want_allowed else 1), (r["id"], replay.output)
 
 
-def _rows(data: dict) -> set:
-    out = set()
-    for c in data["changes"]:
-        for s in c["src"]["endpoints"]:
-            for d in c["dst"]["endpoints"]:
-                if s != d:
-                    out.add((s, d, c["protocol"], c["change"], json.dumps(c["ports"])))
-    return out
-
-
 DIFFS = sorted(p.parent for p in CORPUS.glob("diff-*/expected.yaml"))
 
 
@@ -136,7 +127,7 @@ def test_diff_matches_expected_and_witnesses_differ(case):
         pods = {(r["src"], r["dst"], r["protocol"], r["change"], json.dumps(r["ports"])) for r in expected["rows"] or []}
         def named(end: str) -> bool:  # a pod or a host endpoint, not an address range
             return "/" in end and not end[0].isdigit() or end.startswith("hep:")
-        internal = {r for r in _rows(data) if named(r[0]) and named(r[1])}
+        internal = {r for r in diff_rows(data) if named(r[0]) and named(r[1])}
         assert internal == pods
     if not data["changes"] or expected["scope"] != "inventory":
         return

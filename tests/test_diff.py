@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import diff_rows
 
 from reasoner.cli import main
 
@@ -17,17 +18,6 @@ DEMO = Path(__file__).resolve().parents[1] / "corpus" / "microservices-demo" / "
 
 def run(*args: str):
     return CliRunner().invoke(main, list(args))
-
-
-def rows(result_json: dict) -> set[tuple]:
-    """(src, dst, protocol, change, ports) for every pair of endpoints that the changes name."""
-    out = set()
-    for c in result_json["changes"]:
-        for s in c["src"]["endpoints"]:
-            for d in c["dst"]["endpoints"]:
-                if s != d:
-                    out.add((s, d, c["protocol"], c["change"], json.dumps(c["ports"])))
-    return out
 
 
 @pytest.fixture
@@ -67,7 +57,7 @@ def test_widened_port_range_is_newly_allowed_on_the_new_ports_only(versions):
     r = run("diff", str(old), str(new), "-o", "json")
     assert r.exit_code == 1, r.output
     data = json.loads(r.stdout)
-    assert rows(data) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}
+    assert diff_rows(data) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}
     w = data["changes"][0]["witness"]
     assert not replay(old, w) and replay(new, w)
     before, after = data["changes"][0]["before"], data["changes"][0]["after"]
@@ -92,7 +82,7 @@ def test_removed_policy_is_newly_denied_and_reads_well(versions):
     r = run("diff", str(old), str(new), "-o", "json")
     assert r.exit_code == 1
     data = json.loads(r.stdout)
-    assert ("boutique/cartservice", "boutique/redis-cart", "TCP", "denied", "[[6379, 6379]]") in rows(data)
+    assert ("boutique/cartservice", "boutique/redis-cart", "TCP", "denied", "[[6379, 6379]]") in diff_rows(data)
     for c in data["changes"]:
         assert replay(old, c["witness"]) != replay(new, c["witness"])
     text = run("diff", str(old), str(new)).stdout
@@ -136,7 +126,7 @@ spec:
     (tmp_path / "new" / "all.yaml").write_text(base.replace("labels: {team: shop}", "labels: {team: ads}"))
     r = run("diff", str(tmp_path / "old"), str(tmp_path / "new"), "-o", "json")
     assert r.exit_code == 1, r.output
-    assert rows(json.loads(r.stdout)) == {("web/front", "db/pg", "TCP", "denied", "[[5432, 5432]]")}
+    assert diff_rows(json.loads(r.stdout)) == {("web/front", "db/pg", "TCP", "denied", "[[5432, 5432]]")}
 
 
 def test_a_change_only_new_pods_would_see_needs_any_workload_scope(tmp_path):
@@ -188,7 +178,7 @@ def test_git_revisions_are_read_from_the_repository(tmp_path, monkeypatch):
     r = run("diff", "git:HEAD:deploy/", "deploy/", "-o", "json")
     assert r.exit_code == 1, r.output
     data = json.loads(r.stdout)
-    assert rows(data) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}
+    assert diff_rows(data) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}
     assert any("git:HEAD:" not in step.get("file", "git:HEAD:") for step in data["changes"][0]["after"]["ingress"])
     r = run("diff", "git:HEAD:deploy/", "git:HEAD:deploy/")
     assert r.exit_code == 0
@@ -222,4 +212,4 @@ def test_inventory_option_supplies_the_pods(tmp_path):
             shutil.copy(f, inv / f.name)
     r = run("diff", str(old), str(new), "--inventory", str(inv), "-o", "json")
     assert r.exit_code == 1, r.output
-    assert rows(json.loads(r.stdout)) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}
+    assert diff_rows(json.loads(r.stdout)) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}

@@ -19,6 +19,7 @@ from pyDatalog import Logic, pyDatalog, pyEngine
 from pyDatalog.util import DatalogError
 
 from reasoner.errors import ReasonerError
+from reasoner.facts.schema import EVALUATIONS, RELATIONS
 
 
 class QueryError(ReasonerError):
@@ -31,7 +32,7 @@ BOUND_ONLY = frozenset({"within", "rcov_d", "cneg_d", "flow_region", "in_touched
                         "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
                         "local_ok", "eff_unit", "wl_ingress_ok", "hook_decides", "fs_ok", "np_blocked",
                         "hep_in_ok", "hep_out_ok", "fwd_ok"})
-INGRESS_SHAPED = frozenset({"ingress", "prednat_in", "untracked_in", "fwd_in"})  # evaluations whose subject is the destination
+INGRESS_SHAPED = frozenset(d for d, rules in EVALUATIONS.items() if rules == "ingress")  # the subject is the destination
 RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "hosts.dl", "peers.dl", "ports.dl", "tiers.dl",
               "verdict.dl", "lint.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
@@ -87,8 +88,6 @@ def columns(comment: str) -> tuple[str, ...]:
 
 
 def _known() -> set[str]:
-    from reasoner.facts.schema import RELATIONS
-
     return set(RELATIONS) | set(derived_relations())
 
 
@@ -159,8 +158,6 @@ class Engine:
                 pyDatalog.load(text)
             except Exception as exc:  # a defect in our rules, not in the user's input
                 raise RuntimeError(f"rules/{name}: {exc}") from exc
-        from reasoner.facts.schema import RELATIONS
-
         for name, rel in RELATIONS.items():  # declare every base relation, so that an empty one reads as empty
             dummy = ("\0declare",) * len(rel.columns)
             _assert(name, dummy)

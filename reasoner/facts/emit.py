@@ -595,7 +595,7 @@ class _Emitter:
                 self.add("cpol_nssel", pid, self.selector(pol.namespace_selector, "cnssel"))
         if pol.service_account_selector is not None:
             self.add("cpol_sasel", pid, self.selector(pol.service_account_selector, "sasel"))
-        if pol.kind == "GlobalNetworkPolicy" or pol.kind == "NetworkPolicy":
+        if pol.kind != "Profile":  # a profile applies to the host endpoints that list it (hep_profile)
             self.add("cpol_sel", pid, self.selector(pol.selector, "csel"))
         hooked = {d: hook_direction(pol.hook, d) for d in Direction if pol.rules(d) or d in pol.types}
         for d in pol.types:

@@ -11,6 +11,11 @@ class Relation:
     doc: str
 
 
+# Every evaluation direction (Dir) of the rules: the normal ends and the host endpoint hooks (rules/hosts.dl), with the
+# rule list each takes its rules from, which says whose EntityRule is the peer's (SEMANTICS §3.4).
+EVALUATIONS: dict[str, str] = {"ingress": "ingress", "egress": "egress", "prednat_in": "ingress",
+                               "untracked_in": "ingress", "untracked_out": "egress", "fwd_in": "ingress"}
+
 RELATIONS: dict[str, Relation] = {
     # inventory
     "namespace": Relation(("Ns",), "A namespace (object id)."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reasoner.model.admin import AdminPolicy
-from reasoner.model.calico import CalicoPolicy, NetworkSet, Profile, Tier
+from reasoner.model.calico import FAILSAFE_INBOUND, FAILSAFE_OUTBOUND, CalicoPolicy, NetworkSet, Profile, Tier
 from reasoner.model.origin import Origin
 from reasoner.model.policy import NetworkPolicy
 
@@ -143,8 +143,6 @@ class Cluster:
 
     def failsafe(self, inbound: bool) -> tuple:
         """The failsafe ports in force (FelixConfiguration `default`, else Felix's defaults)."""
-        from reasoner.model.calico import FAILSAFE_INBOUND, FAILSAFE_OUTBOUND
-
         given = self.failsafe_inbound if inbound else self.failsafe_outbound
         if given is not None:
             return given

@@ -10,7 +10,6 @@ import pytest
 from helpers import allowed, analyse, pod, table
 from rules.test_calico_semantics import cnp, gnp, knp, tier
 
-from reasoner import api
 from reasoner.errors import ReasonerError
 
 PODS = [pod("x", "a", {"app": "a"}, "10.0.0.1", [("http", "TCP", 8080)]),
@@ -315,15 +314,13 @@ def test_the_map_lists_host_endpoints_by_hep_names_and_agrees_with_can():
 def test_bad_host_endpoint_input_is_a_clear_error(doc, message):
     with pytest.raises(ReasonerError) as err:
         analyse(*PODS, doc)
-    assert message in str(err.value)
-    assert "<stdin>:" in str(err.value) or "stdin" in str(err.value)
+    assert message in str(err.value) and "<stdin>:" in str(err.value)
 
 
 def test_an_unknown_host_endpoint_name_is_a_usage_error():
     an = analyse(*PODS, hep("h"))
     with pytest.raises(ReasonerError, match="unknown endpoint 'hep:nope'"):
         allowed(an, OUT, "hep:nope")
-    assert isinstance(an, api.Analysis)
 
 
 # ---- lint ---------------------------------------------------------------------------------------------------------
