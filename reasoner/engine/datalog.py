@@ -8,11 +8,11 @@ as constants; queries are built the same way, so user strings are never parsed a
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import importlib.resources
 import itertools
-import os
 import re
-from pathlib import Path
 from typing import Any, Iterable
 
 from pyDatalog import Logic, pyDatalog, pyEngine
@@ -51,20 +51,11 @@ MATERIALIZE: tuple[tuple[str, int], ...] = (
 )
 
 
-def rules_dir() -> Path:
-    env = os.environ.get("REASONER_RULES")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for base in (here.parents[2], here.parents[1]):
-        if (base / "rules" / RULE_FILES[0]).is_file():
-            return base / "rules"
-    raise FileNotFoundError("cannot find the rules/ directory (set REASONER_RULES)")
-
-
+@functools.cache
 def rule_texts() -> dict[str, str]:
-    d = rules_dir()
-    return {name: (d / name).read_text(encoding="utf-8") for name in RULE_FILES}
+    """The text of every rule file, read from the package data `reasoner.rules` (the repository's `rules/`)."""
+    package = importlib.resources.files("reasoner.rules")
+    return {name: package.joinpath(name).read_text(encoding="utf-8") for name in RULE_FILES}
 
 
 def derived_relations() -> dict[str, str]:
