@@ -9,19 +9,19 @@ from typing import Any, Iterable
 from reasoner.engine.datalog import Engine
 from reasoner.errors import ManifestError, ManifestErrors
 from reasoner.facts.emit import FactBase, emit
-from reasoner.manifests.load import Document, read_paths
+from reasoner.manifests.load import OPTIONS, Document, ReadOptions, read_paths
 from reasoner.model.cluster import Cluster
 from reasoner.sources.registry import build_cluster
 
 
-def read_inputs(paths: Iterable[str | Path], stdin: Any = None) -> tuple[list[Document], list[ManifestError], list[str]]:
+def read_inputs(paths: Iterable[str | Path], stdin: Any = None,
+                options: ReadOptions | None = None) -> tuple[list[Document], list[ManifestError], list[str]]:
     """The documents of every input (files, directories, `-`, and `cluster:`/`cluster:CONTEXT` read from a running
-    cluster by reasoner/live.py), the errors of reading them, and the warnings of the live reads."""
+    cluster by reasoner/live.py), the errors of reading them, and warnings (files skipped, kinds a cluster lacks)."""
     from reasoner import live
 
     paths = [str(p) for p in paths]
-    docs, errors = read_paths([p for p in paths if not live.is_cluster(p)], stdin)
-    skipped = []
+    docs, errors, skipped = read_paths([p for p in paths if not live.is_cluster(p)], stdin, options)
     for token in (p for p in paths if live.is_cluster(p)):
         reading = live.read_token(token)
         docs.extend(live.documents(reading))
@@ -29,14 +29,37 @@ def read_inputs(paths: Iterable[str | Path], stdin: Any = None) -> tuple[list[Do
     return docs, errors, skipped
 
 
-def load(paths: Iterable[str | Path], stdin: Any = None) -> Cluster:
-    """Read and validate every input; raise `ManifestErrors` listing every problem found."""
-    docs, errors, skipped = read_inputs(paths, stdin)
-    cluster, parse_errors = build_cluster(docs)
-    cluster.skipped.extend(skipped)
-    errors.extend(parse_errors)
-    if errors:
+def settle(docs: list[Document], errors: list[ManifestError],
+           options: ReadOptions | None = None) -> tuple[Cluster, list[Document], list[str]]:
+    """The cluster of `docs`, the documents it was built from, and warnings. Errors (those given and those of
+    the objects) raise `ManifestErrors`; with `--skip-invalid` every file with an error is left out instead, and
+    each error becomes a warning."""
+    options = options or OPTIONS.get()
+    cluster, found = build_cluster(docs)
+    errors = errors + found
+    if errors and not options.skip_invalid:
         raise ManifestErrors(errors)
+    dropped: list[str] = []
+    warnings: list[str] = []
+    while errors:  # leaving a file out may break another (a Calico tier it defined)
+        files = sorted({e.location.file for e in errors} - set(dropped))
+        if not files:
+            raise ManifestErrors(errors)
+        dropped.extend(files)
+        warnings.extend(str(e) for e in errors)
+        docs = [d for d in docs if d.file not in files]
+        cluster, errors = build_cluster(docs)
+    if dropped:
+        warnings.append(f"skipped {len(dropped)} invalid file{'s' if len(dropped) != 1 else ''} (--skip-invalid): "
+                        + ", ".join(dropped))
+    return cluster, docs, warnings
+
+
+def load(paths: Iterable[str | Path], stdin: Any = None, options: ReadOptions | None = None) -> Cluster:
+    """Read and validate every input; raise `ManifestErrors` listing every problem found (see `settle`)."""
+    docs, errors, skipped = read_inputs(paths, stdin, options)
+    cluster, _, warnings = settle(docs, errors, options)
+    cluster.skipped[:0] = skipped + warnings
     return cluster
 
 

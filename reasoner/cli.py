@@ -12,6 +12,8 @@ import click
 
 from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError
+from reasoner.properties import DEFAULT_BUDGET
+from reasoner.report.text import escape
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -24,10 +26,10 @@ class Group(click.Group):
             return super().invoke(ctx)
         except ManifestErrors as exc:
             for err in exc.errors:
-                click.echo(f"error: {err}", err=True)
+                click.echo(f"error: {escape(str(err))}", err=True)
             sys.exit(2)
         except ReasonerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {escape(str(exc))}", err=True)
             sys.exit(2)
         except click.exceptions.Exit:
             raise
@@ -45,8 +47,10 @@ def main(kubeconfig: str | None, kube_context: str | None) -> None:
     """Know, not guess, what your Kubernetes network policies allow.
 
     Inputs are manifest files or directories (read recursively: .yaml, .yml, .json; multi-document
-    YAML, `kind: List`, `helm template` output), `-` for standard input, or `cluster:` (`cluster:CONTEXT`)
-    to read a running cluster, read-only (`pip install 'reasoner[live]'`; see also `snapshot`).
+    YAML, `kind: List` and typed lists such as PodList, `helm template` output), `-` for standard input,
+    or `cluster:` (`cluster:CONTEXT`) to read a running cluster, read-only (`pip install 'reasoner[live]'`;
+    see also `snapshot`). Files that hold no Kubernetes object (values.yaml, Chart.yaml, ...) are skipped;
+    --exclude GLOB leaves files out, --skip-invalid goes on past files with errors.
 
     \b
     Examples:
@@ -60,15 +64,107 @@ def main(kubeconfig: str | None, kube_context: str | None) -> None:
     live.SETTINGS.update(kubeconfig=kubeconfig, context=kube_context)
 
 
+def _setting(name: str) -> Callable:
+    def store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        from reasoner import live
+
+        if value is not None:
+            live.SETTINGS[name] = value
+    return store
+
+
+def cluster_options(cmd: click.Command) -> click.Command:
+    """`--kubeconfig` and `--context` after the command too, as kubectl takes them."""
+    cmd.params += [
+        click.Option(["--kubeconfig"], type=click.Path(dir_okay=False), expose_value=False,
+                     callback=_setting("kubeconfig"), help="kubeconfig for `cluster:` inputs (as `reasoner --kubeconfig`)."),
+        click.Option(["--context"], expose_value=False, callback=_setting("context"),
+                     help="kubeconfig context for `cluster:` inputs (as `reasoner --context`)."),
+    ]
+    return cmd
+
+
+def input_options(cmd: click.Command) -> click.Command:
+    """The options of every command that reads inputs: --exclude, --skip-invalid and the cluster options."""
+    import functools
+
+    from reasoner.manifests.load import ReadOptions, read_options
+
+    cmd.params += [
+        click.Option(["--exclude"], multiple=True, metavar="GLOB",
+                     help="Leave out the files and directories whose path (relative to the directory given) or name "
+                          "matches GLOB (repeatable), e.g. --exclude 'charts/*' --exclude values.yaml."),
+        click.Option(["--skip-invalid"], is_flag=True,
+                     help="Leave out each file that has an error, with a warning, instead of stopping."),
+    ]
+    run = cmd.callback
+
+    @functools.wraps(run)
+    def callback(*args, exclude: tuple[str, ...], skip_invalid: bool, **kwargs):
+        with read_options(ReadOptions(tuple(exclude), skip_invalid)):
+            return run(*args, **kwargs)
+
+    cmd.callback = callback
+    return cluster_options(cmd)
+
+
+MIN_SECONDS, MAX_SECONDS = 0.001, 86_400  # what a seconds option takes: from a millisecond (z3's unit) to a day
+
+
+class Seconds(click.ParamType):
+    """A duration: a finite number of seconds from MIN_SECONDS to MAX_SECONDS (no nan, inf, 1e308 or 0, which
+    z3 takes as no limit at all)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx) -> float:
+        import math
+        import re
+
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        else:  # decimal notation in ASCII: float() also takes nan, inf, 1_000 and other scripts' digits
+            plain = re.fullmatch(r"\+?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", value)
+            seconds = float(value) if plain else math.nan
+        if not (math.isfinite(seconds) and MIN_SECONDS <= seconds <= MAX_SECONDS):
+            self.fail(f"{value!r} is not a number of seconds (want {MIN_SECONDS:g} to {MAX_SECONDS})", param, ctx)
+        return seconds
+
+
+class Whole(click.ParamType):
+    """A whole number written with the digits 0-9 (click's int() also takes other scripts' digits)."""
+
+    name = "integer"
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def convert(self, value, param, ctx) -> int:
+        from reasoner.sources.fields import ascii_int
+
+        number = value if isinstance(value, int) else ascii_int(value)
+        if number is None:
+            self.fail(f"{value!r} is not {self.what} written with the digits 0-9", param, ctx)
+        return number
+
+
+BUDGET = click.option("--budget", type=Seconds(), default=DEFAULT_BUDGET, show_default=True,
+                      help="With --scope any-workload: the seconds that finding every kind of pod that could be "
+                           "deployed may take; beyond, the scope is not analysed (see README, Limits).")
+
 OUTPUT = click.option("-o", "--output", "output", default="text", show_default=True,
                       help="Output format.")
 
 
-def _load(paths: tuple[str, ...]) -> api.Analysis:
+def _read(paths: tuple[str, ...]):
     cluster = api.load(paths, stdin=sys.stdin)
     for line in cluster.skipped:
-        click.echo(f"warning: {line}", err=True)
-    return api.analyse(cluster)
+        click.echo(f"warning: {escape(line)}", err=True)
+    return cluster
+
+
+def _load(paths: tuple[str, ...]) -> api.Analysis:
+    return api.analyse(_read(paths))
 
 
 def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
@@ -77,6 +173,7 @@ def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
     return allowed[name]
 
 
+@input_options
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--output", "output", default="text", show_default=True,
@@ -119,20 +216,21 @@ def connectivity(paths: tuple[str, ...], output: str, by: str) -> None:
     elif output == "csv":
         click.echo(render.to_csv(conns))
     elif output == "md":
-        click.echo(render.to_md(conns))
+        click.echo(render.to_md(conns, an.facts.protocols))
     elif output == "dot":
-        click.echo(render.to_dot(conns, endpoints))
+        click.echo(render.to_dot(conns, endpoints, an.facts.protocols))
     else:
-        click.echo(render.to_text(conns, endpoints))
+        click.echo(render.to_text(conns, endpoints, an.facts.protocols))
 
 
+@input_options
 @main.command()
 @click.argument("src")
 @click.argument("dst")
-@click.option("--port", type=int, help="Destination port. Without it: every port, and what is allowed.")
-@click.option("--protocol", help="TCP (default with --port), UDP, SCTP, ICMP, ICMPv6 or a number.")
-@click.option("--icmp-type", type=int, help="ICMP type (with --protocol ICMP/ICMPv6); default: one no rule names.")
-@click.option("--icmp-code", type=int, help="ICMP code (with --icmp-type).")
+@click.option("--port", type=Whole("a port number (1-65535)"), help="Destination port. Without it: every port, and what is allowed.")
+@click.option("--protocol", help="TCP (default with --port), UDP, SCTP, ICMP, ICMPv6, UDPLite or a number.")
+@click.option("--icmp-type", type=Whole("an ICMP type (0-255)"), help="ICMP type (with --protocol ICMP/ICMPv6); default: one no rule names.")
+@click.option("--icmp-code", type=Whole("an ICMP code (0-255)"), help="ICMP code (with --icmp-type).")
 @click.option("-f", "--file", "paths", multiple=True, required=True, help="Manifest file or directory (repeatable).")
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json"]), help="Output format.")
@@ -140,11 +238,16 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
         paths: tuple[str, ...], output: str) -> None:
     """Can SRC reach DST? The verdict, and why: the rule chain at each end.
 
-    SRC and DST are NAMESPACE/POD, ip:ADDRESS or cidr:PREFIX; DST may also be a service: svc:NS/NAME, its
-    DNS name (NAME in the source's namespace, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local) or its
-    ClusterIP, and a pod may be named A-B-C-D.NS.pod.cluster.local. A service is asked about on its
-    port (--port is the service port, or a nodePort), each backend pod on the targetPort it maps to:
-    allowed when every backend is. Exit status 0 if allowed, 1 if denied.
+    The first line starts with ALLOWED or DENIED; without --port it says what is allowed (e.g. `TCP/5432
+    only`). SRC and DST are NAMESPACE/POD, hep:NAME, ip:ADDRESS or cidr:PREFIX, or a workload
+    NAMESPACE/NAME (NAMESPACE/NAME[Kind]) standing for its pods (by their ownerReferences): answered for
+    each pod, allowed when every pod is. DST may also be a service: svc:NS/NAME, its DNS name (NAME in the
+    source's namespace, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local) or its ClusterIP, and a pod may be
+    named A-B-C-D.NS.pod.cluster.local. A service is asked about on its port (--port is the service port,
+    or a nodePort), each backend pod on the targetPort it maps to: allowed when every backend is; a pod
+    that backs the service reaches itself through it (hairpin) and is policed like any other pod. Names
+    are checked before the rules run; an unknown one gets the nearest known names. Exit status 0 if
+    allowed, 1 if denied, 2 for an unknown name or a service without backends.
 
     \b
     Examples:
@@ -152,23 +255,29 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
       reasoner can shop/web ip:203.0.113.9 --port 443 -f manifests/
       reasoner can shop/web shop/db -f manifests/          # every port
       reasoner can shop/web db.shop.svc.cluster.local --port 5432 -f manifests/
+      reasoner can shop/web kube-system/coredns --port 53 --protocol UDP -f manifests/
     """
     import json
 
     from reasoner.report import can as render
-    from reasoner.services import ServiceVerdict
+    from reasoner.services import ServiceVerdict, WorkloadVerdict, check_endpoints
     from reasoner.services import decide as decide_any
     from reasoner.services import to_text as service_text
+    from reasoner.services import workload_text
 
-    an = _load(paths)
+    cluster = _read(paths)
+    check_endpoints(cluster, src, dst)  # a misspelt name fails before the rules run
+    an = api.analyse(cluster)
     verdict = decide_any(an, src, dst, protocol, port, icmp_type, icmp_code)
-    if isinstance(verdict, ServiceVerdict):
-        click.echo(json.dumps(verdict.to_json(), indent=2) if output == "json" else service_text(verdict))
+    if isinstance(verdict, (ServiceVerdict, WorkloadVerdict)):
+        text = service_text(verdict) if isinstance(verdict, ServiceVerdict) else workload_text(verdict)
+        click.echo(json.dumps(verdict.to_json(), indent=2) if output == "json" else text)
         sys.exit(0 if verdict.allowed else 1)
     click.echo(render.to_json(verdict) if output == "json" else render.to_text(verdict))
     sys.exit(0 if verdict.allowed else 1)
 
 
+@input_options
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-r", "--relation", help="A base or derived relation to dump (default: list the relations).")
@@ -237,19 +346,21 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
     else:
         click.echo(f"{relation}({', '.join(names)}): {len(shown)} tuples")
         for t in shown:
-            click.echo("  " + " | ".join(str(v) for v in t))
+            click.echo(escape("  " + " | ".join(str(v) for v in t)))
 
 
+@input_options
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default="inventory", show_default=True,
               help="inventory: over the endpoints given; any-workload: also over every pod that could be deployed "
                    "(each finding then says whether it holds for every workload or for today's only).")
+@BUDGET
 @click.option("--fail-on", "fail_on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
               show_default=True, help="Exit 1 when a finding of this severity or worse is reported.")
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json", "sarif"]), help="Output format.")
-def lint(paths: tuple[str, ...], scope: str, fail_on: str, output: str) -> None:
+def lint(paths: tuple[str, ...], scope: str, budget: float, fail_on: str, output: str) -> None:
     """Find shadowed, conflicting and redundant rules, vacuous policies, dead peers and more, with proof.
 
     \b
@@ -274,16 +385,16 @@ def lint(paths: tuple[str, ...], scope: str, fail_on: str, output: str) -> None:
     from reasoner.report import lint as render
 
     an = _load(paths)
-    findings = run(an, scope)
+    findings = run(an, scope, budget)
     click.echo({"json": render.to_json, "sarif": render.to_sarif}.get(output, render.to_text)(findings))
     bad = fail_on != "never" and any(SEVERITY[f.severity] >= SEVERITY[fail_on] for f in findings)
     sys.exit(1 if bad else 0)
 
 
+@cluster_options
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--context", "kube_context", help="kubeconfig context (default: --context of reasoner, else the current one).")
-def snapshot(directory: str, kube_context: str | None) -> None:
+def snapshot(directory: str) -> None:
     """Read a running cluster (read-only) and write what was read to DIRECTORY, one YAML file per kind.
 
     Namespaces, Pods, Services, ServiceAccounts, NetworkPolicies, the Calico resources (through their
@@ -300,29 +411,32 @@ def snapshot(directory: str, kube_context: str | None) -> None:
 
     from reasoner import live
 
-    reading = live.read_cluster(live.SETTINGS["kubeconfig"], kube_context or live.SETTINGS["context"])
+    reading = live.read_cluster(live.SETTINGS["kubeconfig"], live.SETTINGS["context"])
     for line in reading.skipped:
-        click.echo(f"warning: {line}", err=True)
+        click.echo(f"warning: {escape(line)}", err=True)
     written = live.write_snapshot(reading, Path(directory))
     total = sum(len(v) for v in reading.objects.values())
     click.echo(f"{total} objects from {reading.source} written to {directory} ({len(written)} files)")
 
 
+@input_options
 @main.command()
 @click.argument("old")
 @click.argument("new")
 @click.option("--inventory", "inventory", multiple=True,
               help="Pods, namespaces, workloads, services and service accounts that both versions run against "
-                   "(repeatable); objects a version lacks are otherwise taken from the other version.")
+                   "(repeatable); objects a version lacks are otherwise taken from the other version (pods, "
+                   "workloads and host endpoints only when it has none of its own).")
 @click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default="inventory", show_default=True,
               help="inventory: the endpoints given; any-workload: also every pod that could be deployed.")
+@BUDGET
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "md", "json"]), help="Output format.")
-def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, output: str) -> None:
+def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, budget: float, output: str) -> None:
     """What changes between two versions of the policies: the flows newly allowed and newly denied.
 
     OLD and NEW are each a file, a directory, or git:REV:PATH (read from the git repository of the
-    current directory). Each flow class that changes verdict is stated by source group, destination
+    current directory; PATH from its top, ./PATH from the current directory). Each flow class that changes verdict is stated by source group, destination
     group, protocol and ports, with a witness flow replayed through `can` on both versions and the
     deciding rule chain before and after. When nothing changes, the equivalence is proved with z3.
     Exit status 0 equivalent, 1 different, 2 bad input.
@@ -336,13 +450,14 @@ def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, output: str
     from reasoner.diff import diff as run
     from reasoner.report import diff as render
 
-    result = run(old, new, inventory, scope)
+    result = run(old, new, inventory, scope, budget)
     for line in result.warnings:
-        click.echo(f"warning: {line}", err=True)
+        click.echo(f"warning: {escape(line)}", err=True)
     click.echo({"md": render.to_md, "json": render.to_json}.get(output, render.to_text)(result))
     sys.exit(0 if result.equivalent else 1)
 
 
+@input_options
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="A ComplianceSpec file (see README).")
@@ -352,16 +467,23 @@ def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, output: str
 @click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default=None,
               help="inventory: the endpoints given; any-workload: also every pod that could be deployed "
                    "(any labels, namespace, service account, address). Default: the spec's scope, else inventory.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per requirement for the solver.")
+@click.option("--timeout", type=Seconds(), default=10.0, show_default=True,
+              help=f"Seconds per requirement for the solver ({MIN_SECONDS:g} to {MAX_SECONDS}).")
+@BUDGET
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 1) on a requirement whose from, to or selection matches no endpoint, not just warn.")
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json", "junit", "sarif"]), help="Output format.")
 def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...], namespaces: tuple[str, ...],
-          scope: str | None, timeout: float, output: str) -> None:
+          scope: str | None, timeout: float, budget: float, strict: bool, output: str) -> None:
     """Prove compliance requirements over every flow (z3), or show a flow that breaks one.
 
     Each requirement comes back PROVED, VIOLATED with a witness flow and the rule chain at each end
-    (replayed through the Datalog verdict), or UNKNOWN when the solver gives up within --timeout.
-    Exit status 0 if every requirement is proved, 1 otherwise, 2 for bad input.
+    (replayed through the Datalog verdict), or UNKNOWN when the solver gives up within --timeout (or,
+    in any-workload scope, when --budget runs out before every pod that could be deployed is found).
+    A requirement whose from, to or selection matches no endpoint gets a warning (it may hold only
+    vacuously); --strict makes that a failure. Exit status 0 if every requirement is proved (and,
+    with --strict, none has a warning), 1 otherwise, 2 for bad input.
 
     \b
     Examples:
@@ -395,11 +517,17 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
                 spec.requirements.append(Requirement(f"isolation-out-{ns}", "only-out", Peer(namespace=ns),
                                                      Peer(namespace=ns), None, file="--check"))
     an = _load(paths)
-    results = run(an, spec, int(timeout * 1000))
-    click.echo({"json": render.to_json, "junit": render.to_junit, "sarif": render.to_sarif}.get(output, render.to_text)(results))
-    sys.exit(0 if all(r.status == "proved" for r in results) else 1)
+    results = run(an, spec, round(timeout * 1000), budget)
+    if output == "json":
+        click.echo(render.to_json(results))
+    else:
+        click.echo({"junit": render.to_junit, "sarif": render.to_sarif}.get(output, render.to_text)(results, strict))
+    if output != "text":  # the report holds them too; a CI log shows them here
+        for line in render.warnings(results):
+            click.echo(f"warning: {escape(line)}", err=True)
+    sys.exit(0 if all(r.passed(strict) for r in results) else 1)
 
 
 from reasoner.repl import repl_command  # noqa: E402
 
-main.add_command(repl_command)
+main.add_command(input_options(repl_command))

@@ -14,6 +14,7 @@ from reasoner.facts.emit import PROTOCOLS
 from reasoner.model.cidr import prefixes
 
 PORTED = ("TCP", "UDP", "SCTP")
+ICMPS = ("ICMP", "ICMPv6")
 ALL = "all"
 
 
@@ -31,7 +32,8 @@ def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def port_sets(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...] = PROTOCOLS,
               members: dict[str, tuple[str, ...]] | None = None) -> dict[str, object]:
     """{protocol: "all" | [(lo, hi), ...]} from (proto, lo, hi) tuples where proto may be '*' (every protocol)
-    or an engine protocol that stands for several (`members`)."""
+    or an engine protocol that stands for several (`members`). Only ports a flow can have (`flow_ports`); "all"
+    when they are every one of them."""
     by_proto: dict[str, list[tuple[int, int]]] = {}
     for proto, lo, hi in tuples:
         for p in (protocols if proto == "*" else (members or {}).get(proto, (proto,))):
@@ -40,9 +42,10 @@ def port_sets(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...] = P
     for p in protocols:
         if p not in by_proto:
             continue
-        ranges = merge(by_proto[p])
-        full = ranges[0][0] <= (1 if p in PORTED else 0) and ranges[-1][1] >= 65535 and len(ranges) == 1
-        if full or (p not in PORTED and p not in ("ICMP", "ICMPv6")):
+        ranges = flow_ports(p, merge(by_proto[p]))
+        if not ranges:
+            continue
+        if ranges == [span(p)] or (p not in PORTED and p not in ICMPS):
             out[p] = ALL
         else:
             out[p] = ranges
@@ -112,6 +115,18 @@ def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def minus(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The ports of `a` not in `b` (ranges within 0..65535)."""
     return _intersect(a, _complement(b))
+
+
+def span(proto: str) -> tuple[int, int]:
+    """Every port a flow of `proto` can have: 1-65535 for TCP, UDP and SCTP; ICMP type*256+code, 0-65535; 0 for a
+    protocol without ports."""
+    return (1, 65535) if proto in PORTED else (0, 65535) if proto in ICMPS else (0, 0)
+
+
+def flow_ports(proto: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ports of `ranges` a flow of a ported protocol can have: port atoms start at 0, but no TCP, UDP or SCTP
+    flow has port 0."""
+    return _intersect(ranges, [span(proto)]) if proto in PORTED else ranges
 
 
 class _OrderedSide:

@@ -1,10 +1,13 @@
 """Semantic diff of two policy versions: the flows whose verdict changed, or a proof that none did.
 
-Each version is read into its own cluster and its own Datalog engine (two fact bases, never mixed). The
-endpoints are the same on both sides: inventory objects (namespaces, pods, workloads, services, service
-accounts) that one side lacks are taken from the other side, or from `--inventory`, so that a side's own
-relabelling still counts. The comparison runs over *joint classes*: endpoints alike in both versions,
-and address ranges alike in both (the atoms of both sides cut together). For each ordered pair of joint
+Each version is read into its own cluster and its own Datalog engine (two fact bases, never mixed).
+Inventory objects (namespaces, pods, workloads, services, service accounts, host endpoints) that one side
+lacks are taken from the other side, or from `--inventory`, so that a side may hold only policies and a
+side's own relabelling still counts. When both sides carry endpoints of their own (pods, workloads, host
+endpoints) and no `--inventory` is given, each side keeps its own endpoints: one that exists in one version
+only (a network set too, which is never taken from the other side) is listed as added or removed, and its
+flows are not compared. The comparison runs over *joint classes*: endpoints present in both versions and
+alike in both, and address ranges alike in both (the atoms of both sides cut together). For each ordered pair of joint
 classes the two class-level connectivity relations are compared per protocol and port; differences are
 grouped into flow classes as a reviewer would state them. With no difference, z3 proves the equivalence
 from the two z3 encodings of the versions (properties/encode.py). Every reported flow class carries a
@@ -13,24 +16,27 @@ witness flow replayed through `can` on both versions, which must really differ.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import z3
 
 from reasoner import api
-from reasoner.connectivity import ALL, PORTED, class_connections, merge, minus
+from reasoner.connectivity import ALL, PORTED, class_connections, merge, minus, span
 from reasoner.errors import ManifestError, ManifestErrors, UsageError
 from reasoner.explain import Verdict, can
-from reasoner.manifests.load import SUFFIXES, Document, parse_text
+from reasoner.manifests.load import OPTIONS, SUFFIXES, Document, decode, documents, excluded
 from reasoner.model.cidr import prefixes, sample_ip
+from reasoner.model.cluster import Cluster
+from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.encode import Encoding
 from reasoner.sources.registry import build_cluster
 
-INVENTORY_KINDS = frozenset({"Namespace", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
-                             "ReplicationController", "Job", "CronJob", "Service", "ServiceAccount", "HostEndpoint"})
-PORT_MIN = {"TCP": 1, "UDP": 1, "SCTP": 1}
+ENDPOINT_KINDS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
+                            "Job", "CronJob", "HostEndpoint"})
+INVENTORY_KINDS = ENDPOINT_KINDS | {"Namespace", "Service", "ServiceAccount"}
 
 
 class DiffMismatch(AssertionError):
@@ -46,63 +52,97 @@ def read_version(source: str) -> tuple[list[Document], list[str]]:
     """A file, a directory, `cluster:`, or `git:REV:PATH` (read from the git repository of the current
     directory): its documents and the warnings of reading it."""
     if source.startswith("git:"):
-        return _read_git(source), []
-    docs, errors, skipped = api.read_inputs([source])
+        docs, errors, skipped = _read_git(source)
+    else:
+        docs, errors, skipped = api.read_inputs([source])
+    if OPTIONS.get().skip_invalid:
+        _, docs, warnings = api.settle(docs, errors)
+        return docs, skipped + warnings
     if errors:
         raise ManifestErrors(errors)
     return docs, skipped
 
 
-def _git(args: list[str], what: str) -> str:
+def _git(args: list[str], what: str, stdin: bytes | None = None) -> bytes:
     try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+        out = subprocess.run(["git", *args], input=stdin, capture_output=True, check=False)
     except OSError as exc:
         raise UsageError(f"{what}: cannot run git: {exc}") from None
     if out.returncode != 0:
-        raise UsageError(f"{what}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'git failed'}")
+        err = out.stderr.decode(errors="replace").strip()
+        raise UsageError(f"{what}: {err.splitlines()[-1] if err else 'git failed'}")
     return out.stdout
 
 
-def _read_git(source: str) -> list[Document]:
+def _read_git(source: str) -> tuple[list[Document], list[ManifestError], list[str]]:
+    """`git:REV:PATH`, PATH from the top of the repository (`./PATH`, `../PATH`: from the current directory), as
+    git reads `REV:PATH`: the documents of its manifest files, the errors and the notes of reading them."""
     parts = source.split(":", 2)
     if len(parts) != 3 or not parts[1]:
         raise UsageError(f"{source!r}: want git:REV:PATH (e.g. git:main:deploy/)")
     _, rev, path = parts
-    path = path.rstrip("/")
-    listing = _git(["ls-tree", "-r", "--name-only", "--full-name", rev, "--", path or "."], source)
-    files = [f for f in listing.splitlines() if f.lower().endswith(SUFFIXES)
-             and not any(part.startswith(".") for part in Path(f).parts)]
+    if path == "." or path.startswith(("./", "../")) or path == "..":
+        prefix = os.fsdecode(_git(["rev-parse", "--show-prefix"], source).rstrip(b"\n"))
+        path = posixpath.normpath(posixpath.join(prefix, path))
+        if path == ".." or path.startswith("../"):
+            raise UsageError(f"{source}: the path leaves the repository")
+    path = posixpath.normpath(path) if path else "."
+    files: list[tuple[str, str]] = []  # (path, blob)
+    for record in _git(["ls-tree", "-r", "-z", "--full-tree", rev, "--", path], source).split(b"\0"):
+        if not record:
+            continue
+        meta, name = record.split(b"\t", 1)
+        mode, kind, blob = meta.decode().split()
+        f = os.fsdecode(name)
+        rel = f if path == "." else posixpath.basename(f) if f == path else posixpath.relpath(f, path)
+        if (kind == "blob" and mode != "120000" and f.lower().endswith(SUFFIXES)
+                and not any(part.startswith(".") for part in rel.split("/"))
+                and not excluded(rel, OPTIONS.get().exclude)):
+            files.append((f, blob))
     if not files:
-        raise UsageError(f"{source}: no .yaml, .yml or .json file at {path or '.'} in {rev}")
-    docs: list[Document] = []
+        raise UsageError(f"{source}: no .yaml, .yml or .json file at {path} in {rev}")
+    out = _git(["cat-file", "--batch"], source, "".join(f"{blob}\n" for _, blob in files).encode())
     errors: list[ManifestError] = []
-    for f in files:
-        text = _git(["show", f"{rev}:{f}"], source)
+    texts: list[tuple[str, str]] = []
+    at = 0
+    for f, _ in files:  # each blob: "<oid> blob <size>\n<content>\n"
+        header_end = out.index(b"\n", at)
+        size = int(out[at:header_end].split()[2])
+        name = f"git:{rev}:{f}"
         try:
-            docs.extend(parse_text(text, f"git:{rev}:{f}"))
+            texts.append((name, decode(out[header_end + 1:header_end + 1 + size], name)))
         except ManifestError as exc:
             errors.append(exc)
-    if errors:
-        raise ManifestErrors(errors)
-    return docs
+        at = header_end + 1 + size + 1
+    docs, notes = documents(texts, errors)
+    return docs, errors, notes
 
 
-def _key(doc: Document) -> tuple | None:
+def _kind(doc: Document) -> object:
+    return doc.data.get("kind") if isinstance(doc.data, dict) else None
+
+
+def _key(doc: Document, kinds: frozenset[str]) -> tuple | None:
     data = doc.data
-    if not isinstance(data, dict) or data.get("kind") not in INVENTORY_KINDS:
+    if _kind(doc) not in kinds:
         return None
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     ns = "" if data["kind"] in ("Namespace", "HostEndpoint") else meta.get("namespace", "default")
     return data["kind"], ns, meta.get("name")
 
 
-def complete(side: list[Document], *others: list[Document]) -> list[Document]:
-    """`side` plus the inventory objects it lacks, from `others` in order."""
-    have = {k for k in map(_key, side) if k is not None}
+def holds_endpoints(docs: list[Document]) -> bool:
+    """Whether a version carries endpoints of its own (pods, workloads, host endpoints), not only policies."""
+    return any(_kind(doc) in ENDPOINT_KINDS for doc in docs)
+
+
+def complete(side: list[Document], *others: list[Document], kinds: frozenset[str] = INVENTORY_KINDS) -> list[Document]:
+    """`side` plus the inventory objects of `kinds` it lacks, from `others` in order."""
+    have = {k for k in (_key(doc, kinds) for doc in side) if k is not None}
     out = list(side)
     for other in others:
         for doc in other:
-            k = _key(doc)
+            k = _key(doc, kinds)
             if k is not None and k not in have:
                 have.add(k)
                 out.append(doc)
@@ -137,12 +177,13 @@ class Joint:
 
 
 def joint_classes(a: api.Analysis, b: api.Analysis) -> list[Joint]:
+    """The endpoints of both versions grouped by their class in each, then the address ranges."""
     out: list[Joint] = []
     by_key: dict[tuple[int, int], Joint] = {}
     for ep in [*a.cluster.endpoints, *a.cluster.host_endpoints]:
         ca, cb = a.facts.class_of[ep.ref], b.facts.class_of.get(ep.ref)
         if cb is None:
-            raise UsageError(f"{ep.ref} is in one version only")  # complete() makes this impossible
+            continue  # in one version only: added or removed, its flows not compared
         j = by_key.get((ca.id, cb.id))
         if j is None:
             j = by_key[(ca.id, cb.id)] = Joint(len(out), ca.id, cb.id, families=ca.families)
@@ -169,18 +210,19 @@ def joint_classes(a: api.Analysis, b: api.Analysis) -> list[Joint]:
 # --------------------------------------------------------------------------------------------------
 
 def _ranges(allowed: dict, proto: str, listed: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The ports (ICMP: type*256+code) of `proto` that `allowed` admits, each a real flow (`port_sets`)."""
     key = proto if proto in listed else "OTHER"
     value = allowed.get(key)
     if value is None:
         return []
     if value == ALL:
-        return [(PORT_MIN.get(proto, 0), 65535 if proto in PORTED or proto in ("ICMP", "ICMPv6") else 0)]
+        return [span(proto)]
     return list(value)
 
 
 @dataclass
 class Change:
-    kind: str  # "allowed" (newly allowed) or "denied" (newly denied)
+    kind: str  # "newly-allowed" or "newly-denied"
     srcs: list[Joint]
     dsts: list[Joint]
     protocol: str
@@ -199,6 +241,8 @@ class DiffResult:
     new_pods: dict = field(default_factory=dict)
     by_ns: dict[str, list[str]] = field(default_factory=dict)  # every endpoint name, by namespace
     warnings: list[str] = field(default_factory=list)  # inputs skipped while reading either version
+    endpoints_added: list[str] = field(default_factory=list)  # in the new version only: their flows not compared
+    endpoints_removed: list[str] = field(default_factory=list)  # in the old version only
 
 
 def _pair_ok(s: Joint, d: Joint) -> bool:
@@ -228,7 +272,7 @@ def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_
                 ra, rb = _ranges(a, p, listed_old), _ranges(b, p, listed_new)
                 if ra == rb:
                     continue
-                for kind, diff in (("allowed", minus(rb, ra)), ("denied", minus(ra, rb))):
+                for kind, diff in (("newly-allowed", minus(rb, ra)), ("newly-denied", minus(ra, rb))):
                     if diff:
                         rows.setdefault((s.id, kind, p, tuple(diff)), []).append(d)
     grouped: dict[tuple, list[Joint]] = {}
@@ -238,8 +282,9 @@ def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_
                for (kind, p, diff, dst_ids), srcs in grouped.items()]
     changes.sort(key=lambda c: (c.kind, c.protocol, c.srcs[0].id, c.dsts[0].id))
     result = DiffResult(not changes, scope, changes, new_pods=new_pods or {})
+    both = {ep.ref for ep in new.cluster.endpoints}
     for ep in old.cluster.endpoints:
-        if ep.ref not in result.new_pods:
+        if ep.ref in both and ep.ref not in result.new_pods:
             result.by_ns.setdefault(ep.namespace, []).append(ep.name)
     if changes:
         for c in changes:
@@ -265,8 +310,11 @@ def _witness(old: api.Analysis, new: api.Analysis, c: Change) -> None:
                    port // 256 if icmp and port < 65535 else None, port % 256 if icmp and port < 65535 else None)
     if proto == "OTHER" or proto.isdigit():
         args = (proto if proto.isdigit() else _other_number(old, new), None, None, None)
-    before, after = can(old, src, dst, *args), can(new, src, dst, *args)
-    if before.allowed == after.allowed or after.allowed != (c.kind == "allowed"):
+    try:
+        before, after = can(old, src, dst, *args), can(new, src, dst, *args)
+    except UsageError as exc:  # the witness is ours: `can` refusing it is our defect, not the user's
+        raise DiffMismatch(f"{src} -> {dst} {proto}/{port}: the witness does not replay: {exc}") from exc
+    if before.allowed == after.allowed or after.allowed != (c.kind == "newly-allowed"):
         raise DiffMismatch(f"{src} -> {dst} {proto}/{port}: the versions were found to differ, but `can` says "
                            f"{'allowed' if before.allowed else 'denied'} before and "
                            f"{'allowed' if after.allowed else 'denied'} after")
@@ -334,7 +382,10 @@ def _prove_equivalent(ea: Encoding, eb: Encoding, joints: list[Joint]) -> str:
 # Entry point
 # --------------------------------------------------------------------------------------------------
 
-def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str = "inventory") -> DiffResult:
+def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str = "inventory",
+         budget: float = DEFAULT_BUDGET) -> DiffResult:
+    """`budget`: seconds for finding, in any-workload scope, the pods that could be deployed; when it runs out
+    (as when there are too many kinds of them), a UsageError."""
     (old_docs, old_skipped), (new_docs, new_skipped) = read_version(old_source), read_version(new_source)
     inv: list[Document] = []
     if inventory:
@@ -342,14 +393,17 @@ def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str
         if errors:
             raise ManifestErrors(errors)
         new_skipped += inv_skipped
-    old_cluster = cluster_of(complete(old_docs, new_docs, inv))
-    new_cluster = cluster_of(complete(new_docs, old_docs, inv))
+    own = not inventory and holds_endpoints(old_docs) and holds_endpoints(new_docs)  # else the inventory is shared
+    kinds = INVENTORY_KINDS - ENDPOINT_KINDS if own else INVENTORY_KINDS
+    old_cluster = cluster_of(complete(old_docs, new_docs, inv, kinds=kinds))
+    new_cluster = cluster_of(complete(new_docs, old_docs, inv, kinds=kinds))
+    old_names, new_names = endpoint_names(old_cluster), endpoint_names(new_cluster)
     warnings = list(dict.fromkeys(old_skipped + new_skipped + old_cluster.skipped + new_cluster.skipped))
     if scope == "any-workload":
         from reasoner.properties.workloads import TooMany, build_worlds
 
         try:
-            (old_cluster, new_cluster), universe = build_worlds([old_cluster, new_cluster])
+            (old_cluster, new_cluster), universe = build_worlds([old_cluster, new_cluster], budget=budget)
         except TooMany as exc:
             raise UsageError(str(exc)) from None
         new_pods = universe.new_pods
@@ -358,19 +412,22 @@ def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str
     old, new = api.analyse(old_cluster), api.analyse(new_cluster)
     result = compare(old, new, scope, new_pods)
     result.warnings = warnings
+    result.endpoints_added, result.endpoints_removed = sorted(new_names - old_names), sorted(old_names - new_names)
     return result
+
+
+def endpoint_names(cluster: Cluster) -> set[str]:
+    """The endpoints of a version by name: pods (or workloads), host endpoints, network sets."""
+    return {e.ref for e in [*cluster.endpoints, *cluster.host_endpoints, *cluster.network_sets]}
 
 
 def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: dict | None = None) -> str:
     """A set of endpoints or addresses as a reviewer would say it: `ns/*`, `ns/{a, b}`, CIDRs, and new pods
     (any-workload) by namespace and labels."""
     by_ns: dict[str, list[str]] = {}
-    ranges: dict[int, list[tuple[int, int]]] = {}
     kinds: list[str] = []
     hosts: list[str] = []
     for j in group:
-        if j.external:
-            ranges.setdefault(j.family, []).append((j.lo, j.hi))
         for m in j.members:
             if new_pods and m in new_pods:
                 p = new_pods[m]
@@ -398,10 +455,24 @@ def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: di
             parts.append(f"{ns}/{{{', '.join(names[:3])}, … {len(names) - 3} more}}")
     if kinds:
         parts.append("; ".join(kinds) if len(kinds) <= 3 else f"{'; '.join(kinds[:2])}; … {len(kinds) - 2} more kinds")
-    nets = [str(p) for fam, rs in sorted(ranges.items()) for lo, hi in merge(rs) for p in prefixes(fam, lo, hi)]
+    nets = _nets(group)
     if nets:
         parts.append(", ".join(nets) if len(nets) <= 4 else f"{', '.join(nets[:3])}, … {len(nets) - 3} more")
     return "; ".join(parts)
 
 
-__all__ = ["diff", "compare", "DiffResult", "Change", "DiffMismatch", "describe", "read_version"]
+def _nets(group: list[Joint]) -> list[str]:
+    """The addresses of a group, as the fewest CIDR prefixes."""
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for j in group:
+        if j.external:
+            ranges.setdefault(j.family, []).append((j.lo, j.hi))
+    return [str(p) for fam, rs in sorted(ranges.items()) for lo, hi in merge(rs) for p in prefixes(fam, lo, hi)]
+
+
+def endpoints(group: list[Joint]) -> list[str]:
+    """A group as endpoint names: its endpoints, then its addresses as `cidr:PREFIX`."""
+    return [m for j in group for m in j.members] + [f"cidr:{n}" for n in _nets(group)]
+
+
+__all__ = ["diff", "compare", "DiffResult", "Change", "DiffMismatch", "describe", "endpoints", "read_version"]

@@ -6,13 +6,16 @@ chains list, for each end, the policies that isolate it and the rules that admit
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from reasoner.api import Analysis
 from reasoner.errors import UsageError
 from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr, ip_text
-from reasoner.facts.emit import ICMP_ANY
+from reasoner.facts.emit import ICMP_ANY, PROTOCOLS
+from reasoner.model.admin import AdminPolicy
 from reasoner.model.calico import PROTOCOL_NUMBERS
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, Rule
 
@@ -96,6 +99,7 @@ class Verdict:
     egress: Side
     ingress: Side
     ports: dict[str, object] = field(default_factory=dict)  # any-port queries: what is allowed
+    protocols: tuple[str, ...] = PROTOCOLS  # the protocol classes of the analysis (see FactBase.protocols)
 
     def to_json(self) -> dict:
         out = {"allowed": self.allowed, "src": self.src, "dst": self.dst, "protocol": self.protocol,
@@ -129,11 +133,17 @@ def resolve(an: Analysis, text: str) -> Target:
         return Target(text, next(c for c in fb.classes if c.external is not None and c.external.id == lo_atom.id))
     cls = fb.class_of.get(text)
     if cls is None:
-        known = sorted(fb.class_of)
-        hint = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
-        raise UsageError(f"unknown endpoint {text!r} (want NAMESPACE/POD, ip:ADDRESS or cidr:PREFIX; "
-                         f"known: {hint or 'none'})")
+        raise unknown_endpoint(text, fb.class_of)
     return Target(text, cls)
+
+
+def unknown_endpoint(text: str, known: Iterable[str]) -> UsageError:
+    """The error for a name that names no endpoint, with the nearest known names."""
+    close = difflib.get_close_matches(text, list(known), n=3)
+    if close:
+        return UsageError(f"unknown endpoint {text!r}; did you mean {' or '.join(close)}?")
+    return UsageError(f"unknown endpoint {text!r} (want NAMESPACE/POD, a workload NAMESPACE/NAME, hep:NAME, "
+                      f"ip:ADDRESS, cidr:PREFIX, or a service as the destination)")
 
 
 HOOKS = {"ingress": (("untracked_in", "untracked"), ("prednat_in", "preDNAT")),
@@ -283,7 +293,10 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
                         and e.ask("rule_rank", log, None)[0][1] < first_rank):
                     steps.append(Step(name, "Log", RuleRef(*fb.rule_ids[log]), "Log"))
             action = e.ask("rule_action", r, None)[0][1]
-            steps.append(Step(name, action, RuleRef(*fb.rule_ids[r])))
+            ref = RuleRef(*fb.rule_ids[r])
+            note = "; ".join(x for x in (getattr(ref.rule, "fail_closed", ""),
+                                         _priority_tie(an, ref, action, g, proto, region, t)) if x)
+            steps.append(Step(name, action, ref, note))
         else:
             action = e.ask("tier_default", t, None)[0][1]
             steps.append(Step(name, action, None, "no rule of the tier matches; " +
@@ -300,6 +313,27 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
     return steps
 
 
+def _priority_tie(an: Analysis, ref: RuleRef, action: str, g: int, proto: str, region: int, tier: int) -> str:
+    """When the deciding rule is an AdminNetworkPolicy's: the policies of the same priority whose first rule that
+    matches the flow has another action. Which of them goes first is not defined (SEMANTICS §6.4; Calico: by
+    name), so the flow's verdict depends on the implementation."""
+    pol = ref.policy
+    if not isinstance(pol, AdminPolicy) or pol.priority is None:
+        return ""
+    first: dict[str, tuple[int, str]] = {}  # other policy of the same priority -> (rank, action) of its first match
+    for _g, _p, _x, _t, rank, r in an.engine.ask("dcover", g, proto, region, tier, None, None):
+        other, _rule = an.facts.rule_ids[r]
+        if isinstance(other, AdminPolicy) and other is not pol and other.priority == pol.priority:
+            if other.name not in first or rank < first[other.name][0]:
+                first[other.name] = (rank, an.engine.ask("rule_action", r, None)[0][1])
+    ties = sorted(name for name, (_rank, act) in first.items() if act != action)
+    if not ties:
+        return ""
+    return (f"priority tie: {', '.join(ties)} {'has' if len(ties) == 1 else 'have'} the same priority "
+            f"({pol.priority}) and would decide otherwise; the order of equal priorities is not defined "
+            f"(Calico takes them by name)")
+
+
 def _notes(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
     if side.direction == "egress" and peer.cls.external is not None and subject.cls.external is None:
         _nat_note(an, side, subject, peer)
@@ -309,6 +343,12 @@ def _notes(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
         side.notes.append("a host-network pod: NetworkPolicy does not apply to it")
     elif not side.isolating:
         side.notes.append(f"no policy selects it for {side.direction}: not isolated, everything passes")
+    for pol in side.isolating:  # a fail-closed Allow never shows in a chain: say why
+        if isinstance(pol, AdminPolicy):
+            for rule in pol.rules(Direction(side.direction)):
+                if rule.matches_nothing and rule.fail_closed:
+                    side.notes.append(f"{pol.kind} {pol.ref} {side.direction}[{rule.index}] ({rule.origin}) "
+                                      f"{rule.fail_closed}")
     if peer.cls.external is None and not peer.cls.atoms and side.isolating:
         for pol in side.isolating:
             if not isinstance(pol, NetworkPolicy):
@@ -321,28 +361,28 @@ def _notes(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
 
 
 def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
-        icmp_type: int | None = None, icmp_code: int | None = None) -> Verdict:
+        icmp_type: int | None = None, icmp_code: int | None = None, hairpin: bool = False) -> Verdict:
+    """The verdict for SRC to DST. `hairpin`: SRC reaches itself through a Service address, which leaves the pod
+    and is policed like a flow from one pod to another (SEMANTICS §1.5); to itself otherwise, it never is."""
     s, d = resolve(an, src), resolve(an, dst)
     if s.cls.external is not None and d.cls.external is not None:
         raise UsageError("both ends are outside the cluster; no policy here decides that flow")
-    if s.name == d.name:
+    if s.name == d.name and not hairpin:
         raise UsageError(f"{s.name} to itself: a pod's traffic to itself is never policed (SEMANTICS §1.5), "
                          "so there is nothing to decide")
     proto = None
     if protocol is not None or port is not None:
-        proto = PROTOCOL_NAMES.get((protocol or "TCP").upper())
+        proto = asked = PROTOCOL_NAMES.get((protocol or "TCP").upper())
         if proto is None:
-            text = protocol or ""
+            calico = {**{p.upper(): p for p in PROTOCOL_NUMBERS}, **{str(n): p for p, n in PROTOCOL_NUMBERS.items()}}
+            asked = calico.get((protocol or "").upper(), protocol or "")  # Calico's name where it has one (136: UDPLite)
             named = {p.upper(): p for p in an.facts.protocols}
-            by_number = {str(PROTOCOL_NUMBERS[p]): p for p in an.facts.protocols if p in PROTOCOL_NUMBERS}
-            if text.upper() in named:
-                proto = named[text.upper()]
-            elif text in by_number:
-                proto = by_number[text]
-            elif text.isdigit() and 0 <= int(text) <= 255:
-                proto = text if text in an.facts.protocols else "OTHER"  # policies treat the rest alike
+            if asked.upper() in named:
+                proto = named[asked.upper()]
+            elif asked in PROTOCOL_NUMBERS or asked.isascii() and asked.isdigit() and 0 <= int(asked) <= 255:
+                proto = "OTHER"  # policies treat the rest alike
             else:
-                raise UsageError(f"unknown protocol {protocol!r} (want TCP, UDP, SCTP, ICMP, ICMPv6 or 0-255)")
+                raise UsageError(f"unknown protocol {protocol!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 0-255)")
         shown = proto
         proto = an.facts.proto_rep.get(proto, proto)  # the engine protocol standing for it
         if shown in ("TCP", "UDP", "SCTP"):
@@ -375,7 +415,7 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
             rep_proto = next(iter(ports))
             ranges = ports[rep_proto]
             if rep_proto in ("TCP", "UDP", "SCTP"):
-                rep_port = 1 if ranges == "all" else max(1, ranges[0][0])
+                rep_port = 1 if ranges == "all" else ranges[0][0]
             elif rep_proto in ("ICMP", "ICMPv6"):
                 rep_port = ICMP_ANY if ranges == "all" else ranges[0][0]
             else:
@@ -388,9 +428,9 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
             egress.notes.insert(0, f"chain shown for one allowed flow: {flow}")
     if not an.engine.holds("pair_ok", s.cls.id, d.cls.id):
         egress.notes.append("the two ends share no IP family")
-    shown_proto = None if proto is None else (protocol.upper() if shown == "OTHER" and protocol else shown)
+    shown_proto = None if proto is None else (asked if shown == "OTHER" else shown)
     return Verdict(s.name, d.name, shown_proto, None if proto is None or shown not in ("TCP", "UDP", "SCTP")
-                   else port, allowed, egress, ingress, ports)
+                   else port, allowed, egress, ingress, ports, an.facts.protocols)
 
 
 def _nat_note(an: Analysis, side: Side, subject: Target, peer: Target) -> None:

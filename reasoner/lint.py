@@ -5,8 +5,9 @@ Kinds, most severe first:
   deciding rule, and one witness flow replayed through `can` (its chain shows the deciding rule).
 - vacuous-policy (error when no pod could ever be selected: contradictory selectors, proved unsatisfiable by
   z3 over every labelling; warning when only today's inventory has no match).
-- shadowed-rule, redundant-rule, redundant-policy, dead-peer, unresolved-named-port, equal-order,
-  pass-in-last-tier (warning).
+- shadowed-rule, redundant-rule, redundant-policy, dead-peer, unresolved-named-port, equal-order (Calico
+  policies of one tier with the same order, AdminNetworkPolicies with the same priority), pass-in-last-tier
+  (warning).
 - missing-default-deny (info): endpoints that no policy isolates in a direction, per namespace.
 
 "Never" is over the inventory's endpoints (and every address); with `scope="any-workload"` the same
@@ -19,13 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reasoner import api
-from reasoner.explain import can
+from reasoner.explain import RuleRef, can
 from reasoner.facts.schema import EVALUATIONS
-from reasoner.model.admin import ANP_TIER, BANP_TIER
+from reasoner.model.admin import ANP_TIER, BANP_TIER, AdminPolicy
 from reasoner.model.calico import Action, CalicoPolicy
 from reasoner.model.cidr import sample_ip
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
+from reasoner.properties import DEFAULT_BUDGET
 
 SEVERITY = {"error": 3, "warning": 2, "info": 1}
 
@@ -36,23 +38,42 @@ class Finding:
     severity: str
     file: str
     line: int | None
-    subject: str  # the rule or policy, as "GlobalNetworkPolicy f-rules ingress[1]"
+    subject: str  # the rule or policy, for a reader: "GlobalNetworkPolicy f-rules ingress[1]"
     message: str
-    evidence: list[dict] = field(default_factory=list)  # {"file", "line", "message"}
+    policy: dict | None  # {"kind", "namespace", "name"} of the policy (or Tier, Service) it is about; None: no policy
+    rule: dict | None = None  # {"direction", "index"} of the rule it is about; None: the whole policy
+    evidence: list[dict] = field(default_factory=list)  # {"policy", "rule", "file", "line", "message"}
+    evidence_key: str = "covered_by"  # what the evidence is to the finding: the JSON key that lists it
     witness: dict | None = None
     scope: str = "inventory"  # inventory | any-workload | inventory-only | any-workload-only
     key: tuple = ()
 
     def to_json(self) -> dict:
-        out = {"kind": self.kind, "severity": self.severity, "file": self.file, "line": self.line,
-               "subject": self.subject, "message": self.message, "evidence": self.evidence, "scope": self.scope}
+        evidence: dict = {self.evidence_key: self.evidence} if self.evidence else {}
         if self.witness is not None:
-            out["witness"] = self.witness
-        return out
+            evidence["witness"] = self.witness
+        return {"kind": self.kind, "severity": self.severity, "policy": self.policy, "rule": self.rule,
+                "file": self.file or None, "line": self.line, "message": self.message, "evidence": evidence,
+                "subject": self.subject, "scope": self.scope}
 
 
 def _origin(o: Origin | None) -> tuple[str, int | None]:
     return (o.file, o.line) if o is not None else ("", None)
+
+
+def policy_ref(kind: str, namespace: str | None, name: str) -> dict:
+    """The contract's reference to a policy (or to a Tier or Service a finding is about)."""
+    return {"kind": kind, "namespace": namespace, "name": name}
+
+
+def _policy(pol) -> dict:
+    return policy_ref(pol.kind, pol.namespace, pol.name)
+
+
+def _reference(pol, what: str) -> dict:
+    """Evidence naming a whole policy."""
+    file, line = _origin(pol.origin)
+    return {"policy": _policy(pol), "rule": None, "file": file, "line": line, "message": f"{what}: {pol.kind} {pol.ref}"}
 
 
 class _Linter:
@@ -78,15 +99,13 @@ class _Linter:
         return self.e.ask("rule_action", rid, None)[0][1]
 
     def rule_evidence(self, rid: int, what: str) -> dict:
-        pol, rule = self.rule(rid)
-        file, line = _origin(rule.origin)
-        return {"file": file, "line": line, "message": f"{what}: {self.rule_name(rid)} ({self.rule_action(rid)})"}
+        return dict(RuleRef(*self.rule(rid)).to_json(), message=f"{what}: {self.rule_name(rid)} ({self.rule_action(rid)})")
 
     def finding(self, kind: str, severity: str, rid: int, message: str, evidence=(), witness=None, extra=()) -> Finding:
         pol, rule = self.rule(rid)
-        file, line = _origin(rule.origin)
-        return Finding(kind, severity, file, line, self.rule_name(rid), message, list(evidence), witness,
-                       key=(kind, *self.rule_key(rid), *extra))
+        ref = RuleRef(pol, rule).to_json()
+        return Finding(kind, severity, ref["file"], ref["line"], self.rule_name(rid), message, ref["policy"],
+                       ref["rule"], list(evidence), witness=witness, key=(kind, *self.rule_key(rid), *extra))
 
     def endpoint_name(self, cls_id: int, avoid: str | None = None) -> str | None:
         cls = self.fb.classes[cls_id]
@@ -127,7 +146,8 @@ class _Linter:
                                        f"port {sp.port}/{sp.protocol} targets the named port {sp.target_port!r}, which "
                                        f"{', '.join(missing[:3])}{' …' if len(missing) > 3 else ''} "
                                        f"({len(missing)} of {len(eps)} backends) do not define: they are never reached "
-                                       f"on it", [], key=("unresolved-target-port", svc.ref, sp.port)))
+                                       f"on it", policy_ref("Service", svc.namespace, svc.name),
+                                       key=("unresolved-target-port", svc.ref, sp.port)))
 
     def conflicts(self, out: list[Finding]) -> set[int]:
         by_rule: dict[int, list[int]] = {}
@@ -157,8 +177,8 @@ class _Linter:
         name = self.fb.describe(t).removeprefix("tier:")
         tier = self.an.cluster.tiers.get(name)
         file, line = _origin(tier.origin if tier else None)
-        return {"file": file, "line": line, "message": f"ended first by tier {name}'s defaultAction "
-                                                       f"({tier.default_action.value if tier else 'Deny'})"}
+        return {"policy": policy_ref("Tier", None, name), "rule": None, "file": file or None, "line": line,
+                "message": f"ended first by tier {name}'s defaultAction ({tier.default_action.value if tier else 'Deny'})"}
 
     def conflict_witness(self, r: int, deciders: list[int]) -> dict | None:
         """A concrete flow that `r` matches and a decider decides, replayed through `can`."""
@@ -250,11 +270,12 @@ class _Linter:
                 out.append(Finding("redundant-policy", "info", file, line, f"{pol.kind} {pol.ref}",
                                    "removing this policy changes no verdict today: other policies isolate every endpoint "
                                    "it selects (it may still isolate pods deployed later; see --scope any-workload)",
-                                   ev, key=("redundant-policy", pol.kind, pol.ref)))
+                                   _policy(pol), evidence=ev, key=("redundant-policy", pol.kind, pol.ref)))
                 continue
             out.append(Finding("redundant-policy", "warning", file, line, f"{pol.kind} {pol.ref}",
                                "removing this policy changes no verdict: other policies isolate the same endpoints and "
-                               "admit everything it admits", ev, key=("redundant-policy", pol.kind, pol.ref)))
+                               "admit everything it admits", _policy(pol), evidence=ev,
+                               key=("redundant-policy", pol.kind, pol.ref)))
 
     def vacuous(self, out: list[Finding]) -> None:
         from reasoner.properties.workloads import policy_selectable
@@ -266,14 +287,14 @@ class _Linter:
             if never:
                 out.append(Finding("vacuous-policy", "error", file, line, f"{pol.kind} {pol.ref}",
                                    "this policy can never select any pod: its selectors contradict each other "
-                                   "(no labelling satisfies them; proved with z3)", [],
+                                   "(no labelling satisfies them; proved with z3)", _policy(pol),
                                    key=("vacuous-policy", pol.kind, pol.ref, "never")))
             elif pid in empty:
                 hook = getattr(pol, "hook", "normal")
                 why = ("this policy selects no endpoint of the input" if hook == "normal" else
                        f"this {'preDNAT' if hook == 'preDNAT' else 'doNotTrack'} policy selects no host endpoint of "
                        f"the input (such policies never apply to pods; doNotTrack not to interfaceName \"*\" either)")
-                out.append(Finding("vacuous-policy", "warning", file, line, f"{pol.kind} {pol.ref}", why, [],
+                out.append(Finding("vacuous-policy", "warning", file, line, f"{pol.kind} {pol.ref}", why, _policy(pol),
                                    key=("vacuous-policy", pol.kind, pol.ref)))
 
     def dead_peers(self, out: list[Finding]) -> None:
@@ -296,17 +317,20 @@ class _Linter:
                                     f"nothing on that port", extra=(name,)))
 
     def order_smells(self, out: list[Finding]) -> None:
-        """Equal order in one tier matters only where two such policies apply to a common endpoint in a direction
-        in which both have Allow/Deny/Pass rules, not all of one action: then which rules come first depends on the
-        names."""
+        """Equal order in one tier (AdminNetworkPolicies: equal priority) matters only where two such policies apply
+        to a common endpoint in a direction in which both have Allow/Deny/Pass rules, not all of one action: then
+        which rules come first depends on the names (for ANPs the API leaves it to the implementation)."""
         cluster = self.an.cluster
         ids = {id(pol): pid for pid, pol in self.fb.policy_ids.items()}
         subjects: dict[int, set] = {}
         for pid, c, d in self.e.ask("applies", None, None, None):
             subjects.setdefault(pid, set()).add((c, d))
-        groups: dict[tuple, list[CalicoPolicy]] = {}
+        groups: dict[tuple, list[CalicoPolicy | AdminPolicy]] = {}
         for p in cluster.calico_policies:  # policies of different hooks never run in one evaluation
             groups.setdefault((p.tier, p.order, p.hook), []).append(p)
+        for a in cluster.admin_policies:
+            if a.priority is not None:  # the BANP is alone in its tier
+                groups.setdefault((a.tier, float(a.priority), "normal"), []).append(a)
         for (tier, order, _hook), pols in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or float("inf"),
                                                                                  kv[0][2])):
             def actions(p, d):
@@ -326,12 +350,17 @@ class _Linter:
                 if not clash:
                     continue
                 file, line = _origin(p.origin)
-                out.append(Finding("equal-order", "warning", file, line, f"{p.kind} {p.ref}",
-                                   f"same order ({'none' if order is None else f'{order:g}'}) in tier {tier} as "
-                                   f"{', '.join(sorted(o.ref for o in clash))}, and they apply to the same endpoints: "
-                                   f"which rules come first depends on the names",
-                                   [{"file": _origin(o.origin)[0], "line": _origin(o.origin)[1],
-                                     "message": f"same order: {o.kind} {o.ref}"} for o in clash],
+                others = ", ".join(sorted(o.ref for o in clash))
+                if isinstance(p, AdminPolicy):
+                    word = "priority"
+                    msg = (f"same priority ({order:g}) as {others}, and they apply to the same endpoints: which one "
+                           f"decides a flow that both match is left to the implementation (Calico: by name)")
+                else:
+                    word = "order"
+                    msg = (f"same order ({'none' if order is None else f'{order:g}'}) in tier {tier} as {others}, and "
+                           f"they apply to the same endpoints: which rules come first depends on the names")
+                out.append(Finding("equal-order", "warning", file, line, f"{p.kind} {p.ref}", msg, _policy(p),
+                                   evidence=[_reference(o, f"same {word}") for o in clash], evidence_key="same_order",
                                    key=("equal-order", p.kind, p.ref)))
         used = {p.tier for p in cluster.calico_policies} | {p.tier for p in cluster.admin_policies}
         if cluster.policies:
@@ -347,17 +376,18 @@ class _Linter:
                 continue
             for r in p.ingress + p.egress:
                 if r.action is Action.PASS:
-                    file, line = _origin(r.origin)
-                    out.append(Finding("pass-in-last-tier", "warning", file, line,
+                    ref = RuleRef(p, r).to_json()
+                    out.append(Finding("pass-in-last-tier", "warning", ref["file"], ref["line"],
                                        f"{p.kind} {p.ref} {r.direction.value}[{r.index}]",
                                        f"Pass in {last.name}, the last tier: no tier follows, so the flow goes to the "
-                                       f"profile (pods: allowed)", [],
+                                       f"profile (pods: allowed)", ref["policy"], ref["rule"],
                                        key=("pass-in-last-tier", p.ref, r.direction.value, r.index)))
         if last.default_action is Action.PASS:
             file, line = _origin(last.origin)
             out.append(Finding("pass-in-last-tier", "warning", file, line, f"Tier {last.name}",
                                f"defaultAction Pass in {last.name}, the last tier: unmatched flows go to the profile "
-                               f"(pods: allowed)", [], key=("pass-in-last-tier", last.name)))
+                               f"(pods: allowed)", policy_ref("Tier", None, last.name),
+                               key=("pass-in-last-tier", last.name)))
 
     def missing_default_deny(self, out: list[Finding]) -> None:
         by_ns: dict[tuple[str, str], list[str]] = {}
@@ -374,20 +404,23 @@ class _Linter:
             shown = ", ".join(refs[:3]) + (f", … {len(refs) - 3} more" if len(refs) > 3 else "")
             out.append(Finding("missing-default-deny", "info", file, line, f"Namespace {ns}",
                                f"{len(refs)} of {total} endpoints have no policy for {d}: everything passes that end "
-                               f"({shown})", [], key=("missing-default-deny", ns, d)))
+                               f"({shown})", None, key=("missing-default-deny", ns, d)))
 
 
-def lint(an: api.Analysis, scope: str = "inventory") -> list[Finding]:
+def lint(an: api.Analysis, scope: str = "inventory", budget: float = DEFAULT_BUDGET) -> list[Finding]:
+    """`budget`: seconds for finding, in any-workload scope, the pods that could be deployed; when it runs out,
+    the findings are over the inventory, with a `scope` finding that says so."""
     findings = _Linter(an).run()
     if scope == "any-workload":
         from reasoner.properties.workloads import TooMany, build_universe
 
         try:
-            universe = build_universe(an.cluster)
+            universe = build_universe(an.cluster, budget=budget)
         except TooMany as exc:
             for f in findings:
                 f.scope = "inventory"
-            findings.append(Finding("scope", "info", "", None, "any-workload", str(exc), key=("scope",)))
+            why = str(exc).removeprefix("any-workload: ")
+            findings.append(Finding("scope", "info", "", None, "any-workload", why, None, key=("scope",)))
             return _sorted(findings)
         wide = _Linter(api.analyse(universe.cluster), frozenset(universe.new_pods)).run()
         wide_keys = {f.key for f in wide}

@@ -10,13 +10,14 @@ installed: 404) is skipped with a warning; an unreachable cluster or a refused r
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from reasoner.errors import UsageError
-from reasoner.manifests.load import Document
+from reasoner.manifests.load import Document, parse_text, read_text
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ _DROP_META = ("managedFields", "resourceVersion", "uid", "generation", "creation
 
 # Set by `reasoner --kubeconfig/--context`; `cluster:` inputs without a context of their own use them.
 SETTINGS: dict[str, str | None] = {"kubeconfig": None, "context": None}
+# Seconds to wait for the API server to accept the connection, then for each answer; `REASONER_KUBE_TIMEOUT`
+# ("READ" or "CONNECT,READ") overrides them. A request that times out is not retried.
+TIMEOUT = (10.0, 60.0)
+TIMEOUT_VARIABLE = "REASONER_KUBE_TIMEOUT"
 
 
 def is_cluster(path: str) -> bool:
@@ -82,20 +87,52 @@ def _client(kubeconfig: str | None, context: str | None):
         from kubernetes.config.config_exception import ConfigException
     except ImportError:
         raise UsageError("reading a live cluster needs the Kubernetes client: pip install 'reasoner[live]'") from None
+    for file in (kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config").split(os.pathsep):
+        file = os.path.expanduser(file)
+        if file and os.path.isfile(file):  # read as manifests are: text that is not UTF-8 or YAML is an error
+            docs = parse_text(read_text(file), file)
+            if docs and (len(docs) > 1 or docs[0].prefix or not isinstance(docs[0].data, dict)):
+                raise UsageError(f"kubeconfig {file}: expected one mapping (apiVersion: v1, kind: Config, "
+                                 "clusters, users, contexts)")
+    settings = type.__call__(client.Configuration)  # a fresh one, not a copy of the process-wide default
     try:
-        api = config.new_client_from_config(config_file=kubeconfig, context=context)
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=settings)
     except ConfigException as exc:
-        raise UsageError(f"kubeconfig: {exc}") from None
+        raise UsageError(f"kubeconfig: {_first_line(exc)}") from None
     except OSError as exc:
         raise UsageError(f"kubeconfig: cannot read {kubeconfig or '~/.kube/config'}: {exc}") from None
-    return api, client
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:  # a field of the wrong shape
+        raise UsageError(f"kubeconfig: not a valid kubeconfig ({type(exc).__name__}: {_first_line(exc)})") from None
+    settings.retries = 0
+    return client.ApiClient(configuration=settings), client
 
 
-def read_cluster(kubeconfig: str | None = None, context: str | None = None, timeout: float = 20.0) -> Reading:
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds: `TIMEOUT`, or as `REASONER_KUBE_TIMEOUT` sets them."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return TIMEOUT
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(0 < v < float("inf") for v in values):
+        raise UsageError(f"{TIMEOUT_VARIABLE}={text!r}: expected READ or CONNECT,READ seconds (e.g. 10,60)")
+    return (values[0], values[-1]) if len(values) == 2 else (TIMEOUT[0], values[0])
+
+
+def read_cluster(kubeconfig: str | None = None, context: str | None = None) -> Reading:
     """List every modeled kind. Raises UsageError when the cluster cannot be read."""
+    timeout = timeouts()
     api, client = _client(kubeconfig, context)
     from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
+    from urllib3.exceptions import (ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError,
+                                    ReadTimeoutError)
 
     host = api.configuration.host
     reading = Reading(f"cluster {context or host}")
@@ -121,25 +158,42 @@ def read_cluster(kubeconfig: str | None = None, context: str | None = None, time
             raise UsageError(f"{host}: listing {kind.plural} ({kind.api_version}) failed: HTTP {exc.status} "
                              f"{reason}") from None
         except (HTTPError, OSError) as exc:
+            cause = exc.reason if isinstance(exc, MaxRetryError) else exc
+            if isinstance(cause, ConnectTimeoutError) and not isinstance(cause, NewConnectionError):  # its subclass
+                raise UsageError(f"{host}: the cluster did not accept the connection within {timeout[0]:g} s "
+                                 f"(set {TIMEOUT_VARIABLE}=CONNECT,READ seconds to wait longer)") from None
+            if isinstance(cause, ReadTimeoutError):
+                raise UsageError(f"{host}: listing {kind.plural} ({kind.api_version}) got no answer within "
+                                 f"{timeout[1]:g} s (set {TIMEOUT_VARIABLE}=CONNECT,READ seconds to wait longer)"
+                                 ) from None
             raise UsageError(f"{host}: the cluster is unreachable ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0][:200]})") from None
         except ValueError:
             raise UsageError(f"{host}: listing {kind.plural} returned something that is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise UsageError(f"{host}: listing {kind.plural} returned no list")
+        for i, item in enumerate(data["items"]):
+            if not isinstance(item, dict):
+                raise UsageError(f"{host}: listing {kind.plural} ({kind.api_version}) returned item {i} that is "
+                                 "not an object")
         reading.objects[kind] = [_clean(item, kind) for item in data["items"]]
     return reading
 
 
 def _clean(item: dict, kind: Kind) -> dict:
-    """An object as a manifest: apiVersion and kind set (list items omit them), server-side noise dropped."""
-    meta = {k: v for k, v in (item.get("metadata") or {}).items() if k not in _DROP_META}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if k != "kubectl.kubernetes.io/last-applied-configuration"}
-    if annotations:
-        meta["annotations"] = annotations
-    else:
-        meta.pop("annotations", None)
+    """An object as a manifest: apiVersion and kind set (list items omit them), server-side noise dropped.
+    Fields of the wrong type are kept as they are, for the usual checks to report."""
+    meta = item.get("metadata") or {}
+    if isinstance(meta, dict):
+        meta = {k: v for k, v in meta.items() if k not in _DROP_META}
+        annotations = meta.get("annotations") or {}
+        if isinstance(annotations, dict):
+            annotations = {k: v for k, v in annotations.items()
+                           if k != "kubectl.kubernetes.io/last-applied-configuration"}
+        if annotations:
+            meta["annotations"] = annotations
+        else:
+            meta.pop("annotations", None)
     out = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": meta}
     for key in ("spec", "status"):
         if key in item and (key != "status" or kind.kind == "Pod"):

@@ -29,6 +29,7 @@ import click
 
 from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError, UsageError
+from reasoner.report.text import escape, terminal
 
 PROMPT = "reasoner> "
 SCOPES = ("inventory", "any-workload")
@@ -72,7 +73,7 @@ def _words(arg: str) -> list[str]:
 
 def natural(text: str) -> tuple:
     """A sort key that puts ns/web-2 before ns/web-10."""
-    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", text)))
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"([0-9]+)", text)))
 
 
 def _hint(word: str, known: Iterable[str]) -> str:
@@ -104,7 +105,7 @@ class FlowSpec:
 def parse_flow(text: str | None) -> FlowSpec:
     if text is None:
         return FlowSpec(None, None)
-    m = re.fullmatch(r"(\d+)(?:/([A-Za-z0-9]+))?", text) or re.fullmatch(r"([A-Za-z][A-Za-z0-9]*)(?:/(\d+))?", text)
+    m = re.fullmatch(r"([0-9]+)(?:/([A-Za-z0-9]+))?", text) or re.fullmatch(r"([A-Za-z][A-Za-z0-9]*)(?:/([0-9]+))?", text)
     if m is None:
         raise UsageError(f"bad port {text!r} (want PORT/PROTO, e.g. 80/TCP, 53/UDP, 8080, or a protocol: ICMP)")
     a, b = m.group(1), m.group(2)
@@ -130,7 +131,7 @@ def _protocol(text: str) -> str:
         return PROTOCOL_NAMES[text.upper()]
     if text.upper() in names:
         return names[text.upper()]
-    if text.isdigit() and int(text) <= 255:
+    if text.isascii() and text.isdigit() and int(text) <= 255:
         return str(int(text))
     raise UsageError(f"unknown protocol {text!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 0-255)")
 
@@ -154,7 +155,7 @@ class Query:
     args: tuple[object, ...]  # Var, str or int
 
 
-_TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<int>-?\d+)"""
+_TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<int>-?[0-9]+)"""
                     r"""|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),.])|(?P<bad>\S))""")
 QUERY_START = re.compile(r"\s*(\?-|[a-z_][a-z0-9_]*\s*\()")
 
@@ -383,6 +384,7 @@ class Session:
             return Reply(empty=True)
         start = time.perf_counter()
         reply = self._dispatch(text)
+        reply.text = terminal(reply.text)  # names, labels and files are shown escaped (report/text.py)
         if self.timing and not reply.empty:
             ms = (time.perf_counter() - start) * 1000
             reply.text += f"\n({ms:.0f} ms)"
@@ -561,8 +563,9 @@ def _verdict(s: Session, arg: str, usage: str) -> tuple[str, str]:
     reads SRC DST --port --protocol: a service (svc:NS/NAME, a DNS name, a ClusterIP) as the destination is
     asked about on each backend; a pod may be named by its DNS name.
     (services.decide is the dispatch `reasoner can` uses too.)"""
+    from reasoner.explain import Verdict
     from reasoner.report.can import to_text
-    from reasoner.services import ServiceVerdict, decide
+    from reasoner.services import ServiceVerdict, WorkloadVerdict, decide, workload_text
     from reasoner.services import to_text as service_text
 
     words = _words(arg)
@@ -573,6 +576,10 @@ def _verdict(s: Session, arg: str, usage: str) -> tuple[str, str]:
         raise UsageError(f"{flow.protocol} needs a port, e.g. 80/{flow.protocol} (or leave it out: every port)")
     protocol = flow.protocol if flow.explicit else None
     verdict = decide(s.an, words[0], words[1], protocol, flow.port)
+    if isinstance(verdict, WorkloadVerdict):  # the verdict over the pods, then each pod's first line
+        text = workload_text(verdict)
+        return text, "\n".join([text.split("\n", 1)[0]] + [
+            "  " + (to_text(a) if isinstance(a, Verdict) else service_text(a)).split("\n", 1)[0] for a in verdict.answers])
     if isinstance(verdict, ServiceVerdict):
         text = service_text(verdict)
         return text, "\n".join(line for line in text.splitlines() if not line.startswith("    "))
@@ -582,8 +589,8 @@ def _verdict(s: Session, arg: str, usage: str) -> tuple[str, str]:
 
 @command("can", "can SRC DST [PORT/PROTO]", "the verdict for a flow, or what SRC may send DST on any port",
          """
-SRC and DST are NAMESPACE/POD (a workload given without pods: NAMESPACE/WORKLOAD), ip:ADDRESS or
-cidr:PREFIX; DST may be a service (svc:NS/NAME, its DNS name or ClusterIP), asked about on each backend.
+SRC and DST are NAMESPACE/POD, a workload NAMESPACE/WORKLOAD (answered for each of its pods), ip:ADDRESS
+or cidr:PREFIX; DST may be a service (svc:NS/NAME, its DNS name or ClusterIP), asked about on each backend.
 PORT/PROTO is 80/TCP, 53/UDP, 8080 (as --port 8080: TCP, or the service port), or a protocol without
 ports (ICMP); without it, the answer is for every port and lists what is allowed. The verdict lines of
 `reasoner can`; `why` adds the rule chains.
@@ -632,7 +639,7 @@ def _reach(s: Session, arg: str, usage: str, into: bool) -> str:
         if cls.external is not None and not cls.external.mentioned:
             outside.add(f"IPv{cls.external.family}")
             continue
-        text = allowed_text(allowed)
+        text = allowed_text(allowed, s.an.facts.protocols)
         listed.extend((n, text) for n in names(cls) if n != end.name)
     listed.sort(key=lambda row: s.sort_key(row[0]))
     on = "" if flow.protocol is None else f" on {flow}"
@@ -1219,15 +1226,18 @@ def run_terminal(session: Session, colour: bool) -> int:
 
 def _large(paths: Sequence[str]) -> bool:
     """Whether the inputs are large enough for a progress bar and for `Session(freeze_gc=True)`: 512 KiB of
-    files, or inputs of unknown size (standard input, a live cluster)."""
+    files, or inputs of unknown size (standard input, a live cluster, a path that cannot be read)."""
     total = 0
     for p in paths:
         path = Path(p)
-        if path.is_file():
-            total += path.stat().st_size
-        elif path.is_dir():
-            total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        else:
+        try:
+            if path.is_file():
+                total += path.stat().st_size
+            elif path.is_dir():
+                total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            else:
+                return True
+        except OSError:  # reading the inputs says what is wrong
             return True
     return total >= 512 * 1024
 
@@ -1282,7 +1292,7 @@ def repl_command(paths: tuple[str, ...], commands: tuple[str, ...]) -> None:
     else:
         session = Session(paths, stdin=sys.stdin, freeze_gc=large)
     for warning in session.warnings:
-        click.echo(warning, err=True)
+        click.echo(escape(warning), err=True)
     if interactive:
         colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         sys.exit(run_terminal(session, colour))

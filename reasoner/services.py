@@ -12,19 +12,29 @@ packet), so a question about a service is a question about each of its backends:
   or a name resolved on each backend's container ports (a backend without that name is not reached on it).
 
 A service is reachable on a port when every backend it may pick is (a connection can land on any of them).
+A pod that backs the service it asks about reaches itself through the service address (hairpin): the packet
+leaves the pod and is evaluated as a flow from the pod to itself (SEMANTICS §1.5). A service with no backend
+the engine can see gets no verdict: the question is an error.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from reasoner.api import Analysis
 from reasoner.errors import UsageError
-from reasoner.explain import Verdict, can
+from reasoner.explain import Verdict, can, unknown_endpoint
+from reasoner.model.cidr import Cidr
 from reasoner.model.cluster import Cluster, Endpoint, Service, ServicePort
+from reasoner.report.text import join_lines
 
 DOMAIN = "cluster.local"
+
+
+HAIRPIN = ("hairpin: the source reaches itself through the service address; the packet leaves the pod, so its "
+           "egress and ingress policy decide it as for another pod (SEMANTICS §1.5)")
 
 
 @dataclass
@@ -59,9 +69,9 @@ class ServiceVerdict:
                              for b in self.backends]}
 
 
-def find_service(an: Analysis, text: str, src_ns: str | None, domain: str = DOMAIN) -> Service | None:
+def find_service(cluster: Cluster, text: str, src_ns: str | None, domain: str = DOMAIN) -> Service | None:
     """The service that `text` names, or None when it names no service (it may still name a pod)."""
-    services = {(s.namespace, s.name): s for s in an.cluster.services}
+    services = {(s.namespace, s.name): s for s in cluster.services}
     if text.startswith("svc:"):
         ns, _, name = text[4:].partition("/")
         svc = services.get((ns, name))
@@ -88,7 +98,7 @@ def find_service(an: Analysis, text: str, src_ns: str | None, domain: str = DOMA
     return None
 
 
-def pod_by_dns(an: Analysis, text: str, domain: str = DOMAIN) -> str | None:
+def pod_by_dns(cluster: Cluster, text: str, domain: str = DOMAIN) -> str | None:
     """`A-B-C-D.NS.pod.<domain>` -> the pod with that address in NS."""
     parts = text.rstrip(".").split(".")
     if len(parts) < 3 or parts[2] != "pod" or parts[3:] not in ([], domain.split(".")):
@@ -98,7 +108,7 @@ def pod_by_dns(an: Analysis, text: str, domain: str = DOMAIN) -> str | None:
                                       else parts[0].replace("-", ":")))
     except ValueError:
         raise UsageError(f"{text!r}: {parts[0]!r} is not an address written with dashes") from None
-    for ep in an.cluster.endpoints:
+    for ep in cluster.endpoints:
         if ep.namespace == parts[1] and any(str(ipaddress.ip_address(x)) == ip for x in ep.ips):
             return ep.ref
     raise UsageError(f"{text!r}: no pod with address {ip} in namespace {parts[1]}")
@@ -132,20 +142,24 @@ def can_service(an: Analysis, src: str, svc: Service, protocol: str | None = Non
                          f"{'/' + protocol if protocol else ''} (its ports: "
                          f"{', '.join(f'{sp.port}/{sp.protocol}' for sp in svc.ports) or 'none'})")
     eps = backends(an.cluster, svc)
-    if not eps:
-        out.notes.append(f"service {svc.ref} selects no pod of the input" if svc.selector is not None
-                         else f"service {svc.ref} has no selector: its endpoints are managed by hand and not modeled")
+    if not eps:  # no verdict over zero backends: nothing would answer the connection
+        raise UsageError(f"service {svc.ref} selects no pod of the input: no backend to ask about"
+                         if svc.selector is not None else
+                         f"service {svc.ref} has no selector: its endpoints are managed by hand and not modeled "
+                         f"(ask about their addresses with ip:)")
     for sp in ports:
         for ep in eps:
-            if ep.ref == src:
-                out.notes.append(f"{src} is itself a backend of {svc.ref}: its own traffic to itself is never policed")
-                continue
             tp = target_port(sp, ep)
             if tp is None:
                 out.backends.append(BackendVerdict(ep.ref, sp, None, None,
                                                    f"{ep.ref} defines no {sp.protocol} port named {sp.target_port!r}"))
                 continue
-            out.backends.append(BackendVerdict(ep.ref, sp, tp, can(an, src, ep.ref, sp.protocol, tp)))
+            hairpin = ep.ref == src  # through the service address back to itself: policed (SEMANTICS §1.5)
+            verdict = can(an, src, ep.ref, sp.protocol, tp, hairpin=hairpin)
+            out.backends.append(BackendVerdict(ep.ref, sp, tp, verdict, HAIRPIN if hairpin else ""))
+    if not any(b.verdict is not None for b in out.backends):
+        raise UsageError(f"service {svc.ref}: no backend defines the target port of "
+                         f"{', '.join(f'{sp.port}/{sp.protocol}' for sp in ports)}: no backend to ask about")
     if src.startswith(("ip:", "cidr:")) and svc.type in ("NodePort", "LoadBalancer"):
         if svc.external_traffic_policy == "Cluster":
             out.notes.append("externalTrafficPolicy: Cluster: traffic from outside arriving on another node is "
@@ -155,18 +169,174 @@ def can_service(an: Analysis, src: str, svc: Service, protocol: str | None = Non
     return out
 
 
+@dataclass(frozen=True)
+class WorkloadPods:
+    """A workload named in a question, and the pods it stands for."""
+
+    namespace: str
+    name: str
+    kind: str
+    pods: tuple[str, ...]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}[{self.kind}]"
+
+
+WORKLOAD_NAME = re.compile(r"(?P<ns>[^/\[\]]+)/(?P<name>[^/\[\]]+)(\[(?P<kind>[A-Za-z]+)\])?")
+
+
+def owner_chain(cluster: Cluster, pod: Endpoint) -> list[tuple[str, str]]:
+    """(kind, name) of everything a pod's ownerReferences lead to: its owners, their owners when they are given,
+    and for a ReplicaSet that is not given, the Deployment its name implies (the Deployment controller names
+    its ReplicaSets `DEPLOYMENT-HASH`)."""
+    given = {(w.endpoint.kind, w.endpoint.name): w for w in cluster.workloads if w.endpoint.namespace == pod.namespace}
+    out: list[tuple[str, str]] = []
+    todo = list(pod.owners)
+    while todo:
+        owner = todo.pop(0)
+        if owner in out:
+            continue
+        out.append(owner)
+        if owner in given:
+            todo.extend(given[owner].owned_by)
+        elif owner[0] == "ReplicaSet" and "-" in owner[1]:
+            todo.append(("Deployment", owner[1].rsplit("-", 1)[0]))
+    return out
+
+
+def workload(cluster: Cluster, text: str) -> WorkloadPods | None:
+    """The workload `NAMESPACE/NAME` (or `NAMESPACE/NAME[Kind]`) with the pods of the input that its ownerReferences
+    chains lead to; None when no pod belongs to such a workload."""
+    m = WORKLOAD_NAME.fullmatch(text)
+    if m is None:
+        return None
+    ns, name, kind = m.group("ns"), m.group("name"), m.group("kind")
+    pods: dict[str, list[str]] = {}  # kind -> pods
+    for ep in cluster.endpoints:
+        if ep.namespace == ns and ep.kind == "Pod":
+            found = next((k for k, n in owner_chain(cluster, ep) if n == name and kind in (None, k)), None)
+            if found is not None:
+                pods.setdefault(found, []).append(ep.ref)
+    if len(pods) > 1:
+        raise UsageError(f"{text!r} names workloads of several kinds ({', '.join(sorted(pods))}): "
+                         f"say which, e.g. {ns}/{name}[{min(pods)}]")
+    for found, refs in pods.items():
+        return WorkloadPods(ns, name, found, tuple(refs))
+    return None
+
+
+def endpoint_names(cluster: Cluster, services: bool = True) -> list[str]:
+    """Every name a question may use for an endpoint, a workload or (`services`) a service, for suggestions."""
+    out = [ep.ref for ep in [*cluster.endpoints, *cluster.host_endpoints]]
+    out += sorted({f"{ep.namespace}/{n}" for ep in cluster.endpoints if ep.kind == "Pod"
+                   for _k, n in owner_chain(cluster, ep)})
+    if services:
+        out += [f"svc:{v.ref}" for v in cluster.services] + [f"{v.name}.{v.namespace}" for v in cluster.services]
+    return out
+
+
+def template(cluster: Cluster, text: str) -> str | None:
+    """`NAMESPACE/NAME[Kind]` for a workload given without pods: the endpoint that stands for them."""
+    m = WORKLOAD_NAME.fullmatch(text)
+    if m is None or m.group("kind") is None:
+        return None
+    ep = cluster.endpoint(f"{m.group('ns')}/{m.group('name')}")
+    return ep.ref if ep is not None and ep.kind == m.group("kind") else None
+
+
+def check_endpoint(cluster: Cluster, text: str, src_ns: str | None = None, source: bool = False) -> None:
+    """Raise a UsageError, with the nearest names, when `text` names no endpoint, workload or service (a service
+    is no `source`). Cheap: asks only the inventory, so a question with a misspelt name fails before the rules
+    run."""
+    if text.startswith(("ip:", "cidr:")):
+        try:
+            Cidr.parse(text[5:]) if text.startswith("cidr:") else Cidr.of_ip(text[3:])
+        except ValueError:
+            raise UsageError(f"{text!r}: not an IP address or CIDR") from None
+        return
+    if (cluster.endpoint(text) is not None or template(cluster, text) or pod_by_dns(cluster, text)
+            or find_service(cluster, text, src_ns) or workload(cluster, text)):
+        return
+    raise unknown_endpoint(text, endpoint_names(cluster, services=not source))
+
+
+def check_endpoints(cluster: Cluster, src: str, dst: str) -> None:
+    """`check_endpoint` for both ends of a question."""
+    check_endpoint(cluster, src, source=True)
+    check_endpoint(cluster, dst, src.split("/", 1)[0] if "/" in src and not src.startswith("svc:") else None)
+
+
+@dataclass
+class WorkloadVerdict:
+    """A question about a workload: the answer for each of its pods. Allowed when every pod's answer is."""
+
+    src: str
+    dst: str
+    answers: list[Verdict | ServiceVerdict]
+    per: str = "pod"  # what one answer is for: a pod, or a pair of pods when both ends are workloads
+
+    @property
+    def allowed(self) -> bool:
+        return all(v.allowed for v in self.answers)
+
+    def to_json(self) -> dict:
+        return {"allowed": self.allowed, "src": self.src, "dst": self.dst,
+                "pods": [v.to_json() for v in self.answers]}
+
+
 def decide(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
-           icmp_type: int | None = None, icmp_code: int | None = None) -> Verdict | ServiceVerdict:
-    """`can` for any names: pods (also by DNS name), addresses, and a service as the destination."""
-    src = pod_by_dns(an, src) or src
-    if not src.startswith("ip:") and find_service(an, src, None) is not None:
+           icmp_type: int | None = None, icmp_code: int | None = None) -> Verdict | ServiceVerdict | WorkloadVerdict:
+    """`can` for any names: pods (also by DNS name), workloads (for each of their pods), addresses, and a service
+    as the destination."""
+    cluster = an.cluster
+    check_endpoints(cluster, src, dst)
+    src, dst = template(cluster, src) or src, template(cluster, dst) or dst
+    src_w = workload(cluster, src) if cluster.endpoint(src) is None else None
+    dst_w = workload(cluster, dst) if cluster.endpoint(dst) is None else None
+    if src_w is not None or dst_w is not None:
+        pairs = [(s, d) for s in (src_w.pods if src_w else (src,)) for d in (dst_w.pods if dst_w else (dst,)) if s != d]
+        if not pairs:
+            raise UsageError(f"{src} to {dst}: only a pod to itself, which is never policed (SEMANTICS §1.5)")
+        return WorkloadVerdict(src_w.ref if src_w else src, dst_w.ref if dst_w else dst,
+                               [decide(an, s, d, protocol, port, icmp_type, icmp_code) for s, d in pairs],
+                               "pod pair" if src_w and dst_w else "pod")
+    src = pod_by_dns(cluster, src) or src
+    if not src.startswith("ip:") and find_service(cluster, src, None) is not None:
         raise UsageError(f"{src}: a service does not send traffic; name a pod (NAMESPACE/POD) as the source")
-    dst_pod = pod_by_dns(an, dst)
+    dst_pod = pod_by_dns(cluster, dst)
     if dst_pod is None and dst not in an.facts.class_of:
-        svc = find_service(an, dst, src.split("/", 1)[0] if "/" in src else None)
+        svc = find_service(cluster, dst, src.split("/", 1)[0] if "/" in src else None)
         if svc is not None:
             return can_service(an, src, svc, protocol, port)
     return can(an, src, dst_pod or dst, protocol, port, icmp_type, icmp_code)
+
+
+def workload_text(v: WorkloadVerdict) -> str:
+    """The verdict over the pods, then each pod's answer; one answer when every pod's is the same."""
+    from reasoner.report import can as render
+
+    def answer(a: Verdict | ServiceVerdict) -> tuple:
+        if isinstance(a, Verdict):
+            return a.allowed, repr(a.ports)
+        return a.allowed, tuple((b.service_port, b.target_port, b.verdict and b.verdict.allowed) for b in a.backends)
+
+    answers = v.answers
+    alike = len({answer(a) for a in answers}) == 1
+    first = answers[0]
+    what = ""  # the flow asked about, or what every answer allows when they agree
+    if isinstance(first, Verdict) and first.protocol is not None:
+        what = render.flow_text(first)
+    elif alike and isinstance(first, Verdict):
+        what = render.allowed_summary(first)
+    lines = [f"{'ALLOWED' if v.allowed else 'DENIED'}  {v.src} -> {v.dst}  {what + ': ' if what else ''}"
+             f"{sum(a.allowed for a in answers)} of {len(answers)} {v.per}{'s' if len(answers) != 1 else ''} allowed"]
+    if len(answers) > 1 and alike:
+        lines.append(f"  note: every {v.per} gets the same answer; the first one's:")
+        answers = answers[:1]
+    for a in answers:
+        lines += ["", *(render.to_text(a) if isinstance(a, Verdict) else to_text(a)).splitlines()]
+    return join_lines(lines)
 
 
 def to_text(v: ServiceVerdict) -> str:
@@ -186,8 +356,10 @@ def to_text(v: ServiceVerdict) -> str:
             lines.append(f"  NOT REACHED  {arrow}: {b.note}")
             continue
         lines.append(f"  {'ALLOWED' if b.verdict.allowed else 'DENIED':<11}  {arrow}")
+        if b.note:
+            lines.append(f"    note: {b.note}")
         lines.extend("    " + line for line in render.to_text(b.verdict).splitlines()[1:])
-    return "\n".join(lines)
+    return join_lines(lines)
 
 
 @dataclass
@@ -227,10 +399,8 @@ def service_map(an: Analysis) -> list[ServiceReach]:
         for src in sorted(ep.ref for ep in an.cluster.endpoints):
             reach = ServiceReach(src, svc)
             for sp in svc.ports:
-                ok = [b.ref for b in eps if b.ref != src and (tp := target_port(sp, b)) is not None
-                      and admits(src, b, sp.protocol, tp)]
-                others = [b for b in eps if b.ref != src]
-                if others and len(ok) == len(others):
+                ok = [b.ref for b in eps if (tp := target_port(sp, b)) is not None and admits(src, b, sp.protocol, tp)]
+                if len(ok) == len(eps):  # a backend that is the source itself: hairpin, policed (SEMANTICS §1.5)
                     reach.allowed.append(sp)
                 elif ok:
                     reach.partial.append((sp, ok))
@@ -250,4 +420,4 @@ def service_map_text(rows: list[ServiceReach]) -> str:
     w1, w2 = max(len(b[0]) for b in body), max(len(b[1]) for b in body)
     lines = [f"{'SOURCE':<{w1}}  {'SERVICE':<{w2}}  PORTS (service ports; every backend on its target port)"]
     lines += [f"{a:<{w1}}  {b:<{w2}}  {c}" for a, b, c in body]
-    return "\n".join(lines)
+    return join_lines(lines)

@@ -55,8 +55,8 @@ def diff_rows(result_json: dict) -> set[tuple]:
     """(src, dst, protocol, change, ports) for every pair of endpoints that a `diff -o json` result's changes name."""
     out = set()
     for c in result_json["changes"]:
-        for s in c["src"]["endpoints"]:
-            for d in c["dst"]["endpoints"]:
+        for s in c["src_endpoints"]:
+            for d in c["dst_endpoints"]:
                 if s != d:
                     out.add((s, d, c["protocol"], c["change"], json.dumps(c["ports"])))
     return out

@@ -126,7 +126,7 @@ def test_diff_matches_expected_and_witnesses_differ(case):
     if "rows" in expected:
         pods = {(r["src"], r["dst"], r["protocol"], r["change"], json.dumps(r["ports"])) for r in expected["rows"] or []}
         def named(end: str) -> bool:  # a pod or a host endpoint, not an address range
-            return "/" in end and not end[0].isdigit() or end.startswith("hep:")
+            return not end.startswith("cidr:")
         internal = {r for r in diff_rows(data) if named(r[0]) and named(r[1])}
         assert internal == pods
     if not data["changes"] or expected["scope"] != "inventory":
@@ -143,7 +143,7 @@ def test_diff_matches_expected_and_witnesses_differ(case):
         port = w.get("port")
         args = (w["protocol"], port, w.get("icmpType"), w.get("icmpCode"))
         before, after = can(old, w["src"], w["dst"], *args), can(new, w["src"], w["dst"], *args)
-        assert before.allowed != after.allowed and after.allowed == (c["change"] == "allowed"), w
+        assert before.allowed != after.allowed and after.allowed == (c["change"] == "newly-allowed"), w
 
 
 LINTED = sorted(p for p in SCENARIOS if (p / "manifests").is_dir())

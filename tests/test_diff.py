@@ -57,7 +57,7 @@ def test_widened_port_range_is_newly_allowed_on_the_new_ports_only(versions):
     r = run("diff", str(old), str(new), "-o", "json")
     assert r.exit_code == 1, r.output
     data = json.loads(r.stdout)
-    assert diff_rows(data) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}
+    assert diff_rows(data) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "newly-allowed", "[[6380, 6390]]")}
     w = data["changes"][0]["witness"]
     assert not replay(old, w) and replay(new, w)
     before, after = data["changes"][0]["before"], data["changes"][0]["after"]
@@ -82,7 +82,7 @@ def test_removed_policy_is_newly_denied_and_reads_well(versions):
     r = run("diff", str(old), str(new), "-o", "json")
     assert r.exit_code == 1
     data = json.loads(r.stdout)
-    assert ("boutique/cartservice", "boutique/redis-cart", "TCP", "denied", "[[6379, 6379]]") in diff_rows(data)
+    assert ("boutique/cartservice", "boutique/redis-cart", "TCP", "newly-denied", "[[6379, 6379]]") in diff_rows(data)
     for c in data["changes"]:
         assert replay(old, c["witness"]) != replay(new, c["witness"])
     text = run("diff", str(old), str(new)).stdout
@@ -126,7 +126,7 @@ spec:
     (tmp_path / "new" / "all.yaml").write_text(base.replace("labels: {team: shop}", "labels: {team: ads}"))
     r = run("diff", str(tmp_path / "old"), str(tmp_path / "new"), "-o", "json")
     assert r.exit_code == 1, r.output
-    assert diff_rows(json.loads(r.stdout)) == {("web/front", "db/pg", "TCP", "denied", "[[5432, 5432]]")}
+    assert diff_rows(json.loads(r.stdout)) == {("web/front", "db/pg", "TCP", "newly-denied", "[[5432, 5432]]")}
 
 
 def test_a_change_only_new_pods_would_see_needs_any_workload_scope(tmp_path):
@@ -160,8 +160,8 @@ spec:
     assert r.exit_code == 1, r.output
     data = json.loads(r.stdout)
     assert data["scope"] == "any-workload"
-    kinds = [c for c in data["changes"] if c["change"] == "allowed"]
-    assert kinds and all(c["dst"]["endpoints"] == ["shop/db"] or "shop/db" in c["dst"]["endpoints"] for c in kinds)
+    kinds = [c for c in data["changes"] if c["change"] == "newly-allowed"]
+    assert kinds and all("shop/db" in c["dst_endpoints"] for c in kinds)
     new_pods = [p for c in kinds for p in c["witness"].get("newPods", {}).values()]
     assert new_pods and all(p["labels"].get("app") == "api-canary" for p in new_pods)
 
@@ -178,7 +178,7 @@ def test_git_revisions_are_read_from_the_repository(tmp_path, monkeypatch):
     r = run("diff", "git:HEAD:deploy/", "deploy/", "-o", "json")
     assert r.exit_code == 1, r.output
     data = json.loads(r.stdout)
-    assert diff_rows(data) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}
+    assert diff_rows(data) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "newly-allowed", "[[6380, 6390]]")}
     assert any("git:HEAD:" not in step.get("file", "git:HEAD:") for step in data["changes"][0]["after"]["ingress"])
     r = run("diff", "git:HEAD:deploy/", "git:HEAD:deploy/")
     assert r.exit_code == 0
@@ -212,4 +212,61 @@ def test_inventory_option_supplies_the_pods(tmp_path):
             shutil.copy(f, inv / f.name)
     r = run("diff", str(old), str(new), "--inventory", str(inv), "-o", "json")
     assert r.exit_code == 1, r.output
-    assert diff_rows(json.loads(r.stdout)) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "allowed", "[[6380, 6390]]")}
+    assert diff_rows(json.loads(r.stdout)) == {("boutique/cartservice", "boutique/redis-cart", "TCP", "newly-allowed", "[[6380, 6390]]")}
+
+
+PODS_A_B = """
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {app: b}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.2}
+"""
+
+
+def test_ports_that_start_at_zero_in_an_ordered_end_are_never_a_change(tmp_path):
+    """An ordered end that denies TCP 80 and allows the rest allows port atoms from 0; the open end allows TCP 1-65535.
+    Port 0 is no TCP flow: the only change is TCP 80, and every witness replays."""
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    (tmp_path / "old" / "pods.yaml").write_text(PODS_A_B)
+    (tmp_path / "new" / "pods.yaml").write_text(PODS_A_B)
+    (tmp_path / "new" / "policy.yaml").write_text("""
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: b-in}
+spec:
+  selector: app == 'b'
+  types: [Ingress]
+  ingress:
+  - {action: Deny, protocol: TCP, destination: {ports: [80]}}
+  - {action: Allow}
+""")
+    r = run("diff", str(tmp_path / "old"), str(tmp_path / "new"), "-o", "json")
+    assert r.exit_code == 1, r.output
+    data = json.loads(r.stdout)
+    assert [(c["change"], c["protocol"], c["ports"]) for c in data["changes"]] == [("newly-denied", "TCP", [[80, 80]])]
+    (c,) = data["changes"]
+    assert c["witness"]["port"] == 80 and replay(tmp_path / "old", c["witness"]) and not replay(tmp_path / "new", c["witness"])
+    # the groups, described for a reader and listed as endpoints (addresses as cidr: prefixes)
+    assert (c["src"], c["dst"]) == ("x/a; 0.0.0.0/0", "x/b")
+    assert (c["src_endpoints"], c["dst_endpoints"]) == (["x/a", "cidr:0.0.0.0/0"], ["x/b"])
+
+
+def test_a_witness_that_does_not_replay_is_our_defect_not_a_usage_error(monkeypatch):
+    from reasoner import diff as module
+    from reasoner.errors import UsageError
+
+    def refuse(*args):
+        raise UsageError("port 0 is out of range (want 1-65535)")
+    monkeypatch.setattr(module, "can", refuse)
+    change = module.Change("newly-denied", [module.Joint(0, 0, 0, ["x/a"])], [module.Joint(1, 1, 1, ["x/b"])], "TCP",
+                           [(80, 80)])
+    with pytest.raises(module.DiffMismatch, match="does not replay"):
+        module._witness(None, None, change)

@@ -26,7 +26,7 @@ class QueryError(ReasonerError):
     """A query the engine cannot answer: an unknown relation, or one that needs bound arguments."""
 
 # Derived relations that are asked with some arguments bound (a comparison or an enumeration needs them).
-BOUND_ONLY = frozenset({"within", "rcov_d", "cneg_d", "flow_region", "in_touched", "ord_ok", "earlier_cover",
+BOUND_ONLY = frozenset({"within", "atom_in_range", "rcov_d", "cneg_d", "flow_region", "in_touched", "ord_ok", "earlier_cover",
                         "earlier_stop", "earlier_nohit_stop", "egress_allows", "ingress_allows", "egress_ok",
                         "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
                         "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
@@ -41,7 +41,7 @@ RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "hosts.dl"
 MATERIALIZE: tuple[tuple[str, int], ...] = (
     ("ns_selected", 2), ("sel_scope", 2), ("sel_in_ns", 3), ("sel_pod", 2), ("sel_netset", 2), ("sel_ns", 2),
     ("sel_sa", 2), ("applies", 3), ("isolated", 2), ("egress_open", 1), ("ingress_open", 1), ("ordered", 2),
-    ("tier_applies", 3), ("subject_rule", 3), ("egress_rule", 2), ("ingress_rule", 2), ("peer_match", 2),
+    ("tier_applies", 3), ("subject_rule", 3), ("egress_rule", 2), ("ingress_rule", 2), ("peer_excepted", 2), ("peer_match", 2),
     ("rule_peer_ok", 2), ("rule_range", 4), ("rule_named", 3), ("egress_grant", 6), ("ingress_grant", 6),
     ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
     ("ent_in_nets", 2), ("ent_match", 2), ("universal", 1), ("crule_ok", 3), ("cproto", 2), ("rfull", 2),

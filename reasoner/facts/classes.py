@@ -58,16 +58,30 @@ class Atoms:
         self.first: dict[int, int] = {}
         for fam in (4, 6):
             starts = self.tops[fam]
+            covered = _union([(c.lo, c.hi) for c in shown if c.family == fam])
+            ends = [lo for lo, _hi in covered]
             self.first[fam] = len(self.atoms)
             for i, lo in enumerate(starts):
                 hi = starts[i + 1] - 1 if i + 1 < len(starts) else MAX[fam]
-                inside = any(c.family == fam and c.lo <= lo and hi <= c.hi for c in shown)
+                k = bisect.bisect_right(ends, lo) - 1  # the last covered run that starts at or below lo
+                inside = k >= 0 and hi <= covered[k][1]
                 self.atoms.append(Atom(len(self.atoms), fam, lo, hi, inside))
 
     def of_ip(self, text: str) -> Atom:
         fam, value = ip_int(text)
         starts = self.tops[fam]
         return self.atoms[self.first[fam] + bisect.bisect_right(starts, value) - 1]
+
+
+def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The inclusive ranges merged into sorted, disjoint, non-adjacent runs."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
 
 
 def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:

@@ -29,6 +29,18 @@ class AdminRule:
     ports: tuple[PortSpec, ...] | None  # None: every port and protocol
     matches_nothing: bool  # a fail-closed Allow
     origin: Origin
+    unevaluated: str | None = None  # the peer field that makes the rule fail closed (`nodes`, `domainNames`)
+    written_action: Action | None = None  # the action in the manifest (a fail-closed Pass is evaluated as Deny)
+
+    @property
+    def fail_closed(self) -> str:
+        """Why the rule is evaluated as it is, when it fails closed; empty otherwise."""
+        if self.unevaluated is None:
+            return ""
+        if self.matches_nothing:
+            return f"fails closed: peer {self.unevaluated} is not evaluated, so this Allow matches nothing"
+        return (f"fails closed: peer {self.unevaluated} is not evaluated, so it denies every flow; "
+                f"the manifest says {(self.written_action or self.action).value}")
 
 
 @dataclass(frozen=True)
@@ -57,3 +69,8 @@ class AdminPolicy:
 
     def rules(self, direction: Direction) -> tuple[AdminRule, ...]:
         return self.ingress if direction is Direction.INGRESS else self.egress
+
+    def warnings(self) -> list[str]:
+        """A line for each rule that fails closed (shown when the input is loaded)."""
+        return [f"{r.origin}: {self.kind} {self.name} {r.direction.value}[{r.index}]: {r.fail_closed}"
+                for r in self.ingress + self.egress if r.fail_closed]

@@ -16,6 +16,9 @@ Grammar (whitespace = space or TAB only)::
     LABEL     := 1..512 chars from [A-Za-z0-9_./-]
     STR       := '"' {any char but '"'} '"' | "'" {any char but "'"} "'"
 
+Parentheses nest at most `MAX_NESTING` (100) deep; deeper is a syntax error. Tokenizing, parsing and the DNF
+of a selector without disjunctions take time linear in its length.
+
 The tokenizer is context-sensitive in the way Calico's is: the keyword operators (`contains`,
 `starts with`, `ends with`, `in`, `not in`, and the joined spellings) are only recognised right after a
 label, and `has(` / `all(` / `global(` only elsewhere. Tokens are produced on demand, so the error reported
@@ -33,11 +36,12 @@ from typing import Mapping
 
 __all__ = [
     "SelectorSyntaxError", "Lit", "Conj", "CalicoSelector", "parse_selector", "prefix_keys",
-    "MAX_LABEL_LENGTH", "MAX_CONJUNCTIONS",
+    "MAX_LABEL_LENGTH", "MAX_CONJUNCTIONS", "MAX_NESTING",
 ]
 
 MAX_LABEL_LENGTH = 512
 MAX_CONJUNCTIONS = 1024
+MAX_NESTING = 100                    # parentheses inside parentheses; deeper is an error, not a RecursionError
 # Guard against building huge cross products before simplification can shrink them.
 _MAX_RAW_PRODUCT = 64 * MAX_CONJUNCTIONS
 
@@ -413,6 +417,7 @@ class _Parser:
         self.lexer = _Tokenizer(text)
         self.tok = self.lexer.next()
         self.prev: _Token | None = None
+        self.depth = 0
 
     def advance(self) -> _Token:
         tok = self.tok
@@ -466,8 +471,12 @@ class _Parser:
             self.advance()
             return _Global()
         if tok.kind == LPAREN:
+            if self.depth == MAX_NESTING:
+                raise self.fail(f"parentheses nested deeper than {MAX_NESTING} levels")
+            self.depth += 1
             self.advance()
             node = self.or_expr()
+            self.depth -= 1
             if self.tok.kind != RPAREN:
                 raise self.fail(f"expected '&&', '||' or ')' to close the '(' at column {tok.column}, "
                                 f"found {_describe(self.tok)}")
@@ -585,23 +594,28 @@ def _normalise(conjs) -> list[frozenset]:
     return list(out)
 
 
-def _absorb(conjs: list[frozenset]) -> list[frozenset]:
-    """Drop every conjunction that is a strict superset of another (it implies the other)."""
+def _absorb(conjs: list[frozenset], limit: int | None = None) -> list[frozenset]:
+    """Drop every conjunction that is a strict superset of another (it implies the other). Past `limit`
+    conjunctions kept, the selector is too complex. A kept conjunction is indexed by one of its literals: only
+    those indexed by a literal of `conj` can be subsets of it."""
     if len(conjs) < 2:
         return conjs
-    ordered = sorted(conjs, key=len)
+    if frozenset() in conjs:
+        return [frozenset()]
     kept: list[frozenset] = []
-    for conj in ordered:
-        if not any(k <= conj for k in kept):
+    index: dict[Lit, list[frozenset]] = {}
+    for conj in sorted(conjs, key=len):
+        if not any(k <= conj for lit in conj for k in index.get(lit, ())):
             kept.append(conj)
+            index.setdefault(next(iter(conj)), []).append(conj)
+            if limit is not None and len(kept) > limit:
+                raise _too_complex()
     return kept
 
 
 def _bounded(conjs: list[frozenset]) -> tuple[frozenset, ...]:
     if len(conjs) > MAX_CONJUNCTIONS:
-        conjs = _absorb(conjs)
-        if len(conjs) > MAX_CONJUNCTIONS:
-            raise _too_complex()
+        conjs = _absorb(conjs, MAX_CONJUNCTIONS)
     return tuple(conjs)
 
 
@@ -616,8 +630,9 @@ def _dnf(node, negate: bool) -> tuple[frozenset, ...]:
     parts = [_dnf(op, negate) for op in node.operands]
     if not conjunctive:
         return _bounded(_normalise(c for part in parts for c in part))
-    acc: tuple[frozenset, ...] = _TRUE
-    for part in parts:
+    # the single-conjunction operands are joined at once (one after the other would be quadratic)
+    acc = tuple(_normalise([frozenset().union(*(part[0] for part in parts if len(part) == 1))]))
+    for part in (part for part in parts if len(part) != 1):
         if len(acc) * len(part) > _MAX_RAW_PRODUCT:
             raise _too_complex()
         acc = _bounded(_normalise(a | b for a in acc for b in part))

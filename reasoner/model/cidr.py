@@ -6,6 +6,9 @@ import ipaddress
 from dataclasses import dataclass
 
 MAX = {4: (1 << 32) - 1, 6: (1 << 128) - 1}
+# The most CIDRs one list (an ipBlock's `except`, a Calico `nets`/`notNets`, a network set's `nets`, an ANP's
+# `networks`) may hold: each bound cuts the address space into more atoms, and the analysis grows with their square.
+MAX_LIST = 256
 
 
 @dataclass(frozen=True, order=True)

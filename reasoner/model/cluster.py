@@ -39,6 +39,7 @@ class Endpoint:
     ips: tuple[str, ...]  # empty: address not known
     host_network: bool
     origin: Origin
+    owners: tuple[tuple[str, str], ...] = ()  # (kind, name) of a pod's ownerReferences
 
     @property
     def ref(self) -> str:
@@ -127,6 +128,7 @@ class Cluster:
     failsafe_inbound: tuple | None = None  # FelixConfiguration failsafe ports; None: Felix's defaults
     failsafe_outbound: tuple | None = None
     skipped: list[str] = field(default_factory=list)  # "file:line: kind apiVersion (not supported)"
+    workloads: list = field(default_factory=list)  # every workload given (sources.k8s_core.Workload), pods or not
 
     def service(self, namespace: str, name: str) -> Service | None:
         return next((v for v in self.services if v.namespace == namespace and v.name == name), None)

@@ -4,6 +4,10 @@
 ports from outside `from`; `isolated`: every selected endpoint has, in each listed direction, a policy
 that applies to it. unsat is the proof; a model is the witness, replayed through the Datalog verdict
 (`can`) before it is reported, so the two sides cannot drift unnoticed.
+
+A proof about nothing is no proof: a peer (`from`, `to`, the endpoints `isolated` selects) that denotes
+no endpoint or address of the input, or in any-workload scope none that exists or could be deployed,
+is reported as a warning with the result (`prove --strict` fails on it).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr, ip_text
 from reasoner.properties.encode import Encoding, Flow
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
+from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.workloads import NewPod, TooMany, Universe, build_universe, spec_tests
 
 
@@ -35,6 +40,11 @@ class Result:
     verdict: Verdict | None = None
     message: str = ""
     extra: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # peers that denote nothing: the result may hold vacuously
+
+    def passed(self, strict: bool = False) -> bool:
+        """Proved, and under `strict` without warnings."""
+        return self.status == "proved" and not (strict and self.warnings)
 
 
 def _ip(family: int, value: int) -> str:
@@ -173,8 +183,26 @@ class Prover:
         shown_port = port if proto in ("TCP", "UDP", "SCTP") else None
         return {"src": src_name, "dst": dst_name, "protocol": proto, "port": shown_port}, v
 
+    def unmatched(self, req: Requirement, scope: str) -> list[str]:
+        """A warning for each peer of `req` that denotes nothing. In any-workload scope the representatives of
+        the pods that could be deployed count as well, so a selector that no pod of today matches but a new
+        one could is no warning there; `pods:` names only existing pods, and `cidr:` always denotes addresses."""
+        classes = self.an.facts.classes
+        if req.kind == "isolated":  # as _isolated: workload and host endpoints, not host-network pods
+            peers = [("isolated", req.selected, [c for c in classes if c.external is None and not c.host_network])]
+        else:
+            peers = [("from", req.src, classes), ("to", req.dst, classes)]
+        where = "that exists or could be deployed" if scope == "any-workload" else "of the input"
+        empty: dict[Peer, list[str]] = {}  # the same peer as `from` and `to` (--check isolation): one warning
+        for role, peer, among in peers:
+            if not any(self.members.names(peer, c) for c in among):
+                empty.setdefault(peer, []).append(role)
+        return [f"{' and '.join(roles)} ({peer}) match{'es' if len(roles) == 1 else ''} no endpoint {where}"
+                for peer, roles in empty.items()]
+
     def check(self, req: Requirement, scope: str) -> Result:
         result = self._check(req, scope)
+        result.warnings = self.unmatched(req, scope)
         if result.witness is not None and self.new_pods:
             new = {n: self.new_pods[n].describe() for n in (result.witness["src"], result.witness["dst"])
                    if n in self.new_pods}
@@ -240,19 +268,23 @@ class Prover:
         return Result(req, "proved", scope, message="every selected endpoint is isolated")
 
 
-def any_workload(an: Analysis, peers: list[Peer], pod_cidrs: list[Cidr] | None = None) -> tuple[Analysis, Universe]:
+def any_workload(an: Analysis, peers: list[Peer], pod_cidrs: list[Cidr] | None = None,
+                 budget: float = DEFAULT_BUDGET) -> tuple[Analysis, Universe]:
     """The inventory plus a representative of every kind of pod that could be deployed (see workloads.py),
-    analysed by the same rules. Raises TooMany when the kinds exceed what the engine is given to analyse."""
+    analysed by the same rules. Raises TooMany when the kinds exceed what the engine is given to analyse,
+    OutOfBudget (a TooMany) when finding them takes more than `budget` seconds."""
     services = {s.ref: s.selector for s in an.cluster.services}
-    universe = build_universe(an.cluster, spec_tests(peers, services), pod_cidrs)
+    universe = build_universe(an.cluster, spec_tests(peers, services), pod_cidrs, budget=budget)
     return analyse(universe.cluster), universe
 
 
-def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000) -> list[Result]:
+def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000, budget: float = DEFAULT_BUDGET) -> list[Result]:
+    """`timeout_ms`: for each requirement's z3 check; `budget`: seconds for finding, in any-workload scope, the
+    pods that could be deployed (when it runs out, every requirement is unknown)."""
     if spec.scope == "any-workload":
         peers = [p for r in spec.requirements for p in (r.src, r.dst, r.selected)]
         try:
-            wide, universe = any_workload(an, peers, spec.pod_cidrs)
+            wide, universe = any_workload(an, peers, spec.pod_cidrs, budget)
         except TooMany as exc:  # no guess: every requirement is unknown, and says why
             return [Result(req, "unknown", spec.scope, message=str(exc)) for req in spec.requirements]
         prover = Prover(wide, timeout_ms, universe.new_pods)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reasoner.errors import Location, ManifestError, ManifestErrors
-from reasoner.manifests.load import parse_text
+from reasoner.manifests.load import parse_text, read_text
 from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, parse_selector
 from reasoner.model.cidr import Cidr
 from reasoner.sources.fields import Fields, Invalid
@@ -81,6 +81,22 @@ class Requirement:
     selected: Peer = Peer()  # isolated: the endpoints it is about
     file: str = ""
     line: int | None = None
+    description: str = ""  # the spec's free text, else what the requirement claims, in words
+
+    def claim(self) -> str:
+        """What the requirement claims, in one sentence."""
+        if self.description:
+            return self.description
+        ports = "all traffic" if self.ports is None else ", ".join(
+            p.protocol if (p.lo, p.hi) == (0, 65535) else f"{p.protocol}/{p.lo}" + (f"-{p.hi}" if p.hi != p.lo else "")
+            for p in self.ports)
+        if self.kind == "isolated":
+            return f"every endpoint of ({self.selected}) has a policy for {' and '.join(self.directions)} ({ports})"
+        src, dst = f"({self.src})", f"({self.dst})"
+        return {"deny": f"no flow from {src} to {dst} is allowed ({ports})",
+                "allow": f"every flow from {src} to {dst} is allowed ({ports})",
+                "only": f"every allowed flow to {dst} comes from {src} ({ports})",
+                "only-out": f"every allowed flow from {src} goes to {dst} ({ports})"}[self.kind]
 
 
 @dataclass
@@ -139,7 +155,7 @@ def _service(f: Fields, path) -> str | None:
     return text
 
 
-PORT = re.compile(r"^(?P<proto>[A-Za-z0-9]+)(/(?P<lo>\d+)(-(?P<hi>\d+))?)?$")
+PORT = re.compile(r"^(?P<proto>[A-Za-z0-9]+)(/(?P<lo>[0-9]+)(-(?P<hi>[0-9]+))?)?$")
 
 
 def parse_ports(f: Fields, path) -> tuple[PortRange, ...] | None:
@@ -152,7 +168,7 @@ def parse_ports(f: Fields, path) -> tuple[PortRange, ...] | None:
             raise f.fail(path + (i,), f"{item!r} is not a port (want e.g. TCP/5432, TCP/8000-8080, UDP, ICMP)")
         proto = m["proto"].upper()
         proto = {"ICMPV6": "ICMPv6"}.get(proto, proto)
-        if proto not in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6") and not proto.isdigit():
+        if proto not in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6") and not (proto.isascii() and proto.isdigit()):
             raise f.fail(path + (i,), f"unknown protocol {m['proto']!r} (want TCP, UDP, SCTP, ICMP, ICMPv6 or a number)")
         if m["lo"] is None:
             out.append(PortRange(proto))
@@ -169,10 +185,9 @@ def parse_ports(f: Fields, path) -> tuple[PortRange, ...] | None:
 def load_spec(path: str | Path) -> Spec:
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ManifestErrors([ManifestError(Location(file), f"cannot read: {exc}")]) from None
-    docs = parse_text(text, file)
+        docs = parse_text(read_text(path), file)
+    except ManifestError as exc:
+        raise ManifestErrors([exc]) from None
     errors: list[ManifestError] = []
     if len(docs) != 1 or not isinstance(docs[0].data, dict):
         raise ManifestErrors([ManifestError(Location(file, 1), "expected one ComplianceSpec document")])
@@ -222,6 +237,7 @@ def _requirement(f: Fields, at, seen: set[str]) -> Requirement:
     body = at + (kind,)
     f.get(body, dict, required=True)
     line = f.doc.line(at)
+    description = f.get(at + ("description",), str, "")
     if kind == "isolated":
         dirs = f.get(body + ("directions",), list, ["ingress", "egress"])
         for j, d in enumerate(dirs):
@@ -232,9 +248,9 @@ def _requirement(f: Fields, at, seen: set[str]) -> Requirement:
         if sel_ns is not None:
             selected = Peer(namespace=sel_ns, selector=selected.selector)
         return Requirement(rid, kind, Peer(), Peer(), parse_ports(f, body + ("ports",)), tuple(dirs), selected,
-                           f.doc.file, line)
+                           f.doc.file, line, description)
     for key in f.raw(body):
         if key not in ("from", "to", "ports"):
             raise f.fail(body + (key,), f"unknown field {key!r} (want from, to, ports)")
     return Requirement(rid, kind, _peer(f, body + ("from",)), _peer(f, body + ("to",)),
-                       parse_ports(f, body + ("ports",)), file=f.doc.file, line=line)
+                       parse_ports(f, body + ("ports",)), file=f.doc.file, line=line, description=description)

@@ -12,7 +12,9 @@ from there: the semantics stay in `rules/`.
 
 Choices quantified over: the namespace (each existing one, or a new namespace with any name and labels),
 the service account (each existing one of that namespace, `default`, or a new one with any name and
-labels), the pod labels, and the IP (each address atom inside the pod CIDRs; default: every address).
+labels), the pod labels, and the IP (each address atom inside the pod CIDRs; default: every address). Every
+representative gets an address of its own, which no endpoint of the input has, so a witness between two of
+them is realizable.
 Not quantified: named container ports (new pods declare none) and host networking (new pods use the pod
 network). A namespace that does not exist and that a selector pins by name is materialised once per
 proof: a second labelling of the same new name is not explored.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Callable
 
 import z3
@@ -34,6 +37,7 @@ from reasoner.model.cluster import NAME_LABEL, Cluster, Endpoint, Namespace, Ser
 from reasoner.model.origin import Origin
 from reasoner.model.policy import PodPeer
 from reasoner.model.selector import LabelSelector, Op
+from reasoner.properties import DEFAULT_BUDGET
 
 AUTO = "projectcalico.org/"
 ORIGIN = Origin("<any-workload>", None)
@@ -41,7 +45,39 @@ _MAX_REPRESENTATIVES = 6_000  # new pods (two per kind and address atom): beyond
 
 
 class TooMany(RuntimeError):
-    """More kinds of new pods than the engine is given to analyse."""
+    """More kinds of new pods than the engine is given to analyse: any-workload scope is not analysed."""
+
+
+class OutOfBudget(TooMany):
+    """The time budget ran out (or z3 gave up) before every kind of new pod was found: not analysed either."""
+
+
+class Budget:
+    """The time that finding the kinds of new pods may take: each z3 check gets what is left of it, and a check
+    that z3 cannot decide in that time stops the search (a kind left unfound would make a proof wrong)."""
+
+    def __init__(self, seconds: float = DEFAULT_BUDGET):
+        self.seconds = seconds
+        self.deadline = monotonic() + seconds
+
+    def ms(self) -> int:
+        """The milliseconds left; OutOfBudget when none are."""
+        left = self.deadline - monotonic()
+        if left <= 0:
+            raise OutOfBudget(f"any-workload: the time budget of {self.seconds:g} s ran out before every kind of new "
+                              f"pod was found; not analysed (a larger --budget, or podCIDRs, may help)")
+        return max(1, int(left * 1000))
+
+    def check(self, solver: z3.Solver, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
+        """`solver.check(*assumptions)` within the budget: sat or unsat, never unknown."""
+        solver.set(timeout=self.ms())
+        result = solver.check(*assumptions)
+        if result == z3.unknown:
+            self.ms()  # raises when the time ran out; else z3 gave up for a reason of its own
+            raise OutOfBudget(f"any-workload: z3 gave up ({solver.reason_unknown()}) before every kind of new pod "
+                              f"was found; not analysed")
+        return result
+
 
 # Kubernetes syntax: a label value is empty or alphanumeric at both ends with -_. inside, at most 63 long;
 # a namespace or service account name is a DNS label.
@@ -372,7 +408,7 @@ class Universe:
     signatures: int = 0
 
 
-def _enumerate(solver: z3.Solver, tests: list[z3.BoolRef], limit: int):
+def _enumerate(solver: z3.Solver, tests: list[z3.BoolRef], limit: int, budget: Budget):
     """Every realizable assignment of `tests` (AllSAT projected on them): yields (model, assumptions)."""
     uniq: dict[int, z3.BoolRef] = {}
     for t in tests:
@@ -382,7 +418,7 @@ def _enumerate(solver: z3.Solver, tests: list[z3.BoolRef], limit: int):
         uniq.setdefault(t.hash(), t)
     tests = list(uniq.values())
     count = 0
-    while solver.check() == z3.sat:
+    while budget.check(solver) == z3.sat:
         model = solver.model()
         sig = [t if z3.is_true(model.eval(t, model_completion=True)) else z3.Not(t) for t in tests]
         yield model, sig
@@ -394,20 +430,22 @@ def _enumerate(solver: z3.Solver, tests: list[z3.BoolRef], limit: int):
         solver.add(z3.Not(z3.And(sig)))
 
 
-def _settle(solver: z3.Solver, sig: list, prefs: list[list]) -> z3.ModelRef:
+def _settle(solver: z3.Solver, sig: list, prefs: list[list], budget: Budget) -> z3.ModelRef:
     """A model of `sig` that keeps the first group of `prefs` it can (readable witnesses), else any."""
     sig_term = z3.And(sig) if sig else z3.BoolVal(True)
     for group in prefs:
-        if solver.check(sig_term, *group) == z3.sat:
+        if budget.check(solver, sig_term, *group) == z3.sat:
             return solver.model()
-    assert solver.check(sig_term) == z3.sat
+    result = budget.check(solver, sig_term)
+    assert result == z3.sat  # `sig` is the signature of a model
     return solver.model()
 
 
 def build_universe(cluster: Cluster, extra: list[Test] = (), pod_cidrs: list[Cidr] | None = None,
-                   limit: int = _MAX_REPRESENTATIVES) -> Universe:
-    """The inventory plus a representative of every kind of pod that could be deployed."""
-    (out,), universe = build_worlds([cluster], extra, pod_cidrs, limit)
+                   limit: int = _MAX_REPRESENTATIVES, budget: float = DEFAULT_BUDGET) -> Universe:
+    """The inventory plus a representative of every kind of pod that could be deployed, found within `budget`
+    seconds (else OutOfBudget)."""
+    (out,), universe = build_worlds([cluster], extra, pod_cidrs, limit, budget)
     return universe
 
 
@@ -418,47 +456,50 @@ def _copy(cluster: Cluster) -> Cluster:
 
 
 def build_worlds(clusters: list[Cluster], extra: list[Test] = (), pod_cidrs: list[Cidr] | None = None,
-                 limit: int = _MAX_REPRESENTATIVES) -> tuple[list[Cluster], Universe]:
+                 limit: int = _MAX_REPRESENTATIVES, budget: float = DEFAULT_BUDGET) -> tuple[list[Cluster], Universe]:
     """The same representative pods added to each of several versions of a cluster (diff): a kind is a
     combination of test outcomes in every version at once, so that each new pod behaves, in each version,
-    as every pod of its kind does there. Returns the widened clusters and the universe of the first."""
+    as every pod of its kind does there. Returns the widened clusters and the universe of the first.
+    Raises OutOfBudget when that takes more than `budget` seconds, TooMany when there are too many kinds."""
+    deadline = Budget(budget)
     tests = [collect_tests(c, list(extra)) for c in clusters]
     values = Values([t for ts in tests for t in ts])
     outs = [_copy(c) for c in clusters]
     universe = Universe(outs[0])
     names = sorted({n for c in clusters for n in c.namespaces})
     namespaces: list[tuple[str, dict | None]] = [(n, None) for n in names]
-    for name, labels in _new_namespaces(set(names), [t for ts in tests for t in ts], values, limit):
+    for name, labels in _new_namespaces(set(names), [t for ts in tests for t in ts], values, limit, deadline):
         namespaces.append((name, labels))
     for name, labels in namespaces:  # a namespace that a version lacks gets only its name label there
         for out in outs:
             if name not in out.namespaces:
                 out.namespaces[name] = Namespace(name, tuple(sorted((labels or {NAME_LABEL: name}).items())), ORIGIN)
-    ips = _addresses(clusters, pod_cidrs)
+    atoms = _addresses(clusters, pod_cidrs)
     used = {ep.ref for c in clusters for ep in c.endpoints}
     n = 0
     for ns, new_labels in namespaces:
-        for labels, sa, sa_new in _pod_kinds(outs, ns, tests, values, limit):
+        for labels, sa, sa_new in _pod_kinds(outs, ns, tests, values, limit, deadline):
             universe.signatures += 1
             if sa_new is not None:
                 for out in outs:
                     out.service_accounts.append(ServiceAccount(ns, sa, tuple(sorted(sa_new.items())), ORIGIN))
-            for ip in ips:
+            for atom in atoms:
                 n += 1
                 if n * 2 > limit:
-                    raise TooMany(f"any-workload: {universe.signatures}+ kinds of new pods times {len(ips)} address "
+                    raise TooMany(f"any-workload: {universe.signatures}+ kinds of new pods times {len(atoms)} address "
                                   f"atoms need more than {limit} representative pods; not analysed (podCIDRs "
                                   f"narrows the addresses)")
-                pod = NewPod(ns, labels, sa, ip, new_labels, sa_new)
                 for suffix in ("", "-twin"):
                     name = f"new-pod-{n}{suffix}"
                     while f"{ns}/{name}" in used:
                         name = "x" + name
                     used.add(f"{ns}/{name}")
+                    ip = atom.take()
                     for out in outs:
                         out.endpoints.append(Endpoint(ns, name, "Pod", tuple(sorted(labels.items())), sa, (), (ip,),
                                                       False, ORIGIN))
-                    universe.new_pods[f"{ns}/{name}"] = pod
+                    universe.new_pods[f"{ns}/{name}"] = NewPod(ns, labels, sa, ip, new_labels, sa_new)
+    deadline.ms()  # a budget spent by now leaves no time to analyse the representatives
     return outs, universe
 
 
@@ -486,8 +527,32 @@ def default_pod_cidrs(cluster: Cluster) -> list[Cidr]:
     return out
 
 
-def _addresses(clusters: list[Cluster], pod_cidrs: list[Cidr] | None) -> list[str]:
-    """One address per atom (of every version's CIDRs) inside the pod CIDRs, not one an endpoint has."""
+class _AtomAddresses:
+    """The addresses of one address atom that representatives get: each a new one, none an endpoint has, so that
+    a witness between representatives is a pair of pods that could run side by side. Only an atom with fewer
+    free addresses than representatives hands one out again (never a taken one while a free one is left)."""
+
+    def __init__(self, family: int, lo: int, hi: int, start: int, taken: set[str]):
+        self.family, self.lo, self.hi, self.next, self.taken = family, lo, hi, start, taken
+        self.given: list[str] = []
+
+    def take(self) -> str:
+        for _ in range(min(self.hi - self.lo + 1, 1 << 16)):
+            value, self.next = self.next, self.next + 1 if self.next < self.hi else self.lo
+            text = ip_text(self.family, value)
+            if text not in self.taken:
+                self.taken.add(text)
+                self.given.append(text)
+                return text
+        if not self.given:  # every address of the atom belongs to an endpoint: share the first
+            self.given.append(ip_text(self.family, self.lo))
+        self.given.append(self.given.pop(0))
+        return self.given[-1]
+
+
+def _addresses(clusters: list[Cluster], pod_cidrs: list[Cidr] | None) -> list[_AtomAddresses]:
+    """The address atoms (of every version's CIDRs) inside the pod CIDRs, each handing out addresses that no
+    endpoint and no other representative has."""
     every, tops = [], []
     for c in clusters:
         e, t = policy_cidrs(c)
@@ -495,7 +560,7 @@ def _addresses(clusters: list[Cluster], pod_cidrs: list[Cidr] | None) -> list[st
         tops += t
     cidrs = list(pod_cidrs) if pod_cidrs else default_pod_cidrs(clusters[0])
     atoms = Atoms(every + cidrs, tops)
-    taken = {ip for c in clusters for ep in c.endpoints for ip in ep.ips}
+    taken = {ip_text(*ip_int(ip)) for c in clusters for ep in c.endpoints for ip in ep.ips}
     typical = [Cidr.of_ip(ip) for ip in _TYPICAL]
     out = []
     for atom in atoms.atoms:
@@ -503,15 +568,11 @@ def _addresses(clusters: list[Cluster], pod_cidrs: list[Cidr] | None) -> list[st
             continue
         start = next((c.lo for c in typical if c.family == atom.family and atom.lo <= c.lo <= atom.hi),
                      atom.lo + 10 if atom.hi - atom.lo >= 20 else atom.lo)
-        for value in range(start, min(atom.hi, start + 64) + 1):
-            text = ip_text(atom.family, value)
-            if text not in taken:
-                out.append(text)
-                break
+        out.append(_AtomAddresses(atom.family, atom.lo, atom.hi, start, taken))
     return out
 
 
-def _new_namespaces(existing: set[str], tests: list[Test], values: Values, limit: int):
+def _new_namespaces(existing: set[str], tests: list[Test], values: Values, limit: int, budget: Budget):
     """Every realizable labelling of a namespace that does not exist yet: (name, labels) for each."""
     constraints: list = []
     labels = Symbolic("ns", values, ns_slot, constraints)
@@ -548,11 +609,12 @@ def _new_namespaces(existing: set[str], tests: list[Test], values: Values, limit
     solver = z3.Solver()
     solver.add(*constraints)
     made: list[tuple[str, dict]] = []
-    for model, sig in _enumerate(solver, formulas, limit):
+    for model, sig in _enumerate(solver, formulas, limit, budget):
         fresh = f"new-namespace-{len(made) + 1}"
         pretty = [name == values.other(NSNAME) if NSNAME not in values.stringy else name == z3.StringVal(fresh)]
         pretty += [name != values.const(NSNAME, m) for m, _ in made]
-        settled = _settle(solver, sig, [pretty + labels.prefs(), pretty + labels.prefs(absent_only=True), pretty[1:]])
+        settled = _settle(solver, sig, [pretty + labels.prefs(), pretty + labels.prefs(absent_only=True), pretty[1:]],
+                          budget)
         ns_name = values.decode(NSNAME, settled.eval(name, model_completion=True), fresh)
         if ns_name in existing or any(ns_name == m for m, _ in made):
             continue  # a name pinned by a selector, already materialised with other labels (see module doc)
@@ -571,7 +633,8 @@ def _in_scope(scope: object, ns: Namespace) -> bool:
     return scope.matches({**labels, AUTO + "name": ns.name})
 
 
-def _pod_kinds(worlds: list[Cluster], ns_name: str, tests: list[list[Test]], values: Values, limit: int):
+def _pod_kinds(worlds: list[Cluster], ns_name: str, tests: list[list[Test]], values: Values, limit: int,
+               budget: Budget):
     """Every realizable kind of new pod in namespace `ns_name`, over every version at once:
     (labels, service account, its labels if new)."""
     constraints: list = []
@@ -601,11 +664,11 @@ def _pod_kinds(worlds: list[Cluster], ns_name: str, tests: list[list[Test]], val
     solver = z3.Solver()
     solver.add(*constraints)
     fresh, made = 0, set(names)
-    for model, sig in _enumerate(solver, formulas, limit):
+    for model, sig in _enumerate(solver, formulas, limit, budget):
         prefs = [sa_index == names.index("default"), sa_name_new == values.other(SANAME)]
         prefs += [sa_name_new != values.const(SANAME, n) for n in sorted(made - set(names))]
         settled = _settle(solver, sig, [prefs + pod.prefs() + new_sa.prefs(),
-                                        prefs + pod.prefs(True) + new_sa.prefs(True), prefs[1:], []])
+                                        prefs + pod.prefs(True) + new_sa.prefs(True), prefs[1:], []], budget)
         idx = settled.eval(sa_index, model_completion=True).as_long()
         labels = pod.concrete(settled)
         if idx < len(names):
@@ -662,6 +725,9 @@ def _world_formulas(ns: Namespace, pod: Symbolic, new_sa: Symbolic, sa_index, sa
     return formulas
 
 
+SELECTABLE_TIMEOUT_MS = 10_000  # for one policy's selectors in `policy_selectable`
+
+
 def policy_selectable(pol) -> bool:
     """Whether some pod, in some namespace, could ever be selected by `pol` (z3 over every labelling): False
     for contradictory selectors such as `a == 'x' && a == 'y'`."""
@@ -691,5 +757,6 @@ def policy_selectable(pol) -> bool:
         formulas.append(k8s_formula(t.what, view, values) if isinstance(t.what, LabelSelector)
                         else calico_formula(t.what, view, values))
     solver = z3.Solver()
+    solver.set(timeout=SELECTABLE_TIMEOUT_MS)  # past it the answer is unknown: selectable, so nothing is claimed
     solver.add(*constraints, *formulas)
     return solver.check() != z3.unsat

@@ -6,6 +6,7 @@ import json
 
 from reasoner.explain import Side, Verdict
 from reasoner.report.connectivity import allowed_text
+from reasoner.report.text import join_lines
 
 
 def _side_text(side: Side, what: str) -> list[str]:
@@ -24,7 +25,8 @@ def _side_text(side: Side, what: str) -> list[str]:
             lines.append("  evaluation:")
             for st in side.steps:
                 where = f"{st.rule} " if st.rule is not None else ""
-                note = st.note if st.rule is None else ("matched, evaluation goes on" if st.action == "Log" else "")
+                note = st.note if st.rule is None else ("matched, evaluation goes on" if st.action == "Log"
+                                                        else f"({st.note})" if st.note else "")
                 lines.append(f"    tier {st.tier}: {st.action:<5} {where}{note}".rstrip())
         elif side.allowing:
             lines.append(f"  {what} allowed by:")
@@ -35,22 +37,31 @@ def _side_text(side: Side, what: str) -> list[str]:
     return lines
 
 
+def allowed_summary(v: Verdict) -> str:
+    """An any-port answer in a few words: `all traffic`, `TCP/5432 only`, `any port: nothing is allowed`."""
+    if not v.ports:
+        return "any port: nothing is allowed"
+    text = allowed_text(v.ports, v.protocols, sep="/")
+    return text if text.startswith("all traffic") else f"{text} only"
+
+
+def flow_text(v: Verdict) -> str:
+    """The flow a one-port answer is about: `TCP/5432`, `ICMP`."""
+    return v.protocol if v.port is None else f"{v.protocol}/{v.port}"
+
+
 def to_text(v: Verdict) -> str:
     if v.protocol is None:
-        flow = "any port"
+        flow = allowed_summary(v)
         what = "traffic"
-    elif v.port is None:
-        flow = what = v.protocol
     else:
-        flow = what = f"{v.protocol}/{v.port}"
+        flow = what = flow_text(v)
     lines = [f"{'ALLOWED' if v.allowed else 'DENIED'}  {v.src} -> {v.dst}  {flow}"]
-    if v.protocol is None:
-        lines.append(f"  allowed: {allowed_text(v.ports) if v.ports else 'nothing'}")
     lines.append("")
     lines.extend(_side_text(v.egress, what))
     lines.append("")
     lines.extend(_side_text(v.ingress, what))
-    return "\n".join(lines)
+    return join_lines(lines)
 
 
 def to_json(v: Verdict) -> str:

@@ -8,6 +8,7 @@ import json
 
 from reasoner.connectivity import ALL, Connection
 from reasoner.facts.emit import PROTOCOLS
+from reasoner.report.text import join_lines
 
 
 def ports_text(ports: object) -> str:
@@ -32,11 +33,21 @@ def icmp_text(ranges: object) -> str:
     return " " + ", ".join(parts)
 
 
-def allowed_text(allowed: dict[str, object]) -> str:
-    if all(allowed.get(p) == ALL for p in PROTOCOLS):
-        return "all traffic"
-    return "; ".join(f"{p} {ports_text(v)}" if p in ("TCP", "UDP", "SCTP") else
-                     f"{p}{icmp_text(v)}" if p in ("ICMP", "ICMPv6") else p for p, v in allowed.items())
+def allowed_text(allowed: dict[str, object], protocols: tuple[str, ...] = PROTOCOLS, sep: str = " ") -> str:
+    """What `allowed` admits, in words (`sep` between a protocol and its ports). `protocols` are those of the map:
+    a protocol some rule names by number is its own class, never inside OTHER, so OTHER says which it leaves out."""
+    partial = [p for p in protocols if allowed.get(p) != ALL]
+    left_out = [p for p in protocols if p not in PROTOCOLS and p not in allowed]
+    if partial == left_out:
+        return "all traffic" + (f" except {', '.join(left_out)}" if left_out else "")
+
+    def one(p: str, v: object) -> str:
+        if p in ("TCP", "UDP", "SCTP"):
+            return f"{p}{sep}{ports_text(v)}"
+        if p in ("ICMP", "ICMPv6"):
+            return f"{p}{icmp_text(v)}"
+        return f"{p} (not {', '.join(left_out)})" if p == "OTHER" and left_out else p
+    return "; ".join(one(p, v) for p, v in allowed.items())
 
 
 def allowed_json(allowed: dict[str, object]) -> list[dict]:
@@ -49,11 +60,11 @@ def to_json(conns: list[Connection]) -> str:
                                        for c in conns]}, indent=2)
 
 
-def to_text(conns: list[Connection], endpoints: list[str]) -> str:
+def to_text(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...] = PROTOCOLS) -> str:
     rows = [("SOURCE", "DESTINATION", "ALLOWED")]
     last = None
     for c in conns:
-        rows.append((c.src if c.src != last else "", c.dst, allowed_text(c.allowed)))
+        rows.append((c.src if c.src != last else "", c.dst, allowed_text(c.allowed, protocols)))
         last = c.src
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
@@ -64,7 +75,7 @@ def to_text(conns: list[Connection], endpoints: list[str]) -> str:
     lines.append(f"{len(conns)} connections between {len(endpoints)} endpoints"
                  + (f"; sending nothing: {', '.join(isolated)}" if isolated and len(isolated) <= 10 else
                     f"; {len(isolated)} endpoints send nothing" if isolated else ""))
-    return "\n".join(lines)
+    return join_lines(lines)
 
 
 def to_csv(conns: list[Connection]) -> str:
@@ -81,18 +92,18 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def to_md(conns: list[Connection]) -> str:
+def to_md(conns: list[Connection], protocols: tuple[str, ...] = PROTOCOLS) -> str:
     lines = ["| source | destination | allowed |", "|---|---|---|"]
     for c in conns:
-        lines.append(f"| {_md_cell(c.src)} | {_md_cell(c.dst)} | {_md_cell(allowed_text(c.allowed))} |")
-    return "\n".join(lines)
+        lines.append(f"| {_md_cell(c.src)} | {_md_cell(c.dst)} | {_md_cell(allowed_text(c.allowed, protocols))} |")
+    return join_lines(lines)
 
 
 def _dot_id(text: str) -> str:
     return json.dumps(text)  # a double-quoted string with escapes, valid as a DOT ID
 
 
-def to_dot(conns: list[Connection], endpoints: list[str]) -> str:
+def to_dot(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...] = PROTOCOLS) -> str:
     lines = ["digraph connectivity {", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];",
              "  edge [fontname=\"Helvetica\", fontsize=10];"]
     nodes = sorted(set(endpoints) | {c.src for c in conns} | {c.dst for c in conns})
@@ -111,6 +122,6 @@ def to_dot(conns: list[Connection], endpoints: list[str]) -> str:
             for n in members:
                 lines.append(f"  {_dot_id(n)} [shape=ellipse];")
     for c in conns:
-        lines.append(f"  {_dot_id(c.src)} -> {_dot_id(c.dst)} [label={_dot_id(allowed_text(c.allowed))}];")
+        lines.append(f"  {_dot_id(c.src)} -> {_dot_id(c.dst)} [label={_dot_id(allowed_text(c.allowed, protocols))}];")
     lines.append("}")
     return "\n".join(lines)

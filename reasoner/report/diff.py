@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
-from reasoner.diff import Change, DiffResult, describe
+from reasoner.connectivity import span
+from reasoner.diff import Change, DiffResult, describe, endpoints
 from reasoner.report.prove import chain, chain_lines, describe_new_pod
+from reasoner.report.text import escape, join_lines, terminal
 
-WORDS = {"allowed": "NEWLY ALLOWED", "denied": "NEWLY DENIED"}
+WORDS = {"newly-allowed": "NEWLY ALLOWED", "newly-denied": "NEWLY DENIED"}
 
 
 def ports_text(c: Change) -> str:
@@ -34,10 +36,18 @@ def _count(result: DiffResult) -> str:
     return f"{n} flow class{'es' if n != 1 else ''} change{'s' if n == 1 else ''} verdict"
 
 
+def _one_version(result: DiffResult) -> list[str]:
+    """The endpoints of one version only (their flows are not compared), a line per direction."""
+    return [f"endpoints {word}: {', '.join(names)}" for word, names in
+            (("added", result.endpoints_added), ("removed", result.endpoints_removed)) if names]
+
+
 def to_text(result: DiffResult) -> str:
+    one_version = _one_version(result)
     if result.equivalent:
-        return f"EQUIVALENT (scope: {result.scope}): no flow changes verdict.\n{result.proof}"
-    lines = [f"{_count(result)} (scope: {result.scope})", ""]
+        return "\n".join([terminal(f"EQUIVALENT (scope: {result.scope}): no flow changes verdict.\n{result.proof}"),
+                          *map(escape, one_version)])
+    lines = [f"{_count(result)} (scope: {result.scope})", "", *([*one_version, ""] if one_version else [])]
     for c in result.changes:
         src, dst = _groups(result, c)
         lines.append(f"{WORDS[c.kind]:<14} {src} -> {dst}  {ports_text(c)}")
@@ -50,13 +60,15 @@ def to_text(result: DiffResult) -> str:
             lines.append(f"  {label}: {'allowed' if v.allowed else 'denied'}")
             lines.extend(f"    {x}" for x in chain_lines(v))
         lines.append("")
-    return "\n".join(lines).rstrip()
+    return join_lines(lines).rstrip()
 
 
 def to_md(result: DiffResult) -> str:
+    one_version = [f"- {line}" for line in _one_version(result)]
     if result.equivalent:
-        return f"**Equivalent** (scope: {result.scope}): no flow changes verdict. {result.proof}"
-    lines = [f"**{_count(result)}** (scope: {result.scope})", "",
+        return "\n".join([terminal(f"**Equivalent** (scope: {result.scope}): no flow changes verdict. {result.proof}"),
+                          *(["", *map(escape, one_version)] if one_version else [])])
+    lines = [f"**{_count(result)}** (scope: {result.scope})", "", *([*one_version, ""] if one_version else []),
              "| change | from | to | traffic | witness |", "|---|---|---|---|---|"]
     for c in result.changes:
         src, dst = _groups(result, c)
@@ -71,27 +83,22 @@ def to_md(result: DiffResult) -> str:
             lines.extend(f"- {x}" for x in chain_lines(v))
             lines.append("")
         lines.append("</details>")
-    return "\n".join(lines)
+    return join_lines(lines)
 
 
 def _ports_json(c: Change) -> object:
     """As `connectivity -o json` writes them: "all" when every port (or type) of the protocol changes."""
     if c.protocol not in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6"):
         return "all"
-    if c.ranges == [(1 if c.protocol in ("TCP", "UDP", "SCTP") else 0, 65535)]:
+    if c.ranges == [span(c.protocol)]:
         return "all"
     return [list(r) for r in c.ranges]
 
 
 def change_json(result: DiffResult, c: Change) -> dict:
     src, dst = _groups(result, c)
-    out = {"change": c.kind, "src": {"description": src, "endpoints": [m for j in c.srcs for m in j.members],
-                                     "cidrs": describe([j for j in c.srcs if j.external], {}) or None},
-           "dst": {"description": dst, "endpoints": [m for j in c.dsts for m in j.members],
-                   "cidrs": describe([j for j in c.dsts if j.external], {}) or None},
-           "protocol": c.protocol,
-           "ports": _ports_json(c),
-           "witness": c.witness}
+    out = {"change": c.kind, "src": src, "dst": dst, "src_endpoints": endpoints(c.srcs),
+           "dst_endpoints": endpoints(c.dsts), "protocol": c.protocol, "ports": _ports_json(c), "witness": c.witness}
     new = {n: result.new_pods[n].describe() for n in (c.witness["src"], c.witness["dst"]) if n in result.new_pods}
     if new:
         out["witness"] = dict(c.witness, newPods=new)
@@ -103,4 +110,6 @@ def change_json(result: DiffResult, c: Change) -> dict:
 
 def to_json(result: DiffResult) -> str:
     return json.dumps({"equivalent": result.equivalent, "scope": result.scope, "proof": result.proof or None,
-                       "changes": [change_json(result, c) for c in result.changes]}, indent=2)
+                       "changes": [change_json(result, c) for c in result.changes],
+                       "endpoints_added": result.endpoints_added, "endpoints_removed": result.endpoints_removed},
+                      indent=2)

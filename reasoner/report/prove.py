@@ -1,12 +1,17 @@
-"""Renderers for `prove`: text, json, junit, sarif."""
+"""Renderers for `prove`: text, json, junit, sarif. Every text path escapes what the input holds (report/text.py)."""
 
 from __future__ import annotations
 
 import json
-from xml.sax.saxutils import escape, quoteattr
+from pathlib import Path
+from xml.sax.saxutils import escape as escape_xml
+from xml.sax.saxutils import quoteattr
 
 from reasoner.explain import RuleRef, Side, Verdict
 from reasoner.properties.prove import Result
+from reasoner.report.sarif import location, rule, source_root
+from reasoner.report.sarif import log as sarif_log
+from reasoner.report.text import escape, join_lines
 
 
 def chain(side: Side) -> list[dict]:
@@ -39,7 +44,7 @@ def chain_lines(v: Verdict) -> list[str]:
 
 def result_json(r: Result) -> dict:
     out: dict = {"id": r.requirement.id, "kind": r.requirement.kind, "status": r.status, "scope": r.scope,
-                 "message": r.message}
+                 "message": r.message, "warnings": r.warnings}
     if r.witness is not None:
         out["witness"] = r.witness
     if r.verdict is not None:
@@ -48,28 +53,21 @@ def result_json(r: Result) -> dict:
     return out
 
 
+def warnings(results: list[Result]) -> list[str]:
+    """Every result's warnings, each as `ID: warning`."""
+    return [f"{r.requirement.id}: {w}" for r in results for w in r.warnings]
+
+
 def to_json(results: list[Result]) -> str:
-    return json.dumps({"results": [result_json(r) for r in results]}, indent=2)
+    return json.dumps({"results": [result_json(r) for r in results], "warnings": warnings(results)}, indent=2)
 
 
-def _location(r: Result) -> tuple[str, int | None]:
-    """Where a violation is: the policy rule that let the flow through (ingress first), else the spec."""
-    v: Verdict | None = r.verdict
-    if v is not None:
-        for side in (v.ingress, v.egress):
-            for st in side.steps:
-                if st.rule is not None and st.action == "Allow":
-                    return st.rule.rule.origin.file, st.rule.rule.origin.line
-            for ref in side.allowing:
-                return ref.rule.origin.file, ref.rule.origin.line
-    return r.requirement.file, r.requirement.line
-
-
-def to_text(results: list[Result]) -> str:
+def to_text(results: list[Result], strict: bool = False) -> str:
     lines = []
-    width = max((len(r.requirement.id) for r in results), default=2)
+    width = max((len(escape(r.requirement.id)) for r in results), default=2)
     for r in results:
-        lines.append(f"{r.status.upper():<8}  {r.requirement.id:<{width}}  {r.requirement.kind:<8}  {r.message}")
+        lines.append(f"{r.status.upper():<8}  {escape(r.requirement.id):<{width}}  {r.requirement.kind:<8}  {r.message}")
+        lines.extend(f"          {'error' if strict else 'warning'}: {w}" for w in r.warnings)
         new_pods = dict((r.witness or {}).get("newPods", {}))
         if "newPod" in r.extra:
             new_pods[r.extra["endpoint"]] = r.extra["newPod"]
@@ -78,9 +76,11 @@ def to_text(results: list[Result]) -> str:
         if r.status == "violated" and r.verdict is not None:
             lines.extend("          " + line for line in chain_lines(r.verdict))
     proved = sum(r.status == "proved" for r in results)
+    warned = sum(bool(r.warnings) for r in results)
     lines.append("")
-    lines.append(f"{proved} of {len(results)} requirements proved (scope: {results[0].scope if results else '-'})")
-    return "\n".join(lines)
+    lines.append(f"{proved} of {len(results)} requirements proved (scope: {results[0].scope if results else '-'})"
+                 + (f"; {warned} with warnings{' (failed: --strict)' if strict else ''}" if warned else ""))
+    return join_lines(lines)
 
 
 def describe_new_pod(pod: dict) -> str:
@@ -99,41 +99,76 @@ def describe_new_pod(pod: dict) -> str:
     return f"{text}, {sa}, address {pod['ip']}"
 
 
-def to_junit(results: list[Result]) -> str:
-    failures = sum(r.status == "violated" for r in results)
+def to_junit(results: list[Result], strict: bool = False) -> str:
+    """One test case per requirement; a warning is in its system-out, and under `strict` also its failure.
+    Strings from the input are escaped (XML 1.0 cannot hold most control characters at all)."""
+    failures = sum(r.status != "unknown" and not r.passed(strict) for r in results)
     errors = sum(r.status == "unknown" for r in results)
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuite name="reasoner prove" tests="{len(results)}" failures="{failures}" errors="{errors}">']
     for r in results:
-        out.append(f'  <testcase classname={quoteattr(r.requirement.kind)} name={quoteattr(r.requirement.id)}>')
+        out.append(f'  <testcase classname={quoteattr(r.requirement.kind)} name={quoteattr(escape(r.requirement.id))}>')
         if r.status == "violated":
             detail = json.dumps(result_json(r), indent=2)
-            out.append(f'    <failure message={quoteattr(r.message)}>{escape(detail)}</failure>')
+            out.append(f'    <failure message={quoteattr(escape(r.message))}>{escape_xml(detail)}</failure>')
         elif r.status == "unknown":
-            out.append(f'    <error message={quoteattr(r.message)}/>')
+            out.append(f'    <error message={quoteattr(escape(r.message))}/>')
+        elif not r.passed(strict):
+            out.append(f'    <failure message={quoteattr(escape("; ".join(r.warnings)))}/>')
+        if r.warnings:
+            out.append(f'    <system-out>{escape_xml(join_lines("warning: " + w for w in r.warnings))}</system-out>')
         out.append("  </testcase>")
     out.append("</testsuite>")
     return "\n".join(out)
 
 
-def to_sarif(results: list[Result]) -> str:
-    rules, seen, sarif_results = [], set(), []
+HELP = {
+    "deny": "A violation is a flow the requirement forbids that the policies allow. Its witness flow and the rule "
+            "chain at each end (replay it with `reasoner can SRC DST --port PORT`) show which rules let it through.",
+    "allow": "A violation is a flow the requirement needs that the policies deny. Its witness flow and the rule chain "
+             "at each end (replay it with `reasoner can SRC DST --port PORT`) show what denies it.",
+    "only": "A violation is an allowed flow to the protected endpoints from a source outside the permitted ones. Its "
+            "witness flow and the rule chain show which rules let it in.",
+    "only-out": "A violation is an allowed flow from the endpoints to a destination outside the permitted ones. Its "
+                "witness flow and the rule chain show which rules let it out.",
+    "isolated": "A violation names an endpoint that no policy selects in a direction, so everything reaches it (or "
+                "leaves it) by default. Select it with a policy of that direction, e.g. a default-deny.",
+}
+
+
+def _location(r: Result, root: Path) -> dict | None:
+    """Where a violation is: the policy rule that let the flow through (ingress first), else the requirement in
+    the spec; None when neither is a file under the source root."""
+    candidates = []
+    v: Verdict | None = r.verdict
+    if v is not None:
+        for side in (v.ingress, v.egress):
+            candidates.extend(st.rule.rule.origin for st in side.steps if st.rule is not None and st.action == "Allow")
+            candidates.extend(ref.rule.origin for ref in side.allowing)
+    where = [(o.file, o.line) for o in candidates] + [(r.requirement.file, r.requirement.line)]
+    return next((loc for file, line in where if (loc := location(file, line, root)) is not None), None)
+
+
+def to_sarif(results: list[Result], strict: bool = False) -> str:
+    """One rule per requirement (its id), one result per violation, unknown and warning."""
+    root = source_root()
+    rules: dict[str, dict] = {}
+    out = []
     for r in results:
-        if r.requirement.kind not in seen:
-            seen.add(r.requirement.kind)
-            rules.append({"id": r.requirement.kind, "shortDescription": {"text": f"compliance requirement: {r.requirement.kind}"}})
-        if r.status == "proved":
-            continue
-        file, line = _location(r)
-        sarif_results.append({
-            "ruleId": r.requirement.kind, "level": "error" if r.status == "violated" else "warning",
-            "message": {"text": f"{r.requirement.id}: {r.message}"},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": file},
-                                                "region": {"startLine": line or 1}}}],
-            "properties": result_json(r)})
-    return json.dumps({"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-                       "runs": [{"tool": {"driver": {"name": "reasoner", "rules": rules}},
-                                 "results": sarif_results}]}, indent=2)
+        req = r.requirement
+        rules.setdefault(req.id, rule(req.id, f"{req.kind} requirement {req.id}", req.claim(), HELP[req.kind],
+                                      properties={"kind": req.kind}))
+        found = [] if r.status == "proved" else [
+            ("error" if r.status == "violated" else "warning", r.message, _location(r, root))]
+        spec_at = location(req.file, req.line, root)
+        found += [("error" if strict else "warning", w, spec_at) for w in r.warnings]
+        for level, message, loc in found:
+            res = {"ruleId": req.id, "level": level, "message": {"text": f"{req.id}: {message}"},
+                   "properties": result_json(r)}
+            if loc is not None:
+                res["locations"] = [{"physicalLocation": loc}]
+            out.append(res)
+    return sarif_log(list(rules.values()), out)
 
 
 __all__ = ["to_json", "to_text", "to_junit", "to_sarif", "RuleRef"]

@@ -13,7 +13,7 @@ from reasoner.model.policy import Direction, IPBlockPeer, PodPeer, PortSpec, Pro
 from reasoner.model.selector import LabelSelector
 from reasoner.sources.fields import Fields
 from reasoner.sources.k8s_core import name_and_namespace
-from reasoner.sources.k8s_networkpolicy import IANA_NAME, parse_label_selector
+from reasoner.sources.k8s_networkpolicy import parse_label_selector
 
 PEERS = ("namespaces", "pods", "nodes", "networks", "domainNames")
 
@@ -33,9 +33,7 @@ def _pods(f: Fields, at: FieldPath) -> tuple[LabelSelector, LabelSelector]:
 def _port(f: Fields, at: FieldPath) -> tuple[PortSpec, ...]:
     key = _one_of(f, at, ("portNumber", "portRange", "namedPort"), "a port")
     if key == "namedPort":
-        name = f.get(at + (key,), str, required=True)
-        if len(name) > 15 or not IANA_NAME.match(name):
-            raise f.fail(at + (key,), f"{name!r} is not a valid port name")
+        name = f.port_name(at + (key,), f.get(at + (key,), str, required=True))
         # resolved on the destination pod, whatever the protocol of the container port of that name
         return tuple(PortSpec(p, name=name) for p in Protocol)
     body = at + (key,)
@@ -65,7 +63,7 @@ def _rules(f: Fields, direction: Direction, banp: bool) -> tuple[AdminRule, ...]
             raise f.fail(at + ("action",), f"unknown action {action_text!r} (want {', '.join(allowed)})")
         action = Action(action_text)
         peers: list = []
-        unknown = False
+        unknown: str | None = None  # the first peer field not evaluated
         items = f.get(at + (peers_key,), list, required=True)
         if not items:
             raise f.fail(at + (peers_key,), "needs at least one peer")
@@ -78,20 +76,22 @@ def _rules(f: Fields, direction: Direction, banp: bool) -> tuple[AdminRule, ...]
                 ns_sel, pod_sel = _pods(f, pat + (kind,))
                 peers.append(PodPeer(ns_sel, pod_sel))
             elif kind == "networks" and direction is Direction.EGRESS:
-                for k, text in enumerate(f.get(pat + (kind,), list, required=True)):
+                f.get(pat + (kind,), list, required=True)
+                for k, text in enumerate(f.cidr_list(pat + (kind,))):
                     try:
                         peers.append(IPBlockPeer(Cidr.parse(str(text)), ()))
                     except ValueError:
                         raise f.fail(pat + (kind, k), f"{text!r} is not a CIDR") from None
             else:  # nodes, domainNames, or a peer of the wrong direction: not modeled, fail closed (§6.2)
-                unknown = True
+                unknown = unknown or kind
         ports = tuple(p for j in range(len(f.get(at + ("ports",), list, []))) for p in _port(f, at + ("ports", j))) or None
-        nothing = unknown and action is Action.ALLOW
+        written = action
+        nothing = unknown is not None and action is Action.ALLOW
         if unknown and not nothing:  # Deny/Pass fail closed: "deny all", every flow (SEMANTICS §6.2, §4.7)
             peers, ports, action = None, None, Action.DENY
         out.append(AdminRule(direction, i, f.get(at + ("name",), str), action,
                              tuple(peers) if peers is not None else None, ports, nothing,
-                             Origin(f.doc.file, f.doc.line(at))))
+                             Origin(f.doc.file, f.doc.line(at)), unknown, written))
     return tuple(out)
 
 

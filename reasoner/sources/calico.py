@@ -3,7 +3,8 @@ GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Profile, HostEndpoint, IPPool
 
 Validation follows Calico's validator where it matters for meaning (SEMANTICS §3.7): known actions;
 numeric ports and notPorts need protocol TCP, UDP or SCTP; ICMP matches need protocol ICMP/ICMPv6 and
-a code needs a type; selectors must parse (errors give the column in the selector string).
+a code needs a type; selectors must parse (errors give the column in the selector string); `order` is a
+finite number; ports and protocol numbers written as strings are ASCII digits.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, 
 from reasoner.model.cidr import Cidr
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
-from reasoner.sources.fields import Fields, directions
+from reasoner.sources.fields import Fields, ascii_int, directions, show
 from reasoner.sources.k8s_core import name_and_namespace
 
 ACTIONS = {a.value: a for a in Action}
-PORT_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+PORT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?")  # used with fullmatch
+PORT_RANGE = re.compile(r"([0-9]+):([0-9]+)")
 PORTED = {"TCP", "UDP", "SCTP", "6", "17", "132"}
 
 
@@ -49,7 +51,7 @@ def selector(f: Fields, path: FieldPath, default: str | None = None) -> CalicoSe
     try:
         return parse_selector(text)
     except SelectorSyntaxError as exc:
-        raise f.fail(path, f"bad selector {text!r}: column {exc.column}: {exc.message}") from None
+        raise f.fail(path, f"bad selector {show(text, 80)}: column {exc.column}: {exc.message}") from None
 
 
 def protocol(f: Fields, path: FieldPath) -> str | None:
@@ -58,17 +60,17 @@ def protocol(f: Fields, path: FieldPath) -> str | None:
         return None
     if isinstance(value, bool):
         raise f.fail(path, "expected a protocol name or number")
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        number = int(value)
+    number = value if isinstance(value, int) else ascii_int(value) if isinstance(value, str) else None
+    if number is not None:
         if not 1 <= number <= 255:
-            raise f.fail(path, f"protocol number {number} is out of range (want 1-255)")
+            raise f.fail(path, f"protocol number {show(number)} is out of range (want 1-255)")
         by_number = {v: k for k, v in PROTOCOL_NUMBERS.items()}
         return by_number.get(number, str(number))
     if isinstance(value, str):
         for name in PROTOCOL_NUMBERS:
             if value.lower() == name.lower():
                 return name
-    raise f.fail(path, f"unknown protocol {value!r} (want TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255)")
+    raise f.fail(path, f"unknown protocol {show(value)} (want TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255)")
 
 
 def ports(f: Fields, path: FieldPath) -> tuple[PortMatch, ...]:
@@ -77,19 +79,20 @@ def ports(f: Fields, path: FieldPath) -> tuple[PortMatch, ...]:
         at = path + (i,)
         if isinstance(item, bool) or not isinstance(item, (int, str)):
             raise f.fail(at, "expected a port number, a range 'lo:hi' or a port name")
-        if isinstance(item, int) or item.isdigit():
-            n = int(item)
+        n = item if isinstance(item, int) else ascii_int(item)
+        span = PORT_RANGE.fullmatch(item) if isinstance(item, str) else None
+        if n is not None:
             if not 0 <= n <= 65535:
-                raise f.fail(at, f"port {n} is out of range (want 0-65535)")
+                raise f.fail(at, f"port {show(n)} is out of range (want 0-65535)")
             out.append(PortMatch(n, n))
-        elif re.fullmatch(r"\d+:\d+", item):
-            lo, hi = (int(x) for x in item.split(":"))
+        elif span:
+            lo, hi = int(span[1]), int(span[2])
             if not (0 <= lo <= 65535 and 0 <= hi <= 65535):
                 raise f.fail(at, f"{item!r} is out of range (want ports 0-65535)")
             if lo > hi:
                 raise f.fail(at, f"{item!r} is not a range: {lo} is above {hi}")
             out.append(PortMatch(lo, hi))
-        elif PORT_NAME.match(item):
+        elif PORT_NAME.fullmatch(item):
             out.append(PortMatch(name=item))
         else:
             raise f.fail(at, f"{item!r} is not a port, a range 'lo:hi' or a port name")
@@ -98,7 +101,7 @@ def ports(f: Fields, path: FieldPath) -> tuple[PortMatch, ...]:
 
 def cidrs(f: Fields, path: FieldPath) -> tuple[Cidr, ...]:
     out = []
-    for i, item in enumerate(f.get(path, list, [])):
+    for i, item in enumerate(f.cidr_list(path)):
         if not isinstance(item, str):
             raise f.fail(path + (i,), "expected a CIDR string")
         try:
@@ -196,9 +199,7 @@ def _policy(f: Fields, kind: str) -> CalicoPolicy:
     namespaced = kind == "NetworkPolicy"
     name, ns = name_and_namespace(f, namespaced)
     tier = f.get(("spec", "tier"), str) or DEFAULT_TIER
-    order = f.raw(("spec", "order")) if f.has(("spec", "order")) else None
-    if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
-        raise f.fail(("spec", "order"), f"expected a number, got {order!r}")
+    order = f.number(("spec", "order"))
     ingress = rules(f, Direction.INGRESS, ns if namespaced else None)
     egress = rules(f, Direction.EGRESS, ns if namespaced else None)
     types = directions(f, ("spec", "types"))
@@ -220,7 +221,7 @@ def _policy(f: Fields, kind: str) -> CalicoPolicy:
         raise f.fail(("spec", "egress") if egress else ("spec", "types"),
                      "a preDNAT policy applies to ingress only: no egress rules or Egress type")
     return CalicoPolicy(
-        kind, ns if namespaced else None, name, tier, float(order) if order is not None else None,
+        kind, ns if namespaced else None, name, tier, order,
         selector(f, ("spec", "selector"), "") or parse_selector(""),
         None if namespaced else selector(f, ("spec", "namespaceSelector")),
         selector(f, ("spec", "serviceAccountSelector")), frozenset(types), ingress, egress,
@@ -238,14 +239,12 @@ def parse_global_network_policy(f: Fields) -> CalicoPolicy:
 
 def parse_tier(f: Fields) -> Tier:
     name, _ = name_and_namespace(f, namespaced=False)
-    order = f.raw(("spec", "order")) if f.has(("spec", "order")) else None
-    if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
-        raise f.fail(("spec", "order"), f"expected a number, got {order!r}")
+    order = f.number(("spec", "order"))
     action_text = f.get(("spec", "defaultAction"), str, "Deny")
     if action_text not in ("Deny", "Pass"):
         raise f.fail(("spec", "defaultAction"), f"unknown defaultAction {action_text!r} (want Deny or Pass)")
     # a Tier stored without order gets 1 000 000, like the default tier (SEMANTICS §4.2)
-    return Tier(name, float(order) if order is not None else DEFAULT_TIER_ORDER, ACTIONS[action_text],
+    return Tier(name, order if order is not None else DEFAULT_TIER_ORDER, ACTIONS[action_text],
                 Origin(f.doc.file, f.doc.line(("metadata",))))
 
 

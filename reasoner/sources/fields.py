@@ -1,13 +1,28 @@
-"""Typed access to a document's fields; a wrong or missing field becomes a located error."""
+"""Typed access to a document's fields; a wrong or missing field becomes a located error.
+
+Names and labels are checked as the Kubernetes API server does (k8s.io/apimachinery/pkg/util/validation):
+a DNS-1123 label is at most 63 of `a-z`, `0-9` and inner `-`; a DNS-1123 subdomain is at most 253 characters
+of dot-separated DNS-1123 labels; a label key is an optional DNS-1123 subdomain prefix and `/`, then a name of
+at most 63 of `A-Za-z0-9` with inner `-`, `_`, `.`; a label value is empty or such a name.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from reasoner.errors import ManifestError
 from reasoner.manifests.load import Document, FieldPath
+from reasoner.model.cidr import MAX_LIST
 
 _MISSING = object()
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+IANA_NAME = re.compile(r"(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*(?<!-)")  # used with fullmatch
+_NAME_PART = "alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character"
 TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "a mapping", list: "a list"}
 
 
@@ -49,35 +64,139 @@ class Fields:
                 raise self.fail(path, f"missing required field (expected {TYPE_WORDS[kind]})")
             return default
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise self.fail(path, f"expected an integer, got {_show(value)}")
+            raise self.fail(path, f"expected an integer, got {show(value)}")
         if kind is str and not isinstance(value, str):
-            raise self.fail(path, f"expected a string, got {_show(value)}")
+            raise self.fail(path, f"expected a string, got {show(value)}")
         if kind is not int and kind is not str and not isinstance(value, kind):
-            raise self.fail(path, f"expected {TYPE_WORDS[kind]}, got {_show(value)}")
+            raise self.fail(path, f"expected {TYPE_WORDS[kind]}, got {show(value)}")
         return value
 
     def str_map(self, path: FieldPath) -> dict[str, str]:
-        """A map of strings to strings, such as `metadata.labels`."""
+        """A map of label keys to label values, such as `metadata.labels` or a selector's `matchLabels`."""
         value = self.get(path, dict, {})
         out: dict[str, str] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise self.fail(path, f"label key {_show(key)} must be a string")
+                raise self.fail(path, f"label key {show(key)} must be a string")
+            self.label_key(path + (key,), key)
             if not isinstance(item, str):
-                raise self.fail(path + (key,), f"expected a string value, got {_show(item)} (quote it)")
+                raise self.fail(path + (key,), f"expected a string value, got {show(item)} (quote it)")
+            self.label_value(path + (key,), item)
             out[key] = item
         return out
 
+    def cidr_list(self, path: FieldPath) -> list:
+        """The list at `path` (a list of CIDRs), at most `MAX_LIST` long."""
+        items = self.get(path, list, [])
+        if len(items) > MAX_LIST:
+            raise self.fail(path, f"has {len(items)} entries; at most {MAX_LIST} CIDRs per list are supported")
+        return items
 
-def _show(value: Any) -> str:
+    def port_name(self, path: FieldPath, text: str) -> str:
+        """`text`, a named port: an IANA service name, as the API server checks it."""
+        if len(text) > 15 or not IANA_NAME.fullmatch(text):
+            raise self.fail(path, f"{show(text)} is not a valid port name (IANA service name: at most 15 "
+                                  "lowercase letters, digits and single inner '-', with a letter)")
+        return text
+
+    def label_key(self, path: FieldPath, key: str) -> str:
+        problem = label_key_problem(key)
+        if problem:
+            raise self.fail(path, f"invalid label key {show(key)}: {problem}")
+        return key
+
+    def label_value(self, path: FieldPath, value: str) -> str:
+        problem = label_value_problem(value)
+        if problem:
+            raise self.fail(path, f"invalid label value {show(value)}: {problem}")
+        return value
+
+    def name(self, path: FieldPath, rule: str) -> str:
+        """The required name at `path`, checked against `rule`: "label" (DNS-1123 label), "subdomain" (DNS-1123
+        subdomain) or "dns1035" (DNS-1035 label: a DNS-1123 label starting with a letter)."""
+        text = self.get(path, str, required=True)
+        problem = name_problem(text, rule)
+        if problem:
+            raise self.fail(path, f"invalid name {show(text)}: {problem}")
+        return text
+
+    def number(self, path: FieldPath) -> float | None:
+        """A finite number (an integer or a decimal), as a float; None when absent."""
+        value = self.raw(path)
+        if value is _MISSING or value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(path, f"expected a number, got {show(value)}")
+        try:
+            out = float(value)
+        except OverflowError:
+            out = math.inf
+        if not math.isfinite(out):
+            raise self.fail(path, f"expected a finite number, got {show(value)}")
+        return out
+
+
+def name_problem(text: str, rule: str) -> str | None:
+    """Why `text` is not a name of the kind `rule` ("label", "subdomain", "dns1035"), or None."""
+    if rule == "subdomain":
+        if len(text) > 253:
+            return f"must be at most 253 characters (has {len(text)})"
+        if not _DNS_SUBDOMAIN.fullmatch(text):
+            return ("must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
+                    "starting and ending with a letter or digit")
+        return None
+    if len(text) > 63:
+        return f"must be at most 63 characters (has {len(text)})"
+    if rule == "dns1035" and not _DNS_1035_LABEL.fullmatch(text):
+        return "must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter"
+    if not _DNS_LABEL.fullmatch(text):
+        return "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit"
+    return None
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why `key` is not a label key (a qualified name, `[prefix/]name`), or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash:
+        if not prefix:
+            return "the prefix before '/' must not be empty"
+        if name_problem(prefix, "subdomain"):
+            return "the prefix before '/' must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.')"
+    if not name:
+        return "the name part must not be empty"
+    if len(name) > 63:
+        return f"the name part must be at most 63 characters (has {len(name)})"
+    if not _QUALIFIED_NAME.fullmatch(name):
+        return f"the name part must consist of {_NAME_PART}"
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why `value` is not a label value, or None."""
+    if len(value) > 63:
+        return f"must be at most 63 characters (has {len(value)})"
+    if value and not _QUALIFIED_NAME.fullmatch(value):
+        return f"must be empty or consist of {_NAME_PART}"
+    return None
+
+
+def ascii_int(text: str) -> int | None:
+    """The integer written in ASCII digits `text`, or None (int() and str.isdigit() also take other scripts)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """`value` for a message: short, on one line."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict,)):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a very large integer"
     text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def directions(f: Fields, path: FieldPath) -> set:

@@ -7,7 +7,7 @@ hold no address and are not endpoints (SEMANTICS §1.8.1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reasoner.manifests.load import FieldPath
 from reasoner.model.cluster import ContainerPort, Endpoint, Namespace, Service, ServiceAccount, ServicePort
@@ -27,14 +27,18 @@ WORKLOAD_TEMPLATES: dict[str, FieldPath] = {
 }
 
 
-def name_and_namespace(f: Fields, namespaced: bool = True) -> tuple[str, str]:
-    name = f.get(("metadata", "name"), str, required=True)
-    ns = f.get(("metadata", "namespace"), str, "default") if namespaced else ""
+def name_and_namespace(f: Fields, namespaced: bool = True, rule: str = "subdomain") -> tuple[str, str]:
+    """`metadata.name`, checked against `rule` (see `Fields.name`), and `metadata.namespace` (a DNS-1123 label)."""
+    f.get(("metadata",), dict, required=True)
+    name = f.name(("metadata", "name"), rule)
+    ns = ""
+    if namespaced:  # an empty namespace is the default one, as kubectl reads it
+        ns = f.get(("metadata", "namespace"), str) and f.name(("metadata", "namespace"), "label") or "default"
     return name, ns
 
 
 def parse_namespace(f: Fields) -> Namespace:
-    name, _ = name_and_namespace(f, namespaced=False)
+    name, _ = name_and_namespace(f, namespaced=False, rule="label")
     labels = f.str_map(("metadata", "labels"))
     return Namespace(name, tuple(sorted(labels.items())), Origin(f.doc.file, f.doc.line(("metadata",))))
 
@@ -53,7 +57,8 @@ def _container_ports(f: Fields, spec: FieldPath) -> tuple[ContainerPort, ...]:
                 protocol = f.get(at + ("protocol",), str, "TCP")
                 if protocol not in PORT_PROTOCOLS:
                     raise f.fail(at + ("protocol",), f"unknown protocol {protocol!r} (want TCP, UDP or SCTP)")
-                out.append(ContainerPort(f.get(at + ("name",), str), protocol, number))
+                name = f.get(at + ("name",), str)
+                out.append(ContainerPort(name and f.port_name(at + ("name",), name), protocol, number))
     return tuple(out)
 
 
@@ -87,7 +92,8 @@ def parse_pod(f: Fields) -> Endpoint | None:
         except ValueError:
             raise f.fail(("status", "podIPs", i) if f.has(("status", "podIPs")) else ("status", "podIP"),
                          f"{ip!r} is not an IP address") from None
-    return _pod_endpoint(f, "Pod", name, ns, ("metadata",), ("spec",), tuple(ips))
+    pod = _pod_endpoint(f, "Pod", name, ns, ("metadata",), ("spec",), tuple(ips))
+    return replace(pod, owners=_owners(f))
 
 
 @dataclass(frozen=True)
@@ -108,15 +114,18 @@ def parse_workload(f: Fields, kind: str) -> Workload:
         selector = f.str_map(("spec", "selector"))
     else:
         selector = f.str_map(("spec", "selector", "matchLabels"))
-    owners = []
-    for i, _ in enumerate(f.get(("metadata", "ownerReferences"), list, [])):
-        owners.append((f.get(("metadata", "ownerReferences", i, "kind"), str, ""),
-                       f.get(("metadata", "ownerReferences", i, "name"), str, "")))
-    return Workload(endpoint, tuple(sorted((selector or dict(endpoint.labels)).items())), tuple(owners))
+    return Workload(endpoint, tuple(sorted((selector or dict(endpoint.labels)).items())), _owners(f))
+
+
+def _owners(f: Fields) -> tuple[tuple[str, str], ...]:
+    """(kind, name) of each of `metadata.ownerReferences`."""
+    return tuple((f.get(("metadata", "ownerReferences", i, "kind"), str, ""),
+                  f.get(("metadata", "ownerReferences", i, "name"), str, ""))
+                 for i, _ in enumerate(f.get(("metadata", "ownerReferences"), list, [])))
 
 
 def parse_service(f: Fields) -> Service:
-    name, ns = name_and_namespace(f)
+    name, ns = name_and_namespace(f, rule="dns1035")
     selector = f.str_map(("spec", "selector")) if f.has(("spec", "selector")) else None
     ports: list[ServicePort] = []
     for i, _ in enumerate(f.get(("spec", "ports"), list, [])):
@@ -132,6 +141,8 @@ def parse_service(f: Fields) -> Service:
             raise f.fail(at + ("targetPort",), "expected a port number or a port name")
         if isinstance(target, int) and not 1 <= target <= 65535:
             raise f.fail(at + ("targetPort",), f"targetPort {target} is out of range (want 1-65535)")
+        if isinstance(target, str):
+            f.port_name(at + ("targetPort",), target)
         node_port = f.get(at + ("nodePort",), int)
         if node_port is not None and not 1 <= node_port <= 65535:
             raise f.fail(at + ("nodePort",), f"nodePort {node_port} is out of range")

@@ -2,13 +2,12 @@
 
 Validation (k8s pkg/apis/networking/validation): a peer needs a field; ipBlock excludes selectors;
 `except` entries are strict subsets of `cidr`; ports 1-65535; `endPort` only with a numeric `port` and
-not below it; named ports follow the IANA service-name syntax. Defaulting (pkg/apis/networking/v1/
-defaults.go): protocol TCP; policyTypes [Ingress] plus Egress iff `spec.egress` is non-empty.
+not below it; named ports follow the IANA service-name syntax; selector keys and values are label keys and
+values (see `fields`). Defaulting (pkg/apis/networking/v1/defaults.go): protocol TCP; policyTypes [Ingress]
+plus Egress iff `spec.egress` is non-empty.
 """
 
 from __future__ import annotations
-
-import re
 
 from reasoner.manifests.load import FieldPath
 from reasoner.model.cidr import Cidr
@@ -18,7 +17,6 @@ from reasoner.model.selector import LabelSelector, Op, Requirement
 from reasoner.sources.fields import Fields, Invalid, directions
 from reasoner.sources.k8s_core import name_and_namespace
 
-IANA_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*(?<!-)$")
 OPS = {op.value: op for op in Op}
 
 
@@ -31,7 +29,7 @@ def parse_label_selector(f: Fields, path: FieldPath) -> LabelSelector:
     for i, _ in enumerate(f.get(path + ("matchExpressions",), list, [])):
         at = path + ("matchExpressions", i)
         f.get(at, dict, required=True)
-        key = f.get(at + ("key",), str, required=True)
+        key = f.label_key(at + ("key",), f.get(at + ("key",), str, required=True))
         op_text = f.get(at + ("operator",), str, required=True)
         op = OPS.get(op_text)
         if op is None:
@@ -41,6 +39,7 @@ def parse_label_selector(f: Fields, path: FieldPath) -> LabelSelector:
         for j, v in enumerate(values):
             if not isinstance(v, str):
                 raise f.fail(at + ("values", j), f"expected a string, got {v!r} (quote it)")
+            f.label_value(at + ("values", j), v)
         if op in (Op.IN, Op.NOT_IN) and not values:
             raise f.fail(at + ("values",), f"operator {op.value} needs at least one value")
         if op in (Op.EXISTS, Op.DOES_NOT_EXIST) and values:
@@ -67,7 +66,7 @@ def _peer(f: Fields, at: FieldPath):
         f.get(block, dict, required=True)
         cidr = _cidr(f, block + ("cidr",))
         excepts = []
-        for j, _ in enumerate(f.get(block + ("except",), list, [])):
+        for j, _ in enumerate(f.cidr_list(block + ("except",))):
             ex = _cidr(f, block + ("except", j))
             if not (cidr.contains(ex) and (ex.lo, ex.hi) != (cidr.lo, cidr.hi)):
                 raise f.fail(block + ("except", j),
@@ -98,10 +97,7 @@ def _port(f: Fields, at: FieldPath) -> PortSpec:
     if isinstance(port, str):
         if has_end:
             raise f.fail(at + ("endPort",), f"endPort may not be used with the named port {port!r}")
-        if len(port) > 15 or not IANA_NAME.match(port):
-            raise f.fail(at + ("port",), f"{port!r} is not a valid port name (IANA service name: at most 15 "
-                                         "lowercase letters, digits and single inner '-', with a letter)")
-        return PortSpec(protocol, name=port)
+        return PortSpec(protocol, name=f.port_name(at + ("port",), port))
     if not 1 <= port <= 65535:
         raise f.fail(at + ("port",), f"port {port} is out of range (want 1-65535)")
     end = port

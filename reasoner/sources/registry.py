@@ -10,6 +10,7 @@ from reasoner.model.cluster import NAME_LABEL, Cluster, HostEndpoint, Namespace
 from reasoner.model.calico import IPPool, DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile, Tier
 from reasoner.model.admin import ANP_TIER, ANP_TIER_ORDER, BANP_TIER, BANP_TIER_ORDER, AdminPolicy
 from reasoner.sources import admin, calico, k8s_core, k8s_networkpolicy
+from reasoner.sources.known_fields import KNOWN_FIELDS, check
 from reasoner.sources.fields import Fields, Invalid
 
 # (API group, kind) -> parser. The group is apiVersion without its version ("" for the core group).
@@ -38,6 +39,11 @@ SOURCES: dict[tuple[str, str], Callable] = {
         "FelixConfiguration": calico.parse_felix_configuration,
     }.items()},
 }
+# API group -> the versions the API server serves for the kinds above
+VERSIONS: dict[str, tuple[str, ...]] = {
+    "": ("v1",), "apps": ("v1",), "batch": ("v1",), "networking.k8s.io": ("v1",),
+    "policy.networking.k8s.io": ("v1alpha1",), "projectcalico.org": ("v3",), "crd.projectcalico.org": ("v1",),
+}
 
 
 def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
@@ -61,6 +67,13 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
             cluster.skipped.append(f"{doc.file}:{doc.line() or 1}: {kind} ({api}) is not supported; skipped")
             continue
         f = Fields(doc, errors)
+        version = api.rsplit("/", 1)[-1]
+        if version not in VERSIONS[group]:
+            want = " or ".join(f"{group}/{v}" if group else v for v in VERSIONS[group])
+            errors.append(doc.error(("apiVersion",), f"unknown apiVersion {api!r} for {kind} (want {want})"))
+            continue
+        if not check(f, KNOWN_FIELDS[(group, kind)]):
+            continue
         try:
             obj = parser(f)
         except Invalid:
@@ -89,6 +102,7 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
             errors.append(doc.error(("spec", "tier"), f"tier {pol.tier!r} does not exist (known: "
                                     f"{', '.join(sorted(cluster.tiers))})"))
     _add_workload_templates(cluster, workloads)
+    cluster.workloads = workloads
     _complete_namespaces(cluster)
     return cluster, errors
 
@@ -115,6 +129,7 @@ def _add(cluster: Cluster, obj, workloads: list) -> None:
         cluster.calico_policies.append(obj)
     elif isinstance(obj, AdminPolicy):
         cluster.admin_policies.append(obj)
+        cluster.skipped.extend(obj.warnings())  # rules that fail closed
     elif isinstance(obj, Tier):
         cluster.tiers[obj.name] = obj
     elif isinstance(obj, NetworkSet):

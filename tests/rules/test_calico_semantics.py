@@ -246,7 +246,7 @@ def test_network_sets_are_matched_through_rule_selectors():
     an = analyse(*PODS, NETSETS, cnp("x", "p", "  selector: app == 'a'\n  types: [Egress]\n  egress:\n"
                                               "  - {action: Allow, destination: {selector: peer == 'partner'}}\n"
                                               "  - {action: Allow, destination: {selector: peer == 'feeds'}}\n"
-                                              "  - {action: Allow, destination: {selector: peer == 'feeds', namespaceSelector: global()}, protocol: TCP, destination: {ports: [443], selector: peer == 'feeds', namespaceSelector: global()}}\n"))
+                                              "  - {action: Allow, protocol: TCP, destination: {ports: [443], selector: peer == 'feeds', namespaceSelector: global()}}\n"))
     assert allowed(an, "x/a", "ip:198.51.100.7", "TCP", 1)
     assert not allowed(an, "x/a", "ip:198.51.100.17", "TCP", 1)  # outside the set
     assert allowed(an, "x/a", "ip:203.0.113.5", "TCP", 443)  # global set, through global()

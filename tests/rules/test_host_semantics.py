@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import allowed, analyse, pod, table
-from rules.test_calico_semantics import cnp, gnp, knp, tier
+from test_calico_semantics import cnp, gnp, knp, tier  # its sibling in tests/rules
 
 from reasoner.errors import ReasonerError
 

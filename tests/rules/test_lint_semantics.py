@@ -140,3 +140,104 @@ spec:
     assert r.exit_code == 0, r.output
     dead = {f["line"]: f["scope"] for f in json.loads(r.stdout)["findings"] if f["kind"] == "dead-peer"}
     assert dead == {14: "inventory-only", 15: "any-workload"}
+
+
+def test_json_findings_name_policy_and_rule_and_list_covering_rules_and_witness():
+    r = CliRunner().invoke(main, ["lint", "--fail-on", "never", "-o", "json", str(DEFECTS)])
+    findings = json.loads(r.stdout)["findings"]
+    line = line_of("- {action: Allow, protocol: TCP, source: {selector: \"app == 'a'\"}}")
+    (f,) = [f for f in findings if f["kind"] == "conflicting-rule" and f["line"] == line]
+    assert f["policy"] == {"kind": "GlobalNetworkPolicy", "namespace": None, "name": "f-rules"}
+    assert f["rule"] == {"direction": "ingress", "index": 1}
+    (by,) = f["evidence"]["covered_by"]
+    assert (by["policy"]["name"], by["rule"], by["line"]) == (
+        "f-rules", {"direction": "ingress", "index": 0}, line_of("- {action: Deny, source: {selector: \"app == 'a'\"}}"))
+    assert {"src", "dst", "protocol", "port"} <= set(f["evidence"]["witness"])
+    tier = next(f for f in findings if f["kind"] == "conflicting-rule" and f["line"] != line)
+    assert [ref["policy"] for ref in tier["evidence"]["covered_by"]] == [{"kind": "Tier", "namespace": None, "name": "sec"}]
+    vacuous = next(f for f in findings if f["kind"] == "vacuous-policy")
+    assert vacuous["policy"]["kind"] and vacuous["rule"] is None  # a policy-level finding
+    missing = next(f for f in findings if f["kind"] == "missing-default-deny")
+    assert missing["policy"] is None and missing["rule"] is None  # a finding about no policy
+
+
+ANPS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {app: b}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.2}
+---
+# priority 10: allow-a and deny-all both apply to b's ingress, one Allows, the other Denies: a tie
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: allow-a}
+spec:
+  priority: 10
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: b}}}}
+  ingress: [{name: from-a, action: Allow, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: deny-all}
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  ingress: [{name: all, action: Deny, from: [{namespaces: {}}]}]
+---
+# priority 20: two Allow-only policies on b commute: no tie
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: allow-a-again}
+spec:
+  priority: 20
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: b}}}}
+  ingress: [{name: from-a, action: Allow, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: allow-all}
+spec:
+  priority: 20
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: b}}}}
+  ingress: [{name: all, action: Allow, from: [{namespaces: {}}]}]
+---
+# priority 30: an Allow on a and a Deny on b never apply to one endpoint: no tie
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: a-in}
+spec:
+  priority: 30
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}
+  ingress: [{name: all, action: Allow, from: [{namespaces: {}}]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: b-in}
+spec:
+  priority: 30
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: b}}}}
+  ingress: [{name: all, action: Deny, from: [{namespaces: {}}]}]
+"""
+
+
+def test_admin_policies_of_equal_priority_that_can_decide_alike_flows_differently_are_a_tie(tmp_path):
+    (tmp_path / "anps.yaml").write_text(ANPS)
+    r = CliRunner().invoke(main, ["lint", "--fail-on", "never", "-o", "json", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    ties = {f["policy"]["name"]: f for f in json.loads(r.stdout)["findings"] if f["kind"] == "equal-order"}
+    assert set(ties) == {"allow-a", "deny-all"}
+    f = ties["allow-a"]
+    assert f["severity"] == "warning" and f["rule"] is None and "same priority (10)" in f["message"]
+    assert [ref["policy"] for ref in f["evidence"]["same_order"]] == [
+        {"kind": "AdminNetworkPolicy", "namespace": None, "name": "deny-all"}]

@@ -1,0 +1,100 @@
+"""Every `-o json` output of every corpus scenario validates against the JSON Schemas shipped in reasoner/contracts:
+the connectivity map and lint of each scenario, prove of each spec (in its own scope), diff of each version pair in each scope."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
+from referencing import Registry, Resource
+
+from reasoner import api
+from reasoner.connectivity import connections
+from reasoner.diff import diff
+from reasoner.lint import lint
+from reasoner.properties.prove import prove
+from reasoner.properties.spec import load_spec
+from reasoner.report import connectivity as connectivity_report
+from reasoner.report import diff as diff_report
+from reasoner.report import lint as lint_report
+from reasoner.report import prove as prove_report
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SHARED = ROOT.parent / "shared" / "contracts"  # the contracts' source, beside the checkout where there is one
+SHIPPED = importlib.resources.files("reasoner.contracts")
+SCHEMAS = {p.name: json.loads(p.read_text()) for p in SHIPPED.iterdir() if p.name.endswith(".schema.json")}
+REGISTRY = Registry().with_resources((name, Resource.from_contents(s)) for name, s in SCHEMAS.items())
+
+SCENARIOS = sorted(p.parent for p in CORPUS.glob("*/manifests"))
+SPECS = sorted(p for s in SCENARIOS for p in s.glob("*.yaml")
+               if p.name != "expected.yaml" and yaml.safe_load(p.read_text()).get("kind") == "ComplianceSpec")
+PAIRS = [(d, case["scope"]) for d in sorted(CORPUS.glob("diff-*"))
+         for case in yaml.safe_load((d / "expected.yaml").read_text())["diff"]]
+
+
+def validate(output: str, contract: str) -> dict:
+    data = json.loads(output)
+    Draft202012Validator(SCHEMAS[f"{contract}.schema.json"], registry=REGISTRY).validate(data)
+    return data
+
+
+@functools.cache
+def analysis(scenario: Path) -> api.Analysis:
+    return api.analyse(api.load([scenario / "manifests"]))
+
+
+def test_the_shipped_contracts_are_the_five_schemas_and_their_readme():
+    names = {p.name for p in SHIPPED.iterdir()}
+    assert {"README.md", "common.schema.json", "connectivity.schema.json", "prove.schema.json", "diff.schema.json",
+            "lint.schema.json"} <= names
+    assert len(SCHEMAS) == 5
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="no contracts directory beside the checkout")
+def test_the_shipped_contracts_are_a_copy_of_the_shared_ones():
+    shared = {p.name: p.read_bytes() for p in SHARED.iterdir() if p.is_file()}
+    shipped = {name: SHIPPED.joinpath(name).read_bytes() for name in shared}
+    assert shipped == shared
+
+
+def test_the_schemas_reject_an_output_that_breaks_the_contract():
+    finding = {"kind": "shadowed-rule", "severity": "warning", "file": "p.yaml", "line": 3, "message": "m",
+               "subject": "GlobalNetworkPolicy p ingress[1]", "evidence": []}
+    with pytest.raises(ValidationError):
+        validate(json.dumps({"findings": [finding]}), "lint")
+    change = {"change": "allowed", "src": {"description": "x/a"}, "dst": "x/b", "src_endpoints": ["x/a"],
+              "dst_endpoints": ["x/b"], "protocol": "TCP", "ports": [[80, 80]],
+              "witness": {"src": "x/a", "dst": "x/b", "protocol": "TCP", "port": 80},
+              "before": {"egress": [], "ingress": []}, "after": {"egress": [], "ingress": []}}
+    with pytest.raises(ValidationError):
+        validate(json.dumps({"equivalent": False, "scope": "inventory", "changes": [change]}), "diff")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_connectivity_and_lint_json_follow_the_contracts(scenario: Path):
+    an = analysis(scenario)
+    validate(connectivity_report.to_json(connections(an)), "connectivity")
+    findings = validate(lint_report.to_json(lint(an)), "lint")["findings"]
+    for f in findings:  # a rule is only ever named within its policy; every evidence reference names its policy
+        assert f["rule"] is None or f["policy"] is not None, f
+        refs = [ref for key, refs in f["evidence"].items() if key != "witness" for ref in refs]
+        assert all(set(ref["policy"]) == {"kind", "namespace", "name"} for ref in refs), f
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[f"{s.parent.name}-{s.stem}" for s in SPECS])
+def test_prove_json_follows_the_contract(spec: Path):
+    validate(prove_report.to_json(prove(analysis(spec.parent), load_spec(spec))), "prove")
+
+
+@pytest.mark.parametrize("pair,scope", PAIRS, ids=[f"{d.name}-{scope}" for d, scope in PAIRS])
+def test_diff_json_follows_the_contract(pair: Path, scope: str):
+    data = validate(diff_report.to_json(diff(str(pair / "old"), str(pair / "new"), scope=scope)), "diff")
+    for c in data["changes"]:  # the witness is one of the flows the change stands for
+        assert c["witness"]["src"] in c["src_endpoints"] or c["witness"]["src"].startswith("ip:")
+        assert c["witness"]["dst"] in c["dst_endpoints"] or c["witness"]["dst"].startswith("ip:")

