@@ -424,3 +424,9 @@ def test_a_kubeconfig_that_is_not_utf8_names_the_byte(tmp_path, monkeypatch):
     result = run("lint", "cluster:", "--kubeconfig", str(cfg))
     assert result.exit_code == 2
     assert result.stderr == f"error: {cfg}:3: not UTF-8 text: byte 0xfe at offset {text.index(0xfe)}\n"
+
+
+def test_an_integer_too_long_for_python_is_an_error_at_its_line():
+    text = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: x}\nspec:\n  order: " + "1" * 5000
+    (message,) = errors_of(text)
+    assert message.startswith("<stdin>:5: cannot read '111") and "(5000 characters) as a number" in message

@@ -404,3 +404,12 @@ def test_a_megabyte_disjunction_is_too_complex_not_slow():
     text = " || ".join(f"k == 'v{i}'" for i in range(100_000))
     with pytest.raises(SelectorSyntaxError, match="too complex"):
         parse_selector(text)
+
+
+def test_more_distinct_cidrs_than_supported_in_all_is_a_clear_error(tmp_path):
+    half = MAX_LIST // 2 + 1  # two lists, each within the cap, that together name more CIDRs than supported
+    first = ", ".join(f"10.{i >> 8 & 255}.{i & 255}.0/24" for i in range(half))
+    second = ", ".join(f"11.{i >> 8 & 255}.{i & 255}.0/24" for i in range(half))
+    f, err = one_error(tmp_path, np(peer=f"ipBlock: {{cidr: 10.0.0.0/8, except: [{first}]}}\n"
+                                         f"    - ipBlock: {{cidr: 11.0.0.0/8, except: [{second}]}}"))
+    assert f"name {2 * half + 2} distinct CIDRs" in err and f"at most {MAX_LIST} are supported" in err

@@ -10,7 +10,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from reasoner.model.cidr import MAX, Cidr, ip_int
+from reasoner.errors import ReasonerError
+from reasoner.model.cidr import MAX, MAX_CIDRS, Cidr, ip_int
 from reasoner.model.cluster import Cluster, Endpoint
 from reasoner.model.policy import IPBlockPeer
 
@@ -125,6 +126,10 @@ def host_labels(cluster: Cluster, hep) -> tuple[tuple[str, str], ...]:
 
 def build_classes(cluster: Cluster) -> tuple[list[EndpointClass], Atoms]:
     every, tops = policy_cidrs(cluster)
+    if len(set(every)) > MAX_CIDRS:
+        raise ReasonerError(f"the policies and network sets name {len(set(every))} distinct CIDRs (ipBlock cidr and "
+                            f"except, Calico nets and notNets, network sets, failsafe nets); at most {MAX_CIDRS} "
+                            "are supported")
     atoms = Atoms(every, tops)
     by_key: dict[tuple, EndpointClass] = {}
     classes: list[EndpointClass] = []

@@ -155,7 +155,10 @@ def _compose(loader: _Loader, file: str, base: int) -> tuple[Any, dict[FieldPath
                 value = _MERGE
             else:
                 node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-                value = loader.construct_object(node)
+                try:
+                    value = loader.construct_object(node)
+                except ValueError:  # e.g. an integer of more digits than Python converts (sys.get_int_max_str_digits)
+                    raise ManifestError(Location(file, line), f"cannot read {_short(event.value)} as a number") from None
                 loader.constructed_objects.clear()
             size = 1
             if event.anchor is not None:
@@ -217,6 +220,10 @@ def _compose(loader: _Loader, file: str, base: int) -> tuple[Any, dict[FieldPath
                 top.value[top.key] = value
                 lines[top.path + (top.key,)] = top.key_line
             top.key = _NO_KEY
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def parse_text(text: str, file: str) -> list[Document]:
