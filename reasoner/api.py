@@ -58,8 +58,9 @@ def settle(docs: list[Document], errors: list[ManifestError],
 def load(paths: Iterable[str | Path], stdin: Any = None, options: ReadOptions | None = None) -> Cluster:
     """Read and validate every input; raise `ManifestErrors` listing every problem found (see `settle`)."""
     docs, errors, skipped = read_inputs(paths, stdin, options)
-    cluster, _, warnings = settle(docs, errors, options)
+    cluster, kept, warnings = settle(docs, errors, options)
     cluster.skipped[:0] = skipped + warnings
+    cluster.files = list(dict.fromkeys(d.file for d in kept))
     return cluster
 
 

@@ -386,7 +386,10 @@ def lint(paths: tuple[str, ...], scope: str, budget: float, fail_on: str, output
 
     an = _load(paths)
     findings = run(an, scope, budget)
-    click.echo({"json": render.to_json, "sarif": render.to_sarif}.get(output, render.to_text)(findings))
+    if output == "sarif":
+        click.echo(render.to_sarif(findings, an.cluster.files))
+    else:
+        click.echo((render.to_json if output == "json" else render.to_text)(findings))
     bad = fail_on != "never" and any(SEVERITY[f.severity] >= SEVERITY[fail_on] for f in findings)
     sys.exit(1 if bad else 0)
 
@@ -520,8 +523,10 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
     results = run(an, spec, round(timeout * 1000), budget)
     if output == "json":
         click.echo(render.to_json(results))
+    elif output == "sarif":
+        click.echo(render.to_sarif(results, strict, [*([spec_path] if spec_path else []), *an.cluster.files]))
     else:
-        click.echo({"junit": render.to_junit, "sarif": render.to_sarif}.get(output, render.to_text)(results, strict))
+        click.echo((render.to_junit if output == "junit" else render.to_text)(results, strict))
     if output != "text":  # the report holds them too; a CI log shows them here
         for line in render.warnings(results):
             click.echo(f"warning: {escape(line)}", err=True)

@@ -12,21 +12,11 @@ from reasoner.api import Analysis
 from reasoner.facts.classes import EndpointClass
 from reasoner.facts.emit import PROTOCOLS
 from reasoner.model.cidr import prefixes
+from reasoner.model.ranges import merge
 
 PORTED = ("TCP", "UDP", "SCTP")
 ICMPS = ("ICMP", "ICMPv6")
 ALL = "all"
-
-
-def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, disjoint, with adjacent ranges joined."""
-    out: list[list[int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return [(lo, hi) for lo, hi in out]
 
 
 def port_sets(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...] = PROTOCOLS,

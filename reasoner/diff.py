@@ -234,7 +234,7 @@ class Change:
 
 @dataclass
 class DiffResult:
-    equivalent: bool
+    equivalent: bool  # no verdict changes and no endpoint added or removed
     scope: str
     changes: list[Change]
     proof: str = ""  # how the equivalence was established
@@ -243,6 +243,7 @@ class DiffResult:
     warnings: list[str] = field(default_factory=list)  # inputs skipped while reading either version
     endpoints_added: list[str] = field(default_factory=list)  # in the new version only: their flows not compared
     endpoints_removed: list[str] = field(default_factory=list)  # in the old version only
+    shared: int = 0  # how many endpoints both versions hold (the flows compared are theirs)
 
 
 def _pair_ok(s: Joint, d: Joint) -> bool:
@@ -253,7 +254,10 @@ def _pair_ok(s: Joint, d: Joint) -> bool:
     return bool(set(s.families) & set(d.families))
 
 
-def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_pods: dict | None = None) -> DiffResult:
+def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_pods: dict | None = None,
+            added: list[str] = (), removed: list[str] = ()) -> DiffResult:
+    """`added`, `removed`: the endpoints of one version only. The versions are equivalent when no flow between
+    endpoints of both changes verdict and no endpoint is added or removed."""
     joints = joint_classes(old, new)
     conns_old = {(c.src.id, c.dst.id): c.allowed for c in class_connections(old)}
     conns_new = {(c.src.id, c.dst.id): c.allowed for c in class_connections(new)}
@@ -281,7 +285,9 @@ def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_
     changes = [Change(kind, srcs, [joints[i] for i in dst_ids], p, list(diff))
                for (kind, p, diff, dst_ids), srcs in grouped.items()]
     changes.sort(key=lambda c: (c.kind, c.protocol, c.srcs[0].id, c.dsts[0].id))
-    result = DiffResult(not changes, scope, changes, new_pods=new_pods or {})
+    result = DiffResult(not changes and not added and not removed, scope, changes, new_pods=new_pods or {},
+                        endpoints_added=list(added), endpoints_removed=list(removed),
+                        shared=sum(m not in (new_pods or {}) for j in joints for m in j.members))
     both = {ep.ref for ep in new.cluster.endpoints}
     for ep in old.cluster.endpoints:
         if ep.ref in both and ep.ref not in result.new_pods:
@@ -371,11 +377,12 @@ def _prove_equivalent(ea: Encoding, eb: Encoding, joints: list[Joint]) -> str:
                version(ea, "old") != version(eb, "new"))
     status = solver.check()
     if status == z3.unsat:
-        return (f"z3: no flow among {n} joint classes of endpoints and addresses, on any protocol and port, "
-                f"has different verdicts (unsat)")
+        return (f"z3: no flow between endpoints of both versions or addresses ({n} joint classes), on any protocol "
+                f"and port, has different verdicts (unsat)")
     if status == z3.sat:
         raise DiffMismatch("z3 finds a flow whose verdict differs, but the class comparison found none")
-    return f"z3 gave up ({solver.reason_unknown()}); the class-by-class comparison found no difference"
+    return (f"z3 gave up ({solver.reason_unknown()}); the class-by-class comparison found no difference between "
+            f"endpoints of both versions or addresses")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -410,9 +417,8 @@ def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str
     else:
         new_pods = {}
     old, new = api.analyse(old_cluster), api.analyse(new_cluster)
-    result = compare(old, new, scope, new_pods)
+    result = compare(old, new, scope, new_pods, sorted(new_names - old_names), sorted(old_names - new_names))
     result.warnings = warnings
-    result.endpoints_added, result.endpoints_removed = sorted(new_names - old_names), sorted(old_names - new_names)
     return result
 
 

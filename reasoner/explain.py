@@ -14,14 +14,10 @@ from reasoner.api import Analysis
 from reasoner.errors import UsageError
 from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr, ip_text
-from reasoner.facts.emit import ICMP_ANY, PROTOCOLS
+from reasoner.facts.emit import ICMP_ANY
 from reasoner.model.admin import AdminPolicy
-from reasoner.model.calico import PROTOCOL_NUMBERS
+from reasoner.model.calico import parse_protocol
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, Rule
-
-# the protocols every map lists, by upper-case name and by number
-PROTOCOL_NAMES = {key: p for p in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6")
-                  for key in (p.upper(), str(PROTOCOL_NUMBERS[p]))}
 
 
 @dataclass(frozen=True)
@@ -98,8 +94,8 @@ class Verdict:
     allowed: bool
     egress: Side
     ingress: Side
-    ports: dict[str, object] = field(default_factory=dict)  # any-port queries: what is allowed
-    protocols: tuple[str, ...] = PROTOCOLS  # the protocol classes of the analysis (see FactBase.protocols)
+    ports: dict[str, object]  # any-port queries: what is allowed
+    protocols: tuple[str, ...]  # the protocol classes of the analysis (see FactBase.protocols)
 
     def to_json(self) -> dict:
         out = {"allowed": self.allowed, "src": self.src, "dst": self.dst, "protocol": self.protocol,
@@ -372,17 +368,10 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
                          "so there is nothing to decide")
     proto = None
     if protocol is not None or port is not None:
-        proto = asked = PROTOCOL_NAMES.get((protocol or "TCP").upper())
-        if proto is None:
-            calico = {**{p.upper(): p for p in PROTOCOL_NUMBERS}, **{str(n): p for p, n in PROTOCOL_NUMBERS.items()}}
-            asked = calico.get((protocol or "").upper(), protocol or "")  # Calico's name where it has one (136: UDPLite)
-            named = {p.upper(): p for p in an.facts.protocols}
-            if asked.upper() in named:
-                proto = named[asked.upper()]
-            elif asked in PROTOCOL_NUMBERS or asked.isascii() and asked.isdigit() and 0 <= int(asked) <= 255:
-                proto = "OTHER"  # policies treat the rest alike
-            else:
-                raise UsageError(f"unknown protocol {protocol!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 0-255)")
+        asked = parse_protocol(protocol or "TCP")  # Calico's name where it has one (136: UDPLite)
+        if asked is None:
+            raise UsageError(f"unknown protocol {protocol!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 0-255)")
+        proto = asked if asked in an.facts.protocols else "OTHER"  # policies treat the rest alike
         shown = proto
         proto = an.facts.proto_rep.get(proto, proto)  # the engine protocol standing for it
         if shown in ("TCP", "UDP", "SCTP"):

@@ -29,6 +29,7 @@ import click
 
 from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError, UsageError
+from reasoner.model.calico import parse_protocol
 from reasoner.report.text import escape, terminal
 
 PROMPT = "reasoner> "
@@ -123,17 +124,10 @@ def parse_flow(text: str | None) -> FlowSpec:
 
 def _protocol(text: str) -> str:
     """A protocol's canonical name (TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite) or number (0-255, as a string)."""
-    from reasoner.explain import PROTOCOL_NAMES
-    from reasoner.model.calico import PROTOCOL_NUMBERS
-
-    names = {n.upper(): n for n in PROTOCOL_NUMBERS}
-    if text.upper() in PROTOCOL_NAMES:
-        return PROTOCOL_NAMES[text.upper()]
-    if text.upper() in names:
-        return names[text.upper()]
-    if text.isascii() and text.isdigit() and int(text) <= 255:
-        return str(int(text))
-    raise UsageError(f"unknown protocol {text!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 0-255)")
+    proto = parse_protocol(text)
+    if proto is None:
+        raise UsageError(f"unknown protocol {text!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 0-255)")
+    return proto
 
 
 # --------------------------------------------------------------------------------------------------

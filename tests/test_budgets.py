@@ -26,7 +26,6 @@ def usage_error(r, option: str) -> str:
     """The one-line complaint about `option`, checked to be a usage error and not a traceback."""
     assert r.exit_code == 2, r.output
     assert isinstance(r.exception, SystemExit), r.exception  # not a crash
-    assert "Traceback" not in r.output
     lines = [line for line in r.output.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1 and f"'{option}'" in lines[0], r.output
     return lines[0]
@@ -91,7 +90,8 @@ def test_budget_running_out_part_way_never_gives_a_proof(jumpy_clock):
 
 def test_prove_any_workload_within_budget_is_decided():
     r = run("prove", "--check", "default-deny", "--scope", "any-workload", "--budget", "600", DEMO, "-o", "json")
-    assert [x["status"] for x in json.loads(r.stdout)["results"]] != ["unknown"], r.output
+    statuses = [x["status"] for x in json.loads(r.stdout)["results"]]
+    assert statuses and all(s != "unknown" for s in statuses), r.output
 
 
 def test_lint_any_workload_out_of_budget_says_so(jumpy_clock):

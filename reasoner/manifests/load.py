@@ -87,6 +87,8 @@ def field_name(path: FieldPath) -> str | None:
 MAX_DEPTH = 100  # nesting levels of mappings and sequences
 MAX_ALIAS_NODES = 1_000_000  # nodes that aliases may add to a file (each alias counts the nodes it repeats)
 MERGE_TAG = "tag:yaml.org,2002:merge"
+_TAG_WORDS = {"tag:yaml.org,2002:int": "a number", "tag:yaml.org,2002:float": "a number",
+              "tag:yaml.org,2002:bool": "a boolean (true or false)"}
 STR_TAG = "tag:yaml.org,2002:str"
 # Plain scalars read as integers and floats as Kubernetes reads them: no YAML 1.1 base-60 (`20:30` is a string).
 _NUMBERS = {
@@ -157,8 +159,10 @@ def _compose(loader: _Loader, file: str, base: int) -> tuple[Any, dict[FieldPath
                 node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
                 try:
                     value = loader.construct_object(node)
-                except ValueError:  # e.g. an integer of more digits than Python converts (sys.get_int_max_str_digits)
-                    raise ManifestError(Location(file, line), f"cannot read {_short(event.value)} as a number") from None
+                except (ValueError, LookupError, AttributeError, TypeError):
+                    # `!!timestamp 2001-13-45`, `!!bool maybe`, an integer of more digits than Python converts
+                    raise ManifestError(Location(file, line), f"cannot read {_short(event.value)} as "
+                                        f"{_TAG_WORDS.get(tag, 'a ' + tag.rsplit(':', 1)[-1])}") from None
                 loader.constructed_objects.clear()
             size = 1
             if event.anchor is not None:

@@ -16,11 +16,24 @@ from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cidr import Cidr
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
+from reasoner.sources.fields import ascii_int
 
 DEFAULT_TIER = "default"
 DEFAULT_TIER_ORDER = 1_000_000.0
 K8S_POLICY_ORDER = 1000.0
 PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17, "ICMP": 1, "ICMPv6": 58, "SCTP": 132, "UDPLite": 136}
+
+
+def parse_protocol(text: str) -> str | None:
+    """A protocol as a user writes it, a name in any case or a number 0-255 in ASCII digits: its name from
+    PROTOCOL_NUMBERS (for its number too: `17` is UDP), else the number as a string (`047` is `47`); None when
+    `text` is neither."""
+    number = ascii_int(text)
+    if number is None:
+        return next((name for name in PROTOCOL_NUMBERS if name.upper() == text.upper()), None)
+    if number > 255:
+        return None
+    return next((name for name, n in PROTOCOL_NUMBERS.items() if n == number), str(number))
 
 
 class Action(enum.Enum):

@@ -128,6 +128,7 @@ class Cluster:
     failsafe_inbound: tuple | None = None  # FelixConfiguration failsafe ports; None: Felix's defaults
     failsafe_outbound: tuple | None = None
     skipped: list[str] = field(default_factory=list)  # "file:line: kind apiVersion (not supported)"
+    files: list[str] = field(default_factory=list)  # the files the objects were read from, in the order read
     workloads: list = field(default_factory=list)  # every workload given (sources.k8s_core.Workload), pods or not
 
     def service(self, namespace: str, name: str) -> Service | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reasoner.errors import Location, ManifestError, ManifestErrors
 from reasoner.manifests.load import parse_text, read_text
+from reasoner.model.calico import parse_protocol
 from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, parse_selector
 from reasoner.model.cidr import Cidr
 from reasoner.sources.fields import Fields, Invalid
@@ -166,10 +167,10 @@ def parse_ports(f: Fields, path) -> tuple[PortRange, ...] | None:
         m = PORT.match(str(item))
         if not m:
             raise f.fail(path + (i,), f"{item!r} is not a port (want e.g. TCP/5432, TCP/8000-8080, UDP, ICMP)")
-        proto = m["proto"].upper()
-        proto = {"ICMPV6": "ICMPv6"}.get(proto, proto)
-        if proto not in ("TCP", "UDP", "SCTP", "ICMP", "ICMPv6") and not (proto.isascii() and proto.isdigit()):
-            raise f.fail(path + (i,), f"unknown protocol {m['proto']!r} (want TCP, UDP, SCTP, ICMP, ICMPv6 or a number)")
+        proto = parse_protocol(m["proto"])
+        if proto is None:
+            raise f.fail(path + (i,), f"unknown protocol {m['proto']!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite "
+                                      f"or 0-255)")
         if m["lo"] is None:
             out.append(PortRange(proto))
             continue

@@ -38,6 +38,7 @@ from reasoner.model.origin import Origin
 from reasoner.model.policy import PodPeer
 from reasoner.model.selector import LabelSelector, Op
 from reasoner.properties import DEFAULT_BUDGET
+from reasoner.sources.fields import DNS_LABEL, QUALIFIED_NAME, Word
 
 AUTO = "projectcalico.org/"
 ORIGIN = Origin("<any-workload>", None)
@@ -79,13 +80,18 @@ class Budget:
         return result
 
 
-# Kubernetes syntax: a label value is empty or alphanumeric at both ends with -_. inside, at most 63 long;
-# a namespace or service account name is a DNS label.
-_ALNUM = z3.Union(z3.Range("a", "z"), z3.Range("A", "Z"), z3.Range("0", "9"))
-_INNER = z3.Union(_ALNUM, z3.Re("-"), z3.Re("_"), z3.Re("."))
-_LABEL_VALUE = z3.Option(z3.Concat(_ALNUM, z3.Option(z3.Concat(z3.Star(_INNER), _ALNUM))))
-_LOWER = z3.Union(z3.Range("a", "z"), z3.Range("0", "9"))
-_DNS_LABEL = z3.Concat(_LOWER, z3.Option(z3.Concat(z3.Star(z3.Union(_LOWER, z3.Re("-"))), _LOWER)))
+def _word(word: Word) -> z3.ReRef:
+    """`word` (Kubernetes name syntax, lengths included) as a z3 regular expression."""
+    def chars(items: tuple[str, ...]) -> z3.ReRef:
+        return z3.Union(*(z3.Re(c) if len(c) == 1 else z3.Range(c[0], c[2]) for c in items))
+    return z3.Concat(chars(word.first), z3.Option(z3.Concat(z3.Loop(chars(word.inner), 0, word.longest - 2),
+                                                            chars(word.last))))
+
+
+# Kubernetes syntax, as manifests are checked: a label value is empty or a qualified name; a namespace or service
+# account name is a DNS label.
+_LABEL_VALUE = z3.Option(_word(QUALIFIED_NAME))
+_DNS_LABEL = _word(DNS_LABEL)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,7 +257,6 @@ class Values:
             return z3.Int(name)
         v = z3.String(name)
         constraints.append(z3.InRe(v, _DNS_LABEL if dns else _LABEL_VALUE))
-        constraints.append(z3.Length(v) <= 62)
         return v
 
     def other(self, slot: str) -> z3.ExprRef:

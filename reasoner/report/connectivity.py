@@ -33,7 +33,7 @@ def icmp_text(ranges: object) -> str:
     return " " + ", ".join(parts)
 
 
-def allowed_text(allowed: dict[str, object], protocols: tuple[str, ...] = PROTOCOLS, sep: str = " ") -> str:
+def allowed_text(allowed: dict[str, object], protocols: tuple[str, ...], sep: str = " ") -> str:
     """What `allowed` admits, in words (`sep` between a protocol and its ports). `protocols` are those of the map:
     a protocol some rule names by number is its own class, never inside OTHER, so OTHER says which it leaves out."""
     partial = [p for p in protocols if allowed.get(p) != ALL]
@@ -60,7 +60,7 @@ def to_json(conns: list[Connection]) -> str:
                                        for c in conns]}, indent=2)
 
 
-def to_text(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...] = PROTOCOLS) -> str:
+def to_text(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...]) -> str:
     rows = [("SOURCE", "DESTINATION", "ALLOWED")]
     last = None
     for c in conns:
@@ -92,7 +92,7 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def to_md(conns: list[Connection], protocols: tuple[str, ...] = PROTOCOLS) -> str:
+def to_md(conns: list[Connection], protocols: tuple[str, ...]) -> str:
     lines = ["| source | destination | allowed |", "|---|---|---|"]
     for c in conns:
         lines.append(f"| {_md_cell(c.src)} | {_md_cell(c.dst)} | {_md_cell(allowed_text(c.allowed, protocols))} |")
@@ -103,7 +103,7 @@ def _dot_id(text: str) -> str:
     return json.dumps(text)  # a double-quoted string with escapes, valid as a DOT ID
 
 
-def to_dot(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...] = PROTOCOLS) -> str:
+def to_dot(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...]) -> str:
     lines = ["digraph connectivity {", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];",
              "  edge [fontname=\"Helvetica\", fontsize=10];"]
     nodes = sorted(set(endpoints) | {c.src for c in conns} | {c.dst for c in conns})

@@ -42,11 +42,21 @@ def _one_version(result: DiffResult) -> list[str]:
             (("added", result.endpoints_added), ("removed", result.endpoints_removed)) if names]
 
 
+def _no_change(result: DiffResult) -> tuple[str, str]:
+    """The verdict word and the sentence of a diff in which no flow changes verdict: equivalent, or different
+    by the endpoints of one version only."""
+    if result.equivalent:
+        return "EQUIVALENT", f"(scope: {result.scope}): no flow changes verdict."
+    n = result.shared
+    return "DIFFERENT", (f"(scope: {result.scope}): verdicts agree on the {n} endpoint{'s' if n != 1 else ''} of both "
+                         f"versions; {'; '.join(_one_version(result))}.")
+
+
 def to_text(result: DiffResult) -> str:
     one_version = _one_version(result)
-    if result.equivalent:
-        return "\n".join([terminal(f"EQUIVALENT (scope: {result.scope}): no flow changes verdict.\n{result.proof}"),
-                          *map(escape, one_version)])
+    if not result.changes:
+        word, sentence = _no_change(result)
+        return join_lines([f"{word} {sentence}", result.proof])
     lines = [f"{_count(result)} (scope: {result.scope})", "", *([*one_version, ""] if one_version else [])]
     for c in result.changes:
         src, dst = _groups(result, c)
@@ -65,9 +75,9 @@ def to_text(result: DiffResult) -> str:
 
 def to_md(result: DiffResult) -> str:
     one_version = [f"- {line}" for line in _one_version(result)]
-    if result.equivalent:
-        return "\n".join([terminal(f"**Equivalent** (scope: {result.scope}): no flow changes verdict. {result.proof}"),
-                          *(["", *map(escape, one_version)] if one_version else [])])
+    if not result.changes:
+        word, sentence = _no_change(result)
+        return join_lines([f"**{word.capitalize()}** {sentence} {result.proof}"])
     lines = [f"**{_count(result)}** (scope: {result.scope})", "", *([*one_version, ""] if one_version else []),
              "| change | from | to | traffic | witness |", "|---|---|---|---|---|"]
     for c in result.changes:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Sequence
 
 from reasoner.lint import SEVERITY, Finding
-from reasoner.report.sarif import location, rule, source_root
+from reasoner.report.sarif import first_location, location, rule, source_root
 from reasoner.report.sarif import log as sarif_log
 from reasoner.report.text import join_lines
 
@@ -94,8 +95,9 @@ KINDS = {
 }
 
 
-def to_sarif(findings: list[Finding]) -> str:
-    """One rule per kind of finding, one result per finding at its file and line, the evidence as related locations."""
+def to_sarif(findings: list[Finding], files: Sequence[str] = ()) -> str:
+    """One rule per kind of finding, one result per finding at its file and line, the evidence as related locations.
+    `files`: the files read, in order; a finding without a file of its own is placed at the first under the root."""
     root = source_root()
     rules: dict[str, dict] = {}
     results = []
@@ -115,4 +117,4 @@ def to_sarif(findings: list[Finding]) -> str:
         if f.witness:
             result["properties"]["witness"] = f.witness
         results.append(result)
-    return sarif_log(list(rules.values()), results)
+    return sarif_log(list(rules.values()), results, first_location(files, root))

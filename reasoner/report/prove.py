@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 from xml.sax.saxutils import escape as escape_xml
 from xml.sax.saxutils import quoteattr
 
 from reasoner.explain import RuleRef, Side, Verdict
 from reasoner.properties.prove import Result
-from reasoner.report.sarif import location, rule, source_root
+from reasoner.report.sarif import first_location, location, rule, source_root
 from reasoner.report.sarif import log as sarif_log
 from reasoner.report.text import escape, join_lines
 
@@ -149,8 +150,10 @@ def _location(r: Result, root: Path) -> dict | None:
     return next((loc for file, line in where if (loc := location(file, line, root)) is not None), None)
 
 
-def to_sarif(results: list[Result], strict: bool = False) -> str:
-    """One rule per requirement (its id), one result per violation, unknown and warning."""
+def to_sarif(results: list[Result], strict: bool = False, files: Sequence[str] = ()) -> str:
+    """One rule per requirement (its id), one result per violation, unknown and warning. `files`: the spec and the
+    files read, in order; a result with no place of its own (a `--check` requirement's) is placed at the first
+    under the root."""
     root = source_root()
     rules: dict[str, dict] = {}
     out = []
@@ -168,7 +171,7 @@ def to_sarif(results: list[Result], strict: bool = False) -> str:
             if loc is not None:
                 res["locations"] = [{"physicalLocation": loc}]
             out.append(res)
-    return sarif_log(list(rules.values()), out)
+    return sarif_log(list(rules.values()), out, first_location(files, root))
 
 
 __all__ = ["to_json", "to_text", "to_junit", "to_sarif", "RuleRef"]

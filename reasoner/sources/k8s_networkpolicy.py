@@ -37,9 +37,10 @@ def parse_label_selector(f: Fields, path: FieldPath) -> LabelSelector:
                                              "(want In, NotIn, Exists or DoesNotExist)")
         values = f.get(at + ("values",), list, [])
         for j, v in enumerate(values):
-            if not isinstance(v, str):
-                raise f.fail(at + ("values", j), f"expected a string, got {v!r} (quote it)")
-            f.label_value(at + ("values", j), v)
+            if isinstance(v, str):
+                f.label_value(at + ("values", j), v)
+            else:
+                f.report(at + ("values", j), f"expected a string, got {v!r} (quote it)")
         if op in (Op.IN, Op.NOT_IN) and not values:
             raise f.fail(at + ("values",), f"operator {op.value} needs at least one value")
         if op in (Op.EXISTS, Op.DOES_NOT_EXIST) and values:

@@ -74,9 +74,12 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
             continue
         if not check(f, KNOWN_FIELDS[(group, kind)]):
             continue
+        reported = len(errors)
         try:
             obj = parser(f)
         except Invalid:
+            continue
+        if len(errors) > reported:  # bad names or labels, each reported: the resource is not read
             continue
         meta = doc.data.get("metadata") or {}
         cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile", "IPPool",

@@ -40,3 +40,19 @@ def test_within_is_containment_for_every_range_a_rule_names(an):
         got = {a for _p, a, _lo, _hi in an.engine.ask("within", p, None, lo, hi)}
         assert got == expected, (p, lo, hi)
         assert got, (p, lo, hi)  # every range a rule names is a run of whole atoms
+
+
+def test_a_range_off_the_atom_bounds_is_caught_when_the_facts_are_made():
+    from reasoner.facts.emit import check_cuts, emit
+
+    fb = emit(api.load([CORPUS / "port-ranges" / "manifests"]))
+    check_cuts(fb)  # as made: every range on atom bounds
+    (p, lo, hi) = next(iter(fb.port_atoms.values()))
+    fb.facts.append(("port_range", -1, p, lo + 1, hi))
+    with pytest.raises(RuntimeError, match="does not fall on port atom bounds"):
+        check_cuts(fb)
+    fb.facts.pop()
+    atom = fb.atoms.atoms[0]
+    fb.facts.append(("cidr_range", -1, atom.family, atom.lo, atom.hi - 1))
+    with pytest.raises(RuntimeError, match="does not fall on address atom bounds"):
+        check_cuts(fb)
