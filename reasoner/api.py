@@ -9,13 +9,13 @@ from typing import Any, Iterable
 from reasoner.engine.datalog import Engine
 from reasoner.errors import ManifestError, ManifestErrors
 from reasoner.facts.emit import FactBase, emit
-from reasoner.manifests.load import OPTIONS, Document, ReadOptions, read_paths
+from reasoner.manifests.load import Document, ReadOptions, read_paths
 from reasoner.model.cluster import Cluster
 from reasoner.sources.registry import build_cluster
 
 
 def read_inputs(paths: Iterable[str | Path], stdin: Any = None,
-                options: ReadOptions | None = None) -> tuple[list[Document], list[ManifestError], list[str]]:
+                options: ReadOptions = ReadOptions()) -> tuple[list[Document], list[ManifestError], list[str]]:
     """The documents of every input (files, directories, `-`, and `cluster:`/`cluster:CONTEXT` read from a running
     cluster by reasoner/live.py), the errors of reading them, and warnings (files skipped, kinds a cluster lacks)."""
     from reasoner import live
@@ -30,11 +30,10 @@ def read_inputs(paths: Iterable[str | Path], stdin: Any = None,
 
 
 def settle(docs: list[Document], errors: list[ManifestError],
-           options: ReadOptions | None = None) -> tuple[Cluster, list[Document], list[str]]:
+           options: ReadOptions = ReadOptions()) -> tuple[Cluster, list[Document], list[str]]:
     """The cluster of `docs`, the documents it was built from, and warnings. Errors (those given and those of
     the objects) raise `ManifestErrors`; with `--skip-invalid` every file with an error is left out instead, and
     each error becomes a warning."""
-    options = options or OPTIONS.get()
     cluster, found = build_cluster(docs)
     errors = errors + found
     if errors and not options.skip_invalid:
@@ -55,7 +54,7 @@ def settle(docs: list[Document], errors: list[ManifestError],
     return cluster, docs, warnings
 
 
-def load(paths: Iterable[str | Path], stdin: Any = None, options: ReadOptions | None = None) -> Cluster:
+def load(paths: Iterable[str | Path], stdin: Any = None, options: ReadOptions = ReadOptions()) -> Cluster:
     """Read and validate every input; raise `ManifestErrors` listing every problem found (see `settle`)."""
     docs, errors, skipped = read_inputs(paths, stdin, options)
     cluster, kept, warnings = settle(docs, errors, options)

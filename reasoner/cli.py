@@ -12,6 +12,7 @@ import click
 
 from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError
+from reasoner.manifests.load import ReadOptions
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.report.text import escape
 
@@ -85,10 +86,9 @@ def cluster_options(cmd: click.Command) -> click.Command:
 
 
 def input_options(cmd: click.Command) -> click.Command:
-    """The options of every command that reads inputs: --exclude, --skip-invalid and the cluster options."""
+    """The options of every command that reads inputs: --exclude, --skip-invalid and the cluster options. The
+    command is called with them as `options` (a `ReadOptions`)."""
     import functools
-
-    from reasoner.manifests.load import ReadOptions, read_options
 
     cmd.params += [
         click.Option(["--exclude"], multiple=True, metavar="GLOB",
@@ -101,8 +101,7 @@ def input_options(cmd: click.Command) -> click.Command:
 
     @functools.wraps(run)
     def callback(*args, exclude: tuple[str, ...], skip_invalid: bool, **kwargs):
-        with read_options(ReadOptions(tuple(exclude), skip_invalid)):
-            return run(*args, **kwargs)
+        return run(*args, options=ReadOptions(tuple(exclude), skip_invalid), **kwargs)
 
     cmd.callback = callback
     return cluster_options(cmd)
@@ -156,15 +155,15 @@ OUTPUT = click.option("-o", "--output", "output", default="text", show_default=T
                       help="Output format.")
 
 
-def _read(paths: tuple[str, ...]):
-    cluster = api.load(paths, stdin=sys.stdin)
+def _read(paths: tuple[str, ...], options: ReadOptions):
+    cluster = api.load(paths, stdin=sys.stdin, options=options)
     for line in cluster.skipped:
         click.echo(f"warning: {escape(line)}", err=True)
     return cluster
 
 
-def _load(paths: tuple[str, ...]) -> api.Analysis:
-    return api.analyse(_read(paths))
+def _load(paths: tuple[str, ...], options: ReadOptions) -> api.Analysis:
+    return api.analyse(_read(paths, options))
 
 
 def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
@@ -180,7 +179,7 @@ def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
               type=click.Choice(["text", "json", "csv", "md", "dot"]), help="Output format.")
 @click.option("--by", "by", type=click.Choice(["endpoint", "service"]), default="endpoint", show_default=True,
               help="service: which sources reach each Service, on which service ports (text or json).")
-def connectivity(paths: tuple[str, ...], output: str, by: str) -> None:
+def connectivity(paths: tuple[str, ...], output: str, by: str, options: ReadOptions) -> None:
     """Who can talk to whom, on which protocols and ports.
 
     Every ordered pair of distinct endpoints with some allowed traffic is listed once. Pods are
@@ -197,7 +196,7 @@ def connectivity(paths: tuple[str, ...], output: str, by: str) -> None:
     from reasoner.connectivity import connections
     from reasoner.report import connectivity as render
 
-    an = _load(paths)
+    an = _load(paths, options)
     if by == "service":
         import json
 
@@ -235,7 +234,7 @@ def connectivity(paths: tuple[str, ...], output: str, by: str) -> None:
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json"]), help="Output format.")
 def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: int | None, icmp_code: int | None,
-        paths: tuple[str, ...], output: str) -> None:
+        paths: tuple[str, ...], output: str, options: ReadOptions) -> None:
     """Can SRC reach DST? The verdict, and why: the rule chain at each end.
 
     The first line starts with ALLOWED or DENIED; without --port it says what is allowed (e.g. `TCP/5432
@@ -265,10 +264,10 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
     from reasoner.services import to_text as service_text
     from reasoner.services import workload_text
 
-    cluster = _read(paths)
+    cluster = _read(paths, options)
     check_endpoints(cluster, src, dst)  # a misspelt name fails before the rules run
     an = api.analyse(cluster)
-    verdict = decide_any(an, src, dst, protocol, port, icmp_type, icmp_code)
+    verdict = decide_any(an, src, dst, protocol, port, icmp_type, icmp_code, checked=True)
     if isinstance(verdict, (ServiceVerdict, WorkloadVerdict)):
         text = service_text(verdict) if isinstance(verdict, ServiceVerdict) else workload_text(verdict)
         click.echo(json.dumps(verdict.to_json(), indent=2) if output == "json" else text)
@@ -284,7 +283,7 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
 @click.option("--raw", is_flag=True, help="Print object ids as they are, not as names.")
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json", "csv"]), help="Output format.")
-def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) -> None:
+def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str, options: ReadOptions) -> None:
     """Dump the fact base or one relation derived by the rules in rules/.
 
     Without --relation, lists every relation with its size and meaning. Object ids (endpoint classes,
@@ -304,7 +303,7 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
     from reasoner.errors import UsageError
     from reasoner.facts.schema import RELATIONS
 
-    an = _load(paths)
+    an = _load(paths, options)
     derived = derived_relations()
     if relation is None:
         rows = []
@@ -360,7 +359,7 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str) 
               show_default=True, help="Exit 1 when a finding of this severity or worse is reported.")
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json", "sarif"]), help="Output format.")
-def lint(paths: tuple[str, ...], scope: str, budget: float, fail_on: str, output: str) -> None:
+def lint(paths: tuple[str, ...], scope: str, budget: float, fail_on: str, output: str, options: ReadOptions) -> None:
     """Find shadowed, conflicting and redundant rules, vacuous policies, dead peers and more, with proof.
 
     \b
@@ -384,7 +383,7 @@ def lint(paths: tuple[str, ...], scope: str, budget: float, fail_on: str, output
     from reasoner.lint import lint as run
     from reasoner.report import lint as render
 
-    an = _load(paths)
+    an = _load(paths, options)
     findings = run(an, scope, budget)
     if output == "sarif":
         click.echo(render.to_sarif(findings, an.cluster.files))
@@ -435,7 +434,8 @@ def snapshot(directory: str) -> None:
 @BUDGET
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "md", "json"]), help="Output format.")
-def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, budget: float, output: str) -> None:
+def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, budget: float, output: str,
+         options: ReadOptions) -> None:
     """What changes between two versions of the policies: the flows newly allowed and newly denied.
 
     OLD and NEW are each a file, a directory, or git:REV:PATH (read from the git repository of the
@@ -453,7 +453,7 @@ def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, budget: flo
     from reasoner.diff import diff as run
     from reasoner.report import diff as render
 
-    result = run(old, new, inventory, scope, budget)
+    result = run(old, new, inventory, scope, budget, options)
     for line in result.warnings:
         click.echo(f"warning: {escape(line)}", err=True)
     click.echo({"md": render.to_md, "json": render.to_json}.get(output, render.to_text)(result))
@@ -478,7 +478,7 @@ def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, budget: flo
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json", "junit", "sarif"]), help="Output format.")
 def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...], namespaces: tuple[str, ...],
-          scope: str | None, timeout: float, budget: float, strict: bool, output: str) -> None:
+          scope: str | None, timeout: float, budget: float, strict: bool, output: str, options: ReadOptions) -> None:
     """Prove compliance requirements over every flow (z3), or show a flow that breaks one.
 
     Each requirement comes back PROVED, VIOLATED with a witness flow and the rule chain at each end
@@ -519,7 +519,7 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
                                                      Peer(namespace=ns), None, file="--check"))
                 spec.requirements.append(Requirement(f"isolation-out-{ns}", "only-out", Peer(namespace=ns),
                                                      Peer(namespace=ns), None, file="--check"))
-    an = _load(paths)
+    an = _load(paths, options)
     results = run(an, spec, round(timeout * 1000), budget)
     if output == "json":
         click.echo(render.to_json(results))

@@ -27,7 +27,7 @@ from reasoner import api
 from reasoner.connectivity import ALL, PORTED, class_connections, merge, minus, span
 from reasoner.errors import ManifestError, ManifestErrors, UsageError
 from reasoner.explain import Verdict, can
-from reasoner.manifests.load import OPTIONS, SUFFIXES, Document, decode, documents, excluded
+from reasoner.manifests.load import SUFFIXES, Document, ReadOptions, decode, documents, excluded
 from reasoner.model.cidr import prefixes, sample_ip
 from reasoner.model.cluster import Cluster
 from reasoner.properties import DEFAULT_BUDGET
@@ -48,15 +48,15 @@ class DiffMismatch(AssertionError):
 # Reading the two versions
 # --------------------------------------------------------------------------------------------------
 
-def read_version(source: str) -> tuple[list[Document], list[str]]:
+def read_version(source: str, options: ReadOptions = ReadOptions()) -> tuple[list[Document], list[str]]:
     """A file, a directory, `cluster:`, or `git:REV:PATH` (read from the git repository of the current
     directory): its documents and the warnings of reading it."""
     if source.startswith("git:"):
-        docs, errors, skipped = _read_git(source)
+        docs, errors, skipped = _read_git(source, options.exclude)
     else:
-        docs, errors, skipped = api.read_inputs([source])
-    if OPTIONS.get().skip_invalid:
-        _, docs, warnings = api.settle(docs, errors)
+        docs, errors, skipped = api.read_inputs([source], options=options)
+    if options.skip_invalid:
+        _, docs, warnings = api.settle(docs, errors, options)
         return docs, skipped + warnings
     if errors:
         raise ManifestErrors(errors)
@@ -74,9 +74,10 @@ def _git(args: list[str], what: str, stdin: bytes | None = None) -> bytes:
     return out.stdout
 
 
-def _read_git(source: str) -> tuple[list[Document], list[ManifestError], list[str]]:
+def _read_git(source: str, exclude: tuple[str, ...] = ()) -> tuple[list[Document], list[ManifestError], list[str]]:
     """`git:REV:PATH`, PATH from the top of the repository (`./PATH`, `../PATH`: from the current directory), as
-    git reads `REV:PATH`: the documents of its manifest files, the errors and the notes of reading them."""
+    git reads `REV:PATH`: the documents of its manifest files (those `exclude` matches left out), the errors and
+    the notes of reading them."""
     parts = source.split(":", 2)
     if len(parts) != 3 or not parts[1]:
         raise UsageError(f"{source!r}: want git:REV:PATH (e.g. git:main:deploy/)")
@@ -88,6 +89,7 @@ def _read_git(source: str) -> tuple[list[Document], list[ManifestError], list[st
             raise UsageError(f"{source}: the path leaves the repository")
     path = posixpath.normpath(path) if path else "."
     files: list[tuple[str, str]] = []  # (path, blob)
+    left_out = 0
     for record in _git(["ls-tree", "-r", "-z", "--full-tree", rev, "--", path], source).split(b"\0"):
         if not record:
             continue
@@ -96,11 +98,14 @@ def _read_git(source: str) -> tuple[list[Document], list[ManifestError], list[st
         f = os.fsdecode(name)
         rel = f if path == "." else posixpath.basename(f) if f == path else posixpath.relpath(f, path)
         if (kind == "blob" and mode != "120000" and f.lower().endswith(SUFFIXES)
-                and not any(part.startswith(".") for part in rel.split("/"))
-                and not excluded(rel, OPTIONS.get().exclude)):
-            files.append((f, blob))
+                and not any(part.startswith(".") for part in rel.split("/"))):
+            if excluded(rel, exclude):
+                left_out += 1
+            else:
+                files.append((f, blob))
     if not files:
-        raise UsageError(f"{source}: no .yaml, .yml or .json file at {path} in {rev}")
+        raise UsageError(f"{source}: --exclude leaves out every .yaml, .yml or .json file at {path} in {rev}"
+                         if left_out else f"{source}: no .yaml, .yml or .json file at {path} in {rev}")
     out = _git(["cat-file", "--batch"], source, "".join(f"{blob}\n" for _, blob in files).encode())
     errors: list[ManifestError] = []
     texts: list[tuple[str, str]] = []
@@ -390,13 +395,14 @@ def _prove_equivalent(ea: Encoding, eb: Encoding, joints: list[Joint]) -> str:
 # --------------------------------------------------------------------------------------------------
 
 def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str = "inventory",
-         budget: float = DEFAULT_BUDGET) -> DiffResult:
+         budget: float = DEFAULT_BUDGET, options: ReadOptions = ReadOptions()) -> DiffResult:
     """`budget`: seconds for finding, in any-workload scope, the pods that could be deployed; when it runs out
     (as when there are too many kinds of them), a UsageError."""
-    (old_docs, old_skipped), (new_docs, new_skipped) = read_version(old_source), read_version(new_source)
+    (old_docs, old_skipped), (new_docs, new_skipped) = (read_version(old_source, options),
+                                                        read_version(new_source, options))
     inv: list[Document] = []
     if inventory:
-        inv, errors, inv_skipped = api.read_inputs(inventory)
+        inv, errors, inv_skipped = api.read_inputs(inventory, options=options)
         if errors:
             raise ManifestErrors(errors)
         new_skipped += inv_skipped

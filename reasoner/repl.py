@@ -29,6 +29,7 @@ import click
 
 from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError, UsageError
+from reasoner.manifests.load import ReadOptions
 from reasoner.model.calico import parse_protocol
 from reasoner.report.text import escape, terminal
 
@@ -268,14 +269,17 @@ Progress = Callable[[str, float], None]  # (stage, fraction of the whole load do
 class Session:
     """The command interpreter. `execute(line)` answers one line; `run(text)` a whole script.
 
-    paths: the inputs; `-` reads manifests from `stdin`. progress: called with each loading stage.
+    paths: the inputs; `-` reads manifests from `stdin`. options: how they are read (--exclude, --skip-invalid).
+    progress: called with each loading stage.
     freeze_gc: after each load, exempt the loaded model from Python's cyclic garbage collector (`gc.freeze`).
     A 10 000-pod engine is millions of objects, and one full collection of them, which would come at a random
     moment in a later answer, takes seconds. It is a choice for the whole process, so the front end makes it.
     """
 
-    def __init__(self, paths: Sequence[str], stdin=None, progress: Progress | None = None, freeze_gc: bool = False):
+    def __init__(self, paths: Sequence[str], stdin=None, progress: Progress | None = None, freeze_gc: bool = False,
+                 options: ReadOptions = ReadOptions()):
         self.stdin = stdin
+        self.options = options
         self.freeze_gc = freeze_gc
         self.an: api.Analysis | None = None
         self.scope: str | None = None  # set scope: overrides a spec's own scope in `prove`
@@ -290,7 +294,7 @@ class Session:
         report = progress or (lambda stage, done: None)
         start = time.perf_counter()
         report("reading manifests", 0.0)
-        cluster = api.load(paths, stdin=self.stdin)
+        cluster = api.load(paths, stdin=self.stdin, options=self.options)
         read = time.perf_counter() - start
         report("evaluating the rules", 0.33)
         if progress is None:
@@ -919,7 +923,7 @@ def _diff(s: Session, arg: str) -> str:
         raise UsageError(f"usage: {COMMANDS['diff'].usage}")
     if len(s.paths) != 1 or s.paths[0] == "-":
         raise UsageError("diff compares one loaded path with PATH; use `reasoner diff OLD NEW` for more")
-    return render(run(s.paths[0], words[0], (), s.scope or "inventory"))
+    return render(run(s.paths[0], words[0], (), s.scope or "inventory", options=s.options))
 
 
 @command("reload", "reload", "read the same inputs again (after you edited them)")
@@ -1240,7 +1244,7 @@ def _large(paths: Sequence[str]) -> bool:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-e", "--execute", "commands", multiple=True, metavar="COMMAND",
               help="Run COMMAND and exit instead of prompting (repeatable, in order).")
-def repl_command(paths: tuple[str, ...], commands: tuple[str, ...]) -> None:
+def repl_command(paths: tuple[str, ...], commands: tuple[str, ...], options: ReadOptions) -> None:
     """Load the inputs once, then ask questions: at a prompt, from a script, or with --execute.
 
     \b
@@ -1282,9 +1286,9 @@ def repl_command(paths: tuple[str, ...], commands: tuple[str, ...]) -> None:
                     bar.current_item = stage
                     bar.render_progress()
 
-            session = Session(paths, stdin=sys.stdin, progress=progress, freeze_gc=True)
+            session = Session(paths, stdin=sys.stdin, progress=progress, freeze_gc=True, options=options)
     else:
-        session = Session(paths, stdin=sys.stdin, freeze_gc=large)
+        session = Session(paths, stdin=sys.stdin, freeze_gc=large, options=options)
     for warning in session.warnings:
         click.echo(escape(warning), err=True)
     if interactive:

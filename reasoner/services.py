@@ -188,9 +188,11 @@ WORKLOAD_NAME = re.compile(r"(?P<ns>[^/\[\]]+)/(?P<name>[^/\[\]]+)(\[(?P<kind>[A
 
 def owner_chain(cluster: Cluster, pod: Endpoint) -> list[tuple[str, str]]:
     """(kind, name) of everything a pod's ownerReferences lead to: its owners, their owners when they are given,
-    and for a ReplicaSet that is not given, the Deployment its name implies (the Deployment controller names
-    its ReplicaSets `DEPLOYMENT-HASH`)."""
+    and for a ReplicaSet that is not given, the Deployment its name implies: the Deployment controller names its
+    ReplicaSets `DEPLOYMENT-HASH` and labels their pods `pod-template-hash: HASH`, so only a name ending in the
+    pod's own hash is read so (a ReplicaSet `web-v2` of its own is no part of a Deployment `web`)."""
     given = {(w.endpoint.kind, w.endpoint.name): w for w in cluster.workloads if w.endpoint.namespace == pod.namespace}
+    template_hash = dict(pod.labels).get("pod-template-hash")
     out: list[tuple[str, str]] = []
     todo = list(pod.owners)
     while todo:
@@ -200,8 +202,8 @@ def owner_chain(cluster: Cluster, pod: Endpoint) -> list[tuple[str, str]]:
         out.append(owner)
         if owner in given:
             todo.extend(given[owner].owned_by)
-        elif owner[0] == "ReplicaSet" and "-" in owner[1]:
-            todo.append(("Deployment", owner[1].rsplit("-", 1)[0]))
+        elif owner[0] == "ReplicaSet" and template_hash and owner[1].endswith(f"-{template_hash}"):
+            todo.append(("Deployment", owner[1][:-len(template_hash) - 1]))
     return out
 
 
@@ -280,17 +282,43 @@ class WorkloadVerdict:
     def allowed(self) -> bool:
         return all(v.allowed for v in self.answers)
 
+    @property
+    def common_traffic(self) -> dict[str, object] | None:
+        """For a question about any port: what every answer allows (the intersection of their port sets, as
+        `Verdict.ports`); None for a question about one flow, or about a service."""
+        from reasoner.connectivity import ALL, minus, port_sets, span
+
+        if not all(isinstance(a, Verdict) and a.protocol is None for a in self.answers):
+            return None
+        protocols = self.answers[0].protocols
+        tuples = []
+        for p in protocols:
+            common = [span(p)]
+            for a in self.answers:
+                v = a.ports.get(p)
+                mine = [] if v is None else [span(p)] if v == ALL else list(v)
+                common = minus(common, minus(common, mine))
+            tuples += [(p, lo, hi) for lo, hi in common]
+        return port_sets(tuples, protocols)
+
     def to_json(self) -> dict:
-        return {"allowed": self.allowed, "src": self.src, "dst": self.dst,
-                "pods": [v.to_json() for v in self.answers]}
+        out = {"allowed": self.allowed, "src": self.src, "dst": self.dst, "pods": [v.to_json() for v in self.answers]}
+        common = self.common_traffic
+        if common is not None:
+            from reasoner.report.connectivity import allowed_json
+
+            out["allowed_traffic"] = allowed_json(common)  # what every pod allows
+        return out
 
 
 def decide(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
-           icmp_type: int | None = None, icmp_code: int | None = None) -> Verdict | ServiceVerdict | WorkloadVerdict:
+           icmp_type: int | None = None, icmp_code: int | None = None,
+           checked: bool = False) -> Verdict | ServiceVerdict | WorkloadVerdict:
     """`can` for any names: pods (also by DNS name), workloads (for each of their pods), addresses, and a service
-    as the destination."""
+    as the destination. `checked`: `check_endpoints` has passed the names already (before the rules ran)."""
     cluster = an.cluster
-    check_endpoints(cluster, src, dst)
+    if not checked:
+        check_endpoints(cluster, src, dst)
     src, dst = template(cluster, src) or src, template(cluster, dst) or dst
     src_w = workload(cluster, src) if cluster.endpoint(src) is None else None
     dst_w = workload(cluster, dst) if cluster.endpoint(dst) is None else None
@@ -299,7 +327,8 @@ def decide(an: Analysis, src: str, dst: str, protocol: str | None = None, port: 
         if not pairs:
             raise UsageError(f"{src} to {dst}: only a pod to itself, which is never policed (SEMANTICS §1.5)")
         return WorkloadVerdict(src_w.ref if src_w else src, dst_w.ref if dst_w else dst,
-                               [decide(an, s, d, protocol, port, icmp_type, icmp_code) for s, d in pairs],
+                               [decide(an, s, d, protocol, port, icmp_type, icmp_code, checked=True)
+                                for s, d in pairs],
                                "pod pair" if src_w and dst_w else "pod")
     src = pod_by_dns(cluster, src) or src
     if not src.startswith("ip:") and find_service(cluster, src, None) is not None:
@@ -324,12 +353,14 @@ def workload_text(v: WorkloadVerdict) -> str:
     answers = v.answers
     alike = len({answer(a) for a in answers}) == 1
     first = answers[0]
-    what = ""  # the flow asked about, or what every answer allows when they agree
+    what = ""  # the flow asked about, or what every answer allows
+    common = v.common_traffic
     if isinstance(first, Verdict) and first.protocol is not None:
-        what = render.flow_text(first)
-    elif alike and isinstance(first, Verdict):
-        what = render.allowed_summary(first)
-    lines = [f"{'ALLOWED' if v.allowed else 'DENIED'}  {v.src} -> {v.dst}  {what + ': ' if what else ''}"
+        what = f"{render.flow_text(first)}: "
+    elif common is not None:
+        summary = render.allowed_summary(common, first.protocols)
+        what = f"{summary}: " if alike else f"what every {v.per} allows: {summary if common else 'nothing'}; "
+    lines = [f"{'ALLOWED' if v.allowed else 'DENIED'}  {v.src} -> {v.dst}  {what}"
              f"{sum(a.allowed for a in answers)} of {len(answers)} {v.per}{'s' if len(answers) != 1 else ''} allowed"]
     if len(answers) > 1 and alike:
         lines.append(f"  note: every {v.per} gets the same answer; the first one's:")

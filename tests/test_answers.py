@@ -209,9 +209,10 @@ spec:
 
 
 def test_a_deployment_name_stands_for_its_pods_through_the_replicaset_name(tmp_path):
+    labels = "{k8s-app: kube-dns, pod-template-hash: 5d78c9869d}"  # as the Deployment controller labels them
     path = write(tmp_path, pod("shop", "web", {"app": "web"}, "10.0.1.2"), DNS_POLICY,
-                 coredns("coredns-5d78c9869d-abcde", "ReplicaSet", "coredns-5d78c9869d"),
-                 coredns("coredns-5d78c9869d-fghij", "ReplicaSet", "coredns-5d78c9869d", ip="10.0.0.11"))
+                 coredns("coredns-5d78c9869d-abcde", "ReplicaSet", "coredns-5d78c9869d", labels),
+                 coredns("coredns-5d78c9869d-fghij", "ReplicaSet", "coredns-5d78c9869d", labels, "10.0.0.11"))
     r = run("can", "shop/web", "kube-system/coredns", "-f", path)
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()

@@ -54,6 +54,7 @@ LABEL_MAPS = [dict(kv for kv in zip(POD_KEYS, combo) if kv[1] is not None)
               for combo in itertools.product([None, "a", "b", "zzz"], repeat=len(POD_KEYS))]
 
 
+@pytest.mark.slow  # a cross-check of its own: .ci/run runs it (pytest -m slow)
 @settings(max_examples=int(os.environ.get("REASONER_AW_EXAMPLES", "15")), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data(), docs=scenarios())

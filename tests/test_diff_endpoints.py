@@ -1,5 +1,6 @@
 """`diff`: endpoints that exist in one version only are listed as added or removed, and their flows are never
-verdict changes; a version of policies only, or `--inventory`, shares the inventory and adds or removes nothing."""
+verdict changes, but the versions are not equivalent; a version of policies only, or `--inventory`, shares the
+inventory and adds or removes nothing."""
 
 from __future__ import annotations
 
@@ -92,13 +93,14 @@ def test_a_pod_removed_is_listed_and_its_flows_are_no_change(tmp_path):
 def test_a_pod_renamed_is_removed_and_added_and_nothing_else_changes(tmp_path):
     old = version(tmp_path, "old", A, B, C, OLD_POLICY)
     new = version(tmp_path, "new", A, B, pod("x", "c2", {"app": "c"}, "10.0.0.3"), b_ingress("a, c"))
-    data = diff_json(old, new, want_exit=0)  # c2 -> b is allowed, c -> b was not: neither is a verdict change
-    assert data["equivalent"] and data["changes"] == []
+    data = diff_json(old, new)  # c2 -> b is allowed, c -> b was not: neither is a verdict change
+    assert not data["equivalent"] and data["changes"] == []  # yet the versions differ: c went, c2 came
     assert (data["endpoints_added"], data["endpoints_removed"]) == (["x/c2"], ["x/c"])
     text = run("diff", str(old), str(new)).stdout
-    assert text.startswith("EQUIVALENT") and "endpoints added: x/c2" in text and "endpoints removed: x/c" in text
+    assert text.startswith("DIFFERENT (scope: inventory): verdicts agree on the 2 endpoints of both versions; "
+                           "endpoints added: x/c2; endpoints removed: x/c.\nz3: "), text
     md = run("diff", str(old), str(new), "-o", "md").stdout
-    assert "endpoints added: x/c2" in md and "endpoints removed: x/c" in md
+    assert md.startswith("**Different**") and "endpoints added: x/c2" in md and "endpoints removed: x/c" in md
 
 
 def test_host_endpoints_and_network_sets_of_one_version_are_listed(tmp_path):
@@ -114,8 +116,24 @@ spec: {nets: [198.51.100.0/24]}
 """
     old = version(tmp_path, "old", A, B, netset)
     new = version(tmp_path, "new", A, B, hep)
-    data = diff_json(old, new, want_exit=0)
+    data = diff_json(old, new)
     assert (data["endpoints_added"], data["endpoints_removed"]) == (["hep:node1-eth0"], ["gnetset:partners"])
+    assert not data["equivalent"] and data["changes"] == []
+
+
+def test_a_wide_open_pod_added_is_no_equivalence(tmp_path):
+    """A pull request that adds a pod no policy isolates, and changes no verdict between the pods of both
+    versions, is not equivalent: a gate on the exit status must not pass it."""
+    old = version(tmp_path, "old", A, B)
+    new = version(tmp_path, "new", A, B, C)
+    r = run("diff", str(old), str(new))
+    assert r.exit_code == 1, r.output
+    assert r.stdout.splitlines()[0] == ("DIFFERENT (scope: inventory): verdicts agree on the 2 endpoints of both "
+                                        "versions; endpoints added: x/c.")
+    assert "between endpoints of both versions or addresses" in r.stdout  # what the z3 proof covers
+    data = diff_json(old, new)
+    assert not data["equivalent"] and data["changes"] == [] and data["endpoints_added"] == ["x/c"]
+    assert diff_json(old, version(tmp_path, "same", A, B), want_exit=0)["equivalent"]  # the control
 
 
 @pytest.mark.parametrize("shared", ["policies-only", "inventory"])

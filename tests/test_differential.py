@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -374,6 +375,7 @@ def describe(docs) -> str:
 # The properties
 
 
+@pytest.mark.slow  # a cross-check of its own: .ci/run runs it (pytest -m slow)
 @seeded
 @SETTINGS
 @given(docs=scenarios(), data=st.data())

@@ -10,6 +10,7 @@ import json
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -94,10 +95,25 @@ def test_file_names_are_escaped_in_lint_can_prove_and_diff(evil_dir, tmp_path):
     assert diff.exit_code == 1 and clean(diff.stdout) and shown in diff.stdout, diff.stdout
 
 
-def test_sarif_and_json_hold_such_file_names_well_formed(evil_dir):
+def test_sarif_and_json_hold_such_file_names_exactly(evil_dir, monkeypatch):
+    monkeypatch.chdir(evil_dir)  # the source root: no repository around it
+    policies = f"pol{EVIL}\nALLOWED forged.yaml"
     log = json.loads(run("lint", evil_dir, "-o", "sarif").stdout)
-    assert log["runs"][0]["results"] and clean(json.dumps(log))
-    assert not any(clean(f["file"]) for f in json.loads(run("lint", evil_dir, "-o", "json").stdout)["findings"])
+    uris = {unquote(loc["physicalLocation"]["artifactLocation"]["uri"])
+            for res in log["runs"][0]["results"] for loc in res["locations"]}
+    assert uris == {policies}
+    files = {f["file"] for f in json.loads(run("lint", evil_dir, "-o", "json").stdout)["findings"]}
+    assert str(evil_dir / policies) in files
+
+
+def test_sarif_holds_such_spec_ids_exactly(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text('apiVersion: reasoner/v1\nkind: ComplianceSpec\nrequirements:\n'
+                    '- id: "evil\\e[2J\\u202e\\nPROVED  forged"\n'
+                    "  deny: {from: {selector: \"app == 'checkoutservice'\"},"
+                    " to: {selector: \"app == 'paymentservice'\"}}\n")
+    log = json.loads(run("prove", "--spec", spec, DEMO, "-o", "sarif").stdout)
+    assert [r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]] == ["evil\x1b[2J\u202e\nPROVED  forged"]
 
 
 def test_errors_on_stderr_are_one_escaped_line(tmp_path):

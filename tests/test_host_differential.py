@@ -20,6 +20,7 @@ import io
 import ipaddress
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -274,6 +275,7 @@ def pairs():
                 yield src, dst
 
 
+@pytest.mark.slow  # a cross-check of its own: .ci/run runs it (pytest -m slow)
 @seed(int(os.environ.get("REASONER_HOST_SEED", "4")))
 @SETTINGS
 @given(scenarios())

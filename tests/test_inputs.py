@@ -430,3 +430,128 @@ def test_an_integer_too_long_for_python_is_an_error_at_its_line():
     text = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: x}\nspec:\n  order: " + "1" * 5000
     (message,) = errors_of(text)
     assert message.startswith("<stdin>:5: cannot read '111") and "(5000 characters) as a number" in message
+
+
+# --------------------------------------------------------------------------------------------------
+# Many broken documents: each read once, errors capped
+# --------------------------------------------------------------------------------------------------
+
+def test_many_broken_documents_are_each_read_once_and_the_errors_capped(monkeypatch):
+    text = "---\na: b: c\n" * 300
+    read = []
+    stream = load._stream
+
+    def counting(chunk, file, base):
+        read.append(len(chunk))
+        return stream(chunk, file, base)
+
+    monkeypatch.setattr(load, "_stream", counting)
+    errors = errors_of(text)
+    assert sum(read) <= 2 * len(text)  # the whole text once, then each document once: no re-reading the rest
+    assert [e.split(": ", 1)[0] for e in errors[:load.MAX_ERRORS]] == [f"<stdin>:{2 * i}"
+                                                                      for i in range(1, load.MAX_ERRORS + 1)]
+    assert all(": malformed YAML: mapping values are not allowed" in e for e in errors[:load.MAX_ERRORS])
+    assert errors[load.MAX_ERRORS:] == [f"<stdin>: ... and {300 - load.MAX_ERRORS} more errors in this file"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Objects without kind or apiVersion
+# --------------------------------------------------------------------------------------------------
+
+def test_a_misspelt_kind_is_an_error_not_a_file_skipped(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "deny.yaml").write_text(DENY_ALL.replace("kind:", "knid:"))
+    result = run("can", "shop/client", "shop/web", "--port", "80", "-f", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"error: {tmp_path / 'deny.yaml'}:1: resource shop/deny-all: has no `kind` "
+                             "(a Kubernetes object needs apiVersion and kind)\n")
+
+
+def test_a_typed_list_without_api_version_is_an_error(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "deny.yaml").write_text("kind: NetworkPolicyList\nitems:\n- metadata: {name: deny-all, namespace: shop}"
+                                        "\n  spec: {podSelector: {}, policyTypes: [Ingress]}\n")
+    result = run("can", "shop/client", "shop/web", "--port", "80", "-f", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {tmp_path / 'deny.yaml'}:3: NetworkPolicy shop/deny-all: has no "
+                                    "`apiVersion` (want networking.k8s.io/v1 or "), result.stderr
+
+
+def test_tool_files_and_mappings_without_object_fields_are_still_skipped(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "values-prod.yaml").write_text("metadata: {team: shop}\nspec: {replicas: 2}\n")
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: shop\n")
+    (tmp_path / "settings.yaml").write_text("replicas: 2\n")
+    result = run("connectivity", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "warning: skipped 3 files that hold no Kubernetes object" in result.stderr
+
+
+def test_items_of_a_list_that_are_not_mappings_are_errors():
+    text = "apiVersion: v1\nkind: PodList\nitems:\n- 3\n-\n- x\n"
+    assert errors_of(text) == [f"<stdin>:{line}: PodList default/<unnamed>: items[{i}]: expected a resource "
+                               f"(a mapping), got {got}" for i, (line, got) in enumerate([(4, 3), (5, "null"),
+                                                                                          (6, "'x'")])]
+
+
+@pytest.mark.parametrize("value, word", [("!!timestamp 2001-13-45", "a timestamp"),
+                                         ("!!timestamp soon", "a timestamp"), ("!!bool maybe", "a boolean")])
+def test_a_tagged_value_that_cannot_be_read_names_its_tag(value, word):
+    (message,) = errors_of(f"apiVersion: v1\nkind: Pod\nmetadata: {{name: a}}\nx: {value}\n")
+    assert message.startswith(f"<stdin>:4: cannot read '{value.split()[1]}' as {word}")
+
+
+# --------------------------------------------------------------------------------------------------
+# --exclude on files named, inputs all excluded; symbolic links
+# --------------------------------------------------------------------------------------------------
+
+def test_exclude_does_not_match_the_folders_above_a_file_named(tmp_path):
+    folder = tmp_path / "rv"
+    folder.mkdir()
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (folder / "deny.yaml").write_text(DENY_ALL)
+    args = ["can", "shop/client", "shop/web", "--port", "80", "-f", str(tmp_path / "pods.yaml"), "-f"]
+    assert run(*args, str(folder / "deny.yaml"), "--exclude", "rv").exit_code == 1  # read: denied
+    assert run(*args, str(folder), "--exclude", "rv").exit_code == 1  # nor above a directory given
+    assert run(*args, str(folder / "deny.yaml"), "--exclude", "deny.yaml").exit_code == 0  # its name: left out
+
+
+def test_inputs_all_excluded_are_an_error(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    result = run("connectivity", str(tmp_path / "pods.yaml"), "--exclude", "*.yaml")
+    assert result.exit_code == 2 and result.stderr == "error: every input was excluded by --exclude\n"
+    result = run("connectivity", str(tmp_path), "--exclude", "*.yaml", "--skip-invalid")
+    assert result.exit_code == 2 and result.stderr == "error: every input was excluded by --exclude\n"
+
+
+def test_a_directory_all_excluded_says_so(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "charts").mkdir()
+    (tmp_path / "charts" / "values.yaml").write_text("replicas: 2\n")
+    result = run("connectivity", str(tmp_path / "pods.yaml"), str(tmp_path / "charts"), "--exclude", "values.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"warning: {tmp_path / 'charts'}: --exclude leaves nothing in it to read\n"
+
+
+def test_symbolic_links_are_followed_and_cycles_skipped(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "deny.yaml").write_text(DENY_ALL)
+    (tmp_path / "top").mkdir()
+    (tmp_path / "top" / "pods.yaml").write_text(PODS)
+    (tmp_path / "top" / "policies").symlink_to("../real")
+    (tmp_path / "real" / "up").symlink_to("../top")
+    result = run("can", "shop/client", "shop/web", "--port", "80", "-f", str(tmp_path / "top"))
+    assert result.exit_code == 1, result.output  # the deny-all behind the link is read
+    assert (f"warning: {tmp_path / 'top' / 'policies' / 'up'}: a link to a directory already read "
+            f"({tmp_path / 'top'}); skipped") in result.stderr
+
+
+def test_a_dangling_link_is_an_error_or_a_counted_warning(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "policies").symlink_to("gone")
+    result = run("connectivity", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {tmp_path / 'policies'}: a symbolic link to gone, which does not exist\n"
+    result = run("connectivity", str(tmp_path), "--skip-invalid")
+    assert result.exit_code == 0
+    assert f"skipped 1 invalid file (--skip-invalid): {tmp_path / 'policies'}" in result.stderr

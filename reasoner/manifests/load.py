@@ -20,16 +20,15 @@ import os
 import re
 import stat
 import sys
-from contextlib import contextmanager
-from contextvars import ContextVar
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import yaml
 
-from reasoner.errors import Location, ManifestError, ManifestErrors
+from reasoner.errors import Location, ManifestError, ManifestErrors, UsageError
 
 FieldPath = tuple[Any, ...]
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -230,11 +229,15 @@ def _short(text: str, limit: int = 40) -> str:
     return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
+MAX_ERRORS = 20  # errors reported per file; the rest are counted
+
+
 def parse_text(text: str, file: str) -> list[Document]:
     """Every document in `text` (YAML or JSON), lists expanded, empty documents dropped.
 
-    Raises `ManifestErrors` with every malformed document: after an error, reading goes on at the next `---`.
-    A `.json` file must be JSON; line numbers then come from reading it as YAML (a superset)."""
+    Raises `ManifestErrors` with every malformed document: after an error, reading goes on at the next `---`,
+    one document at a time. A `.json` file must be JSON; line numbers then come from reading it as YAML (a
+    superset)."""
     if file.lower().endswith(".json"):
         try:
             _json(text, file)
@@ -242,35 +245,54 @@ def parse_text(text: str, file: str) -> list[Document]:
             raise ManifestErrors([exc]) from None
     docs: list[Document] = []
     errors: list[ManifestError] = []
-    start = 0  # the line reading starts at
-    while True:
-        try:
-            for data, lines in _stream(_from_line(text, start), file, start):
-                docs.extend(_expand(Document(file, data, lines)))
-            break
-        except ManifestError as exc:
-            error = exc
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc)
-            at = Location(file, start + mark.line + 1 if mark is not None else None)
-            if problem == "exceeded maximum nesting depth":  # libyaml's limit, deeper than ours
-                error = ManifestError(at, f"nested deeper than {MAX_DEPTH} levels")
-            elif not errors and text.lstrip().startswith(("{", "[")):
-                # JSON that PyYAML cannot read (tabs, for example) still parses as JSON, without line numbers.
-                try:
-                    return list(_expand(Document(file, _shallow(_json(text, file, _unique), file), {})))
-                except ManifestError as jexc:
-                    raise ManifestErrors([jexc]) from None
-            else:
-                error = ManifestError(at, f"malformed YAML: {problem}")
-        errors.append(error)
-        start = _next_document(text, max(start + 1, (error.location.line or 0) - 1))
-        if start is None:
-            break
+    try:
+        for data, lines in _stream(text, file, 0):
+            docs.extend(_expand(Document(file, data, lines), errors))
+    except (ManifestError, yaml.YAMLError) as exc:
+        if isinstance(exc, yaml.YAMLError) and text.lstrip().startswith(("{", "[")) and not _too_deep(exc):
+            # JSON that PyYAML cannot read (tabs, for example) still parses as JSON, without line numbers.
+            try:
+                return list(_expand(Document(file, _shallow(_json(text, file, _unique), file), {}), []))
+            except ManifestError as jexc:
+                raise ManifestErrors([jexc]) from None
+        errors.append(_located(exc, file, 0))
+        # Read on from the first `---` at or after the line of the error, each document by itself.
+        starts = _document_starts(text)
+        first = bisect_left([line for _, line in starts], max(1, (errors[-1].location.line or 0) - 1))
+        for i in range(first, len(starts)):
+            at, base = starts[i]
+            try:
+                for data, lines in _stream(text[at:starts[i + 1][0] if i + 1 < len(starts) else len(text)], file, base):
+                    docs.extend(_expand(Document(file, data, lines), errors))
+            except (ManifestError, yaml.YAMLError) as exc2:
+                errors.append(_located(exc2, file, base))
     if errors:
         raise ManifestErrors(errors)
     return docs
+
+
+def _too_deep(exc: yaml.YAMLError) -> bool:
+    return getattr(exc, "problem", None) == "exceeded maximum nesting depth"  # libyaml's limit, deeper than ours
+
+
+def _located(exc: ManifestError | yaml.YAMLError, file: str, base: int) -> ManifestError:
+    """A parser's error as a `ManifestError` at its line (`base`: the line its text starts at, 0-based)."""
+    if isinstance(exc, ManifestError):
+        return exc
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    at = Location(file, base + mark.line + 1 if mark is not None else None)
+    if _too_deep(exc):
+        return ManifestError(at, f"nested deeper than {MAX_DEPTH} levels")
+    return ManifestError(at, f"malformed YAML: {getattr(exc, 'problem', None) or exc}")
+
+
+def capped(errors: list[ManifestError], file: str) -> list[ManifestError]:
+    """The first MAX_ERRORS of a file's errors, and a line that counts the others."""
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    more = len(errors) - MAX_ERRORS
+    return errors[:MAX_ERRORS] + [ManifestError(Location(file), f"... and {more} more error{'s' if more != 1 else ''} "
+                                                                "in this file")]
 
 
 def _stream(text: str, file: str, base: int) -> Iterable[tuple[Any, dict[FieldPath, int]]]:
@@ -286,23 +308,15 @@ def _stream(text: str, file: str, base: int) -> Iterable[tuple[Any, dict[FieldPa
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.M)
 
 
-def _offset(text: str, line: int) -> int:
-    """Where the 0-based `line` of `text` starts."""
-    at = 0
-    for _ in range(line):
-        at = text.index("\n", at) + 1
-    return at
-
-
-def _from_line(text: str, line: int) -> str:
-    return text[_offset(text, line):]
-
-
-def _next_document(text: str, line: int) -> int | None:
-    """The 0-based line of the first `---` at or after `line`."""
-    at = _offset(text, line) if line <= text.count("\n") else len(text)
-    m = _DOCUMENT_START.search(text, at)
-    return None if m is None else line + text.count("\n", at, m.start())
+def _document_starts(text: str) -> list[tuple[int, int]]:
+    """The offset and 0-based line of every `---` that starts a document."""
+    starts: list[tuple[int, int]] = []
+    line = at = 0
+    for m in _DOCUMENT_START.finditer(text):
+        line += text.count("\n", at, m.start())
+        at = m.start()
+        starts.append((at, line))
+    return starts
 
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -338,26 +352,35 @@ def _shallow(data: Any, file: str) -> Any:
     return data
 
 
-def _expand(doc: Document) -> Iterable[Document]:
+def _expand(doc: Document, errors: list[ManifestError]) -> list[Document]:
     """A document as its resources: a bare array and a `List` or typed list (`PodList`, `NetworkPolicyList`, as
     the API server returns them) are their items; an item of a typed list takes the list's kind without `List`
-    and its apiVersion unless it gives its own."""
+    and its apiVersion unless it gives its own. A list whose items are not all mappings adds an error for each
+    other one to `errors`."""
     data = doc.data
     if data is None:
         return []
     if isinstance(data, list):  # a bare JSON/YAML array of resources
-        return [d for i, item in enumerate(data) for d in _expand(Document(doc.file, item, doc.lines, doc.prefix + (i,)))]
+        return [d for i, item in enumerate(data)
+                for d in _expand(Document(doc.file, item, doc.lines, doc.prefix + (i,)), errors)]
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind == "List" or isinstance(kind, str) and kind.endswith("List") and isinstance(data.get("items"), list):
+        from reasoner.sources.fields import show
+
         items = data.get("items")
         if not isinstance(items, list):
-            raise doc.error(("items",), "a List needs `items`, a list of resources")
+            errors.append(doc.error(("items",), "a List needs `items`, a list of resources"))
+            return []
         out: list[Document] = []
         for i, item in enumerate(items):
-            if kind != "List" and isinstance(item, dict):
+            if not isinstance(item, dict):
+                errors.append(doc.error(("items", i), "expected a resource (a mapping), got "
+                                        + ("null" if item is None else show(item))))
+                continue
+            if kind != "List":
                 given = {"apiVersion": data.get("apiVersion"), "kind": kind[:-len("List")]}
                 item = {**{k: v for k, v in given.items() if isinstance(v, str)}, **item}
-            out.extend(_expand(Document(doc.file, item, doc.lines, doc.prefix + ("items", i))))
+            out.extend(_expand(Document(doc.file, item, doc.lines, doc.prefix + ("items", i)), errors))
         return out
     return [doc]
 
@@ -370,21 +393,11 @@ class ReadOptions:
     skip_invalid: bool = False
 
 
-# The options of the command being run (set by the CLI around a command; the defaults otherwise).
-OPTIONS: ContextVar[ReadOptions] = ContextVar("read_options", default=ReadOptions())
-
-
-@contextmanager
-def read_options(options: ReadOptions) -> Iterator[None]:
-    token = OPTIONS.set(options)
-    try:
-        yield
-    finally:
-        OPTIONS.reset(token)
-
 
 # API groups whose objects configure tools rather than the cluster (kustomization.yaml)
 TOOL_GROUPS = frozenset({"kustomize.config.k8s.io"})
+# Files of tools that hold no Kubernetes object, though they may have `apiVersion` (Chart.yaml) or `metadata`
+TOOL_FILES = ("Chart.yaml", "values*.yaml", "values*.yml", "kustomization.yaml", "kustomization.yml")
 _TEMPLATE = re.compile(r"\{\{.*\}\}")
 
 
@@ -394,21 +407,38 @@ def is_object(data: Any) -> bool:
             and str(data.get("apiVersion")).rsplit("/", 1)[0] not in TOOL_GROUPS)
 
 
+def _kindless(doc: Document) -> ManifestError | None:
+    """The error of a mapping that looks like a Kubernetes object (it has apiVersion, metadata or spec) but has
+    no kind, such as a misspelt `knid:` that would otherwise leave a policy out unseen."""
+    data = doc.data
+    if not isinstance(data, dict) or isinstance(data.get("kind"), str):
+        return None
+    if data.get("kind") is not None:
+        from reasoner.sources.fields import show
+
+        return doc.error(("kind",), f"expected a string, got {show(data['kind'])}")
+    if any(key in data for key in ("apiVersion", "metadata", "spec")):
+        return doc.error((), "has no `kind` (a Kubernetes object needs apiVersion and kind)")
+    return None
+
+
 def read_paths(paths: Iterable[str | Path], stdin: Any = None,
-               options: ReadOptions | None = None) -> tuple[list[Document], list[ManifestError], list[str]]:
+               options: ReadOptions = ReadOptions()) -> tuple[list[Document], list[ManifestError], list[str]]:
     """All documents under `paths` (files `options.exclude` matches left out), the errors of reading them
-    (unreadable or malformed files and directories are returned, not raised), and notes (see `documents`)."""
-    options = options or OPTIONS.get()
-    errors: list[ManifestError] = []
-    texts = (text for raw in paths for text in _texts(str(raw), stdin, errors, options.exclude))
-    docs, notes = documents(texts, errors)
-    return docs, errors, notes
+    (unreadable or malformed files and directories are returned, not raised), and notes (see `documents`).
+    When `--exclude` leaves nothing to read, a `UsageError`."""
+    reading = _Reading(options.exclude)
+    docs, notes = documents((text for raw in paths for text in reading.texts(str(raw), stdin)), reading.errors)
+    if not reading.read and reading.excluded:
+        raise UsageError("every input was excluded by --exclude")
+    return docs, reading.errors, reading.notes + notes
 
 
 def documents(texts: Iterable[tuple[str, str]], errors: list[ManifestError]) -> tuple[list[Document], list[str]]:
     """The documents of (file, text) pairs; a malformed file adds its errors to `errors` (an unrendered Helm
-    template, one). Files that hold no Kubernetes object (Helm `values.yaml`, `Chart.yaml`, `kustomization.yaml`,
-    ...) are skipped quietly: the notes say which."""
+    template, one; at most MAX_ERRORS and a count otherwise), and so does a mapping with apiVersion, metadata or
+    spec but no kind. Files that hold no Kubernetes object (Helm `values.yaml`, `Chart.yaml`,
+    `kustomization.yaml`, ...) are skipped quietly: the notes say which."""
     docs: list[Document] = []
     empty: list[str] = []
     for file, text in texts:
@@ -419,9 +449,15 @@ def documents(texts: Iterable[tuple[str, str]], errors: list[ManifestError]) -> 
                 errors.append(ManifestError(Location(file), "an unrendered Helm template (`{{ ... }}`): render "
                                             "the chart first, e.g. `helm template CHART | reasoner ... -`"))
             else:
-                errors.extend(exc.errors)
+                errors.extend(capped(exc.errors, file))
             continue
-        if any(is_object(d.data) for d in found):
+        tool = any(fnmatchcase(re.split(r"[/:\\]", file)[-1], name) for name in TOOL_FILES)
+        checked = [(d, None if tool else _kindless(d)) for d in found]
+        kindless = [e for _, e in checked if e is not None]
+        if kindless:
+            errors.extend(capped(kindless, file))
+            docs.extend(d for d, e in checked if e is None)
+        elif any(is_object(d.data) for d in found):
             docs.extend(found)
         else:
             empty.append(file)
@@ -466,62 +502,94 @@ def excluded(rel: str, exclude: tuple[str, ...]) -> bool:
                for glob in exclude for i in range(1, len(parts) + 1))
 
 
-def _texts(path: str, stdin: Any, errors: list[ManifestError], exclude: tuple[str, ...]) -> Iterable[tuple[str, str]]:
-    if path == "-":
-        stream = stdin if stdin is not None else sys.stdin
-        raw = getattr(stream, "buffer", None)
-        try:
-            yield "<stdin>", decode(raw.read(), "<stdin>") if raw is not None else stream.read()
-        except ManifestError as exc:
-            errors.append(exc)
-        return
-    try:
-        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
-    except FileNotFoundError:
-        errors.append(ManifestError(Location(path), "no such file or directory"))
-        return
-    except OSError as exc:
-        errors.append(ManifestError(Location(path[:200] + ("..." if len(path) > 200 else "")),
-                                    f"cannot read: {exc.strerror or exc}"))
-        return
-    if is_dir:
-        files = _walk(Path(path), errors, exclude)
-        if not files and not any(e.location.file.startswith(path) for e in errors):
-            errors.append(ManifestError(Location(path), "directory holds no .yaml, .yml or .json file"))
-    elif excluded(Path(path).as_posix(), exclude):
-        return
-    else:
-        files = [Path(path)]
-    for f in files:
-        try:
-            yield str(f), read_text(f)
-        except ManifestError as exc:
-            errors.append(exc)
+class _Reading:
+    """The texts of the inputs, with the errors and notes of finding them and counts of the files read and of
+    those `--exclude` left out."""
 
+    def __init__(self, exclude: tuple[str, ...]):
+        self.exclude = exclude
+        self.errors: list[ManifestError] = []
+        self.notes: list[str] = []
+        self.read = self.excluded = 0
 
-def _walk(root: Path, errors: list[ManifestError], exclude: tuple[str, ...]) -> list[Path]:
-    """The manifest files under `root`, hidden and excluded ones left out, symbolic links to directories not
-    followed; a directory that cannot be listed is an error."""
-    files: list[Path] = []
-    todo = [root]
-    while todo:
-        directory = todo.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError as exc:
-            errors.append(ManifestError(Location(str(directory)), f"cannot read directory: {exc.strerror or exc}"))
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = Path(entry.path)
-            if excluded(path.relative_to(root).as_posix(), exclude):
-                continue
+    def texts(self, path: str, stdin: Any) -> Iterable[tuple[str, str]]:
+        """The (file, text) of an input: `-`, a file (left out when a glob matches its name or the path as
+        given, never a directory above it) or a directory (see `_walk`)."""
+        if path == "-":
+            stream = stdin if stdin is not None else sys.stdin
+            raw = getattr(stream, "buffer", None)
+            self.read += 1
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    todo.append(path)
-                elif entry.is_file() and path.suffix.lower() in SUFFIXES:
-                    files.append(path)
+                yield "<stdin>", decode(raw.read(), "<stdin>") if raw is not None else stream.read()
+            except ManifestError as exc:
+                self.errors.append(exc)
+            return
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
+            self.errors.append(ManifestError(Location(path), "no such file or directory"))
+            return
+        except OSError as exc:
+            self.errors.append(ManifestError(Location(path[:200] + ("..." if len(path) > 200 else "")),
+                                             f"cannot read: {exc.strerror or exc}"))
+            return
+        if is_dir:
+            excluded_before, errors_before = self.excluded, len(self.errors)
+            files = self._walk(Path(path))
+            if not files and len(self.errors) == errors_before:
+                if self.excluded > excluded_before:
+                    self.notes.append(f"{path}: --exclude leaves nothing in it to read")
+                else:
+                    self.errors.append(ManifestError(Location(path), "directory holds no .yaml, .yml or .json file"))
+        elif any(fnmatchcase(Path(path).name, glob) or fnmatchcase(path, glob) for glob in self.exclude):
+            self.excluded += 1
+            return
+        else:
+            files = [Path(path)]
+        for f in files:
+            self.read += 1
+            try:
+                yield str(f), read_text(f)
+            except ManifestError as exc:
+                self.errors.append(exc)
+
+    def _walk(self, root: Path) -> list[Path]:
+        """The manifest files under `root`, hidden and excluded ones left out. Symbolic links are followed; one
+        to a directory already read (a cycle) is skipped with a note, one to nothing is an error, as is a
+        directory that cannot be listed."""
+        files: list[Path] = []
+        todo = [root]
+        seen = {(st.st_dev, st.st_ino) for st in [os.stat(root)]}
+        while todo:
+            directory = todo.pop()
+            try:
+                entries = list(os.scandir(directory))
             except OSError as exc:
-                errors.append(ManifestError(Location(entry.path), f"cannot read: {exc.strerror or exc}"))
-    return sorted(files)
+                self.errors.append(ManifestError(Location(str(directory)),
+                                                 f"cannot read directory: {exc.strerror or exc}"))
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                path = Path(entry.path)
+                try:
+                    is_dir = entry.is_dir()
+                    is_file = not is_dir and entry.is_file() and path.suffix.lower() in SUFFIXES
+                    if (is_dir or is_file) and excluded(path.relative_to(root).as_posix(), self.exclude):
+                        self.excluded += 1
+                    elif is_file:
+                        files.append(path)
+                    elif is_dir:
+                        st = entry.stat()
+                        if (st.st_dev, st.st_ino) in seen:
+                            self.notes.append(f"{path}: a link to a directory already read "
+                                              f"({os.path.realpath(path)}); skipped")
+                        else:
+                            seen.add((st.st_dev, st.st_ino))
+                            todo.append(path)
+                    elif entry.is_symlink() and not os.path.exists(path):
+                        self.errors.append(ManifestError(Location(entry.path), "a symbolic link to "
+                                                         f"{os.readlink(path)}, which does not exist"))
+                except OSError as exc:
+                    self.errors.append(ManifestError(Location(entry.path), f"cannot read: {exc.strerror or exc}"))
+        return sorted(files)

@@ -37,11 +37,12 @@ def _side_text(side: Side, what: str) -> list[str]:
     return lines
 
 
-def allowed_summary(v: Verdict) -> str:
-    """An any-port answer in a few words: `all traffic`, `TCP/5432 only`, `any port: nothing is allowed`."""
-    if not v.ports:
+def allowed_summary(ports: dict[str, object], protocols: tuple[str, ...]) -> str:
+    """An any-port answer (`ports`, of an analysis with these `protocols`) in a few words: `all traffic`,
+    `TCP/5432 only`, `any port: nothing is allowed`."""
+    if not ports:
         return "any port: nothing is allowed"
-    text = allowed_text(v.ports, v.protocols, sep="/")
+    text = allowed_text(ports, protocols, sep="/")
     return text if text.startswith("all traffic") else f"{text} only"
 
 
@@ -52,7 +53,7 @@ def flow_text(v: Verdict) -> str:
 
 def to_text(v: Verdict) -> str:
     if v.protocol is None:
-        flow = allowed_summary(v)
+        flow = allowed_summary(v.ports, v.protocols)
         what = "traffic"
     else:
         flow = what = flow_text(v)

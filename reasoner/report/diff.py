@@ -7,7 +7,7 @@ import json
 from reasoner.connectivity import span
 from reasoner.diff import Change, DiffResult, describe, endpoints
 from reasoner.report.prove import chain, chain_lines, describe_new_pod
-from reasoner.report.text import escape, join_lines, terminal
+from reasoner.report.text import join_lines
 
 WORDS = {"newly-allowed": "NEWLY ALLOWED", "newly-denied": "NEWLY DENIED"}
 

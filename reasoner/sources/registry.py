@@ -58,6 +58,12 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
             errors.append(doc.error((), "expected a Kubernetes resource (a mapping with apiVersion and kind)"))
             continue
         api, kind = doc.data.get("apiVersion"), doc.data.get("kind")
+        if not isinstance(api, str) and isinstance(kind, str) and any(k == kind for _, k in SOURCES):
+            want = " or ".join(f"{g}/{v}" if g else v for g, k in SOURCES if k == kind for v in VERSIONS[g])
+            given = "apiVersion" in doc.data and doc.data["apiVersion"] is not None
+            errors.append(doc.error(("apiVersion",), f"expected a string (want {want})") if given
+                          else doc.error((), f"has no `apiVersion` (want {want})"))
+            continue
         if not isinstance(api, str) or not isinstance(kind, str):
             cluster.skipped.append(f"{doc.file}:{doc.line() or 1}: not a Kubernetes resource (no apiVersion/kind)")
             continue
