@@ -6,12 +6,13 @@ lacks are taken from the other side, or from `--inventory`, so that a side may h
 side's own relabelling still counts. When both sides carry endpoints of their own (pods, workloads, host
 endpoints) and no `--inventory` is given, each side keeps its own endpoints: one that exists in one version
 only (a network set too, which is never taken from the other side) is listed as added or removed, and its
-flows are not compared. The comparison runs over *joint classes*: endpoints present in both versions and
-alike in both, and address ranges alike in both (the atoms of both sides cut together). For each ordered pair of joint
-classes the two class-level connectivity relations are compared per protocol and port; differences are
-grouped into flow classes as a reviewer would state them. With no difference, z3 proves the equivalence
-from the two z3 encodings of the versions (properties/encode.py). Every reported flow class carries a
-witness flow replayed through `can` on both versions, which must really differ.
+flows are not compared, but the versions are not equivalent. The comparison runs over *joint classes*:
+endpoints present in both versions and alike in both, and address ranges alike in both (the atoms of both
+sides cut together). For each ordered pair of joint classes the two class-level connectivity relations are
+compared per protocol and port; differences are grouped into flow classes as a reviewer would state them.
+With no difference, z3 proves that the joint classes agree, from the two z3 encodings of the versions
+(properties/encode.py). Every reported flow class carries a witness flow replayed through `can` on both
+versions, which must really differ.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import z3
 from reasoner import api
 from reasoner.connectivity import ALL, PORTED, class_connections, merge, minus, span
 from reasoner.errors import ManifestError, ManifestErrors, UsageError
-from reasoner.explain import Verdict, can
+from reasoner.explain import Verdict, can, other_protocol_number
 from reasoner.manifests.load import SUFFIXES, Document, ReadOptions, decode, documents, excluded
 from reasoner.model.cidr import prefixes, sample_ip
 from reasoner.model.cluster import Cluster
@@ -320,7 +321,7 @@ def _witness(old: api.Analysis, new: api.Analysis, c: Change) -> None:
     args: tuple = (proto, port if proto in PORTED else None,
                    port // 256 if icmp and port < 65535 else None, port % 256 if icmp and port < 65535 else None)
     if proto == "OTHER" or proto.isdigit():
-        args = (proto if proto.isdigit() else _other_number(old, new), None, None, None)
+        args = (proto if proto.isdigit() else other_protocol_number(old, new), None, None, None)
     try:
         before, after = can(old, src, dst, *args), can(new, src, dst, *args)
     except UsageError as exc:  # the witness is ours: `can` refusing it is our defect, not the user's
@@ -334,14 +335,6 @@ def _witness(old: api.Analysis, new: api.Analysis, c: Change) -> None:
     if icmp and port < 65535:
         c.witness.update({"icmpType": port // 256, "icmpCode": port % 256})
     c.before, c.after = before, after
-
-
-def _other_number(old: api.Analysis, new: api.Analysis) -> str:
-    """A protocol number that neither version lists (OTHER stands for those)."""
-    from reasoner.model.calico import PROTOCOL_NUMBERS
-
-    listed = {str(PROTOCOL_NUMBERS.get(p, p)) for p in (*old.facts.protocols, *new.facts.protocols)}
-    return next(str(n) for n in range(2, 256) if str(n) not in listed)
 
 
 def _prove_equivalent(ea: Encoding, eb: Encoding, joints: list[Joint]) -> str:

@@ -16,7 +16,7 @@ from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr, ip_text
 from reasoner.facts.emit import ICMP_ANY
 from reasoner.model.admin import AdminPolicy
-from reasoner.model.calico import parse_protocol
+from reasoner.model.calico import PROTOCOL_NUMBERS, parse_protocol
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy, Rule
 
 
@@ -354,6 +354,13 @@ def _notes(an: Analysis, side: Side, subject: Target, peer: Target) -> None:
                     side.notes.append(
                         f"{peer.name} has no known address; the ipBlock peers of {pol.ref} "
                         f"{side.direction}[{rule.index}] ({rule.origin}) were not matched against it")
+
+
+def other_protocol_number(*analyses: Analysis) -> str:
+    """A protocol number that none of `analyses` lists: a concrete protocol for a witness of OTHER (every protocol
+    not listed by name or number is alike to every policy)."""
+    listed = {str(PROTOCOL_NUMBERS.get(p, p)) for an in analyses for p in an.facts.protocols}
+    return next(str(n) for n in range(2, 256) if str(n) not in listed)
 
 
 def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,

@@ -555,3 +555,26 @@ def test_a_dangling_link_is_an_error_or_a_counted_warning(tmp_path):
     result = run("connectivity", str(tmp_path), "--skip-invalid")
     assert result.exit_code == 0
     assert f"skipped 1 invalid file (--skip-invalid): {tmp_path / 'policies'}" in result.stderr
+
+
+def test_a_git_path_all_excluded_says_so(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    result = run("diff", "git:HEAD:deploy", "deploy", "--exclude", "*.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: git:HEAD:deploy: --exclude leaves out every .yaml, .yml or .json file at deploy "
+                             "in HEAD\n")
+
+
+def test_read_options_are_arguments_of_the_readers(tmp_path):
+    from reasoner import diff
+    from reasoner.repl import Session
+
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "deny.yaml").write_text(DENY_ALL.replace("[Ingress]", "[Sideways]"))
+    options = load.ReadOptions(exclude=("deny.yaml",))
+    docs, _ = diff.read_version(str(tmp_path), options)
+    assert {d.file for d in docs} == {str(tmp_path / "pods.yaml")}
+    _, warnings = diff.read_version(str(tmp_path), load.ReadOptions(skip_invalid=True))
+    assert f"skipped 1 invalid file (--skip-invalid): {tmp_path / 'deny.yaml'}" in warnings
+    assert Session([str(tmp_path)], options=options).execute("can shop/client shop/web").text
+    assert api.load([str(tmp_path)], options=options).files == [str(tmp_path / "pods.yaml")]

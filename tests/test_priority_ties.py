@@ -40,7 +40,8 @@ SCENARIOS = {
     # egress, four policies of one priority over overlapping ports and subjects, and one of another priority
     "egress": [
         anp("p-allow", 20, ns("a"), "egress",
-            f"  - {{action: Allow, to: [{{namespaces: {ns('b')}}}], ports: [{{portNumber: {{protocol: TCP, port: 80}}}}]}}"),
+            f"  - {{action: Allow, to: [{{namespaces: {ns('b')}}}], "
+            f"ports: [{{portNumber: {{protocol: TCP, port: 80}}}}]}}"),
         anp("p-deny", 20, "{}", "egress",
             f"  - {{action: Deny, to: [{{namespaces: {ns('b')}}}], "
             f"ports: [{{portRange: {{protocol: TCP, start: 80, end: 90}}}}]}}"),

@@ -44,7 +44,8 @@ def run(*args: str):
 @pytest.mark.parametrize("text, want", [
     ("tcp", "TCP"), ("ICMPV6", "ICMPv6"), ("udplite", "UDPLite"), ("17", "UDP"), ("136", "UDPLite"), ("6", "TCP"),
     ("47", "47"), ("047", "47"), ("0", "0"), ("255", "255"),
-    ("256", None), ("-1", None), ("OTHER", None), ("", None), ("١٧", None), ("６", None), ("²", None), ("GRE", None)])
+    ("256", None), ("-1", None), ("OTHER", None), ("", None), ("١٧", None), ("６", None), ("²", None),
+    ("GRE", None)])
 def test_parse_protocol(text, want):
     assert parse_protocol(text) == want
 

@@ -147,8 +147,9 @@ def test_who_can_reach_and_reachable_from_are_the_connectivity_map_rows(path):
         into = session.execute(f"who-can-reach {ep.ref}")
         out = session.execute(f"reachable-from {ep.ref}")
         assert not into.error and not out.error
-        assert rows(into.text) == {(c.src, allowed_text(c.allowed, session.an.facts.protocols)) for c in conns if c.dst == ep.ref}, ep.ref
-        assert rows(out.text) == {(c.dst, allowed_text(c.allowed, session.an.facts.protocols)) for c in conns if c.src == ep.ref}, ep.ref
+        protocols = session.an.facts.protocols
+        assert rows(into.text) == {(c.src, allowed_text(c.allowed, protocols)) for c in conns if c.dst == ep.ref}, ep.ref
+        assert rows(out.text) == {(c.dst, allowed_text(c.allowed, protocols)) for c in conns if c.src == ep.ref}, ep.ref
 
 
 def test_who_can_reach_filters_by_port_and_names_the_outside_world(demo):

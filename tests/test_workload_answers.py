@@ -102,7 +102,8 @@ def test_pods_that_allow_nothing_in_common_say_so(tmp_path):
     assert r.exit_code == 1, r.output
     assert r.stdout.splitlines()[0] == ("DENIED  x/a -> kube-system/coredns[Deployment]  what every pod allows: "
                                         "nothing; 1 of 2 pods allowed")
-    assert json.loads(run("can", "x/a", "kube-system/coredns", "-f", path, "-o", "json").stdout)["allowed_traffic"] == []
+    data = json.loads(run("can", "x/a", "kube-system/coredns", "-f", path, "-o", "json").stdout)
+    assert data["allowed_traffic"] == []
 
 
 def test_pods_that_answer_alike_keep_the_single_answer_wording(tmp_path):

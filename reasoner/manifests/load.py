@@ -252,20 +252,23 @@ def parse_text(text: str, file: str) -> list[Document]:
         if isinstance(exc, yaml.YAMLError) and text.lstrip().startswith(("{", "[")) and not _too_deep(exc):
             # JSON that PyYAML cannot read (tabs, for example) still parses as JSON, without line numbers.
             try:
-                return list(_expand(Document(file, _shallow(_json(text, file, _unique), file), {}), []))
+                docs = _expand(Document(file, _shallow(_json(text, file, _unique), file), {}), errors)
             except ManifestError as jexc:
                 raise ManifestErrors([jexc]) from None
+            if errors:
+                raise ManifestErrors(errors) from None
+            return docs
         errors.append(_located(exc, file, 0))
         # Read on from the first `---` at or after the line of the error, each document by itself.
         starts = _document_starts(text)
         first = bisect_left([line for _, line in starts], max(1, (errors[-1].location.line or 0) - 1))
-        for i in range(first, len(starts)):
-            at, base = starts[i]
+        ends = [at for at, _ in starts[1:]] + [len(text)]
+        for (at, base), end in list(zip(starts, ends))[first:]:
             try:
-                for data, lines in _stream(text[at:starts[i + 1][0] if i + 1 < len(starts) else len(text)], file, base):
+                for data, lines in _stream(text[at:end], file, base):
                     docs.extend(_expand(Document(file, data, lines), errors))
-            except (ManifestError, yaml.YAMLError) as exc2:
-                errors.append(_located(exc2, file, base))
+            except (ManifestError, yaml.YAMLError) as later:
+                errors.append(_located(later, file, base))
     if errors:
         raise ManifestErrors(errors)
     return docs
@@ -286,7 +289,7 @@ def _located(exc: ManifestError | yaml.YAMLError, file: str, base: int) -> Manif
     return ManifestError(at, f"malformed YAML: {getattr(exc, 'problem', None) or exc}")
 
 
-def capped(errors: list[ManifestError], file: str) -> list[ManifestError]:
+def _capped(errors: list[ManifestError], file: str) -> list[ManifestError]:
     """The first MAX_ERRORS of a file's errors, and a line that counts the others."""
     if len(errors) <= MAX_ERRORS:
         return errors
@@ -449,13 +452,13 @@ def documents(texts: Iterable[tuple[str, str]], errors: list[ManifestError]) -> 
                 errors.append(ManifestError(Location(file), "an unrendered Helm template (`{{ ... }}`): render "
                                             "the chart first, e.g. `helm template CHART | reasoner ... -`"))
             else:
-                errors.extend(capped(exc.errors, file))
+                errors.extend(_capped(exc.errors, file))
             continue
         tool = any(fnmatchcase(re.split(r"[/:\\]", file)[-1], name) for name in TOOL_FILES)
         checked = [(d, None if tool else _kindless(d)) for d in found]
         kindless = [e for _, e in checked if e is not None]
         if kindless:
-            errors.extend(capped(kindless, file))
+            errors.extend(_capped(kindless, file))
             docs.extend(d for d, e in checked if e is None)
         elif any(is_object(d.data) for d in found):
             docs.extend(found)
@@ -559,7 +562,8 @@ class _Reading:
         directory that cannot be listed."""
         files: list[Path] = []
         todo = [root]
-        seen = {(st.st_dev, st.st_ino) for st in [os.stat(root)]}
+        st = os.stat(root)
+        seen = {(st.st_dev, st.st_ino)}  # the directories read, to stop at a cycle of links
         while todo:
             directory = todo.pop()
             try:

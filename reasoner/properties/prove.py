@@ -18,7 +18,7 @@ import z3
 
 from reasoner.api import Analysis, analyse
 from reasoner.errors import UsageError
-from reasoner.explain import Verdict, can
+from reasoner.explain import Verdict, can, other_protocol_number
 from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr, ip_text
 from reasoner.properties.encode import Encoding, Flow
@@ -173,7 +173,7 @@ class Prover:
         """Name the flow (a: candidate sources, b: candidate destinations, distinct) and replay it in Datalog."""
         src_name, dst_name = next((x, y) for x in a for y in b if x != y)
         port = flow.port
-        proto = flow.protocol
+        proto = flow.protocol if flow.protocol != "OTHER" else other_protocol_number(self.an)
         icmp = proto in ("ICMP", "ICMPv6")
         v = can(self.an, src_name, dst_name, proto, None if icmp or proto not in ("TCP", "UDP", "SCTP") else port,
                 port // 256 if icmp and port != 65535 else None, port % 256 if icmp and port != 65535 else None)

@@ -45,7 +45,7 @@ def parse_label_selector(f: Fields, path: FieldPath) -> LabelSelector:
             raise f.fail(at + ("values",), f"operator {op.value} needs at least one value")
         if op in (Op.EXISTS, Op.DOES_NOT_EXIST) and values:
             raise f.fail(at + ("values",), f"operator {op.value} takes no values")
-        reqs.add(Requirement(key, op, frozenset(values)))
+        reqs.add(Requirement(key, op, frozenset(v for v in values if isinstance(v, str))))
     return LabelSelector(frozenset(reqs))
 
 
