@@ -378,6 +378,8 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
         asked = parse_protocol(protocol or "TCP")  # Calico's name where it has one (136: UDPLite)
         if asked is None:
             raise UsageError(f"unknown protocol {protocol!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 0-255)")
+        if port is not None and asked not in ("TCP", "UDP", "SCTP"):
+            raise UsageError(f"{asked} has no ports (give --protocol {asked} without --port)")
         proto = asked if asked in an.facts.protocols else "OTHER"  # policies treat the rest alike
         shown = proto
         proto = an.facts.proto_rep.get(proto, proto)  # the engine protocol standing for it
