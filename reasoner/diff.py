@@ -51,17 +51,13 @@ class DiffMismatch(AssertionError):
 
 def read_version(source: str, options: ReadOptions = ReadOptions()) -> tuple[list[Document], list[str]]:
     """A file, a directory, `cluster:`, or `git:REV:PATH` (read from the git repository of the current
-    directory): its documents and the warnings of reading it."""
+    directory): its documents, each a valid object on its own (see `api.settle`), and the warnings of reading it."""
     if source.startswith("git:"):
         docs, errors, skipped = _read_git(source, options.exclude)
     else:
         docs, errors, skipped = api.read_inputs([source], options=options)
-    if options.skip_invalid:
-        _, docs, warnings = api.settle(docs, errors, options)
-        return docs, skipped + warnings
-    if errors:
-        raise ManifestErrors(errors)
-    return docs, skipped
+    _, docs, warnings = api.settle(docs, errors, options)  # before any of them is joined with the other version
+    return docs, skipped + warnings
 
 
 def _git(args: list[str], what: str, stdin: bytes | None = None) -> bytes:
@@ -396,9 +392,8 @@ def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str
     inv: list[Document] = []
     if inventory:
         inv, errors, inv_skipped = api.read_inputs(inventory, options=options)
-        if errors:
-            raise ManifestErrors(errors)
-        new_skipped += inv_skipped
+        _, inv, inv_warnings = api.settle(inv, errors, options)
+        new_skipped += inv_skipped + inv_warnings
     own = not inventory and holds_endpoints(old_docs) and holds_endpoints(new_docs)  # else the inventory is shared
     kinds = INVENTORY_KINDS - ENDPOINT_KINDS if own else INVENTORY_KINDS
     old_cluster = cluster_of(complete(old_docs, new_docs, inv, kinds=kinds))

@@ -270,3 +270,20 @@ def test_a_witness_that_does_not_replay_is_our_defect_not_a_usage_error(monkeypa
                            [(80, 80)])
     with pytest.raises(module.DiffMismatch, match="does not replay"):
         module._witness(None, None, change)
+
+
+@pytest.mark.parametrize("bad", ["old", "new", "inventory"])
+def test_an_invalid_object_on_either_side_is_the_located_error_connectivity_gives(tmp_path, bad):
+    """Each version (and the inventory) is checked on its own before inventory objects are shared between them: a
+    namespace that is a list is the error `connectivity` reports, not a failure to compare the two versions."""
+    good = PODS_A_B + "---\napiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: x}\nspec: {selector: {app: b}}\n"
+    paths = {side: tmp_path / f"{side}.yaml" for side in ("old", "new", "inventory")}
+    for side, path in paths.items():
+        path.write_text(good.replace("namespace: x}\nspec: {selector", "namespace: [x]}\nspec: {selector")
+                        if side == bad else good)
+    expected = run("connectivity", str(paths[bad]))
+    assert expected.exit_code == 2 and "metadata.namespace: expected a string" in expected.stderr
+    args = ["--inventory", str(paths["inventory"])] if bad == "inventory" else []
+    r = run("diff", str(paths["old"]), str(paths["new"]), *args)
+    assert r.exit_code == 2, r.output
+    assert r.stderr == expected.stderr

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from reasoner import api, live
@@ -77,6 +78,22 @@ def test_a_file_reports_each_invalid_object(tmp_path):
     result = run("connectivity", str(f))
     assert result.exit_code == 2
     assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 2, result.stderr
+
+
+@pytest.mark.parametrize("libyaml", [True, False])
+def test_a_character_yaml_does_not_allow_is_one_error_at_its_line(monkeypatch, libyaml):
+    """A NUL byte (a reader error, placed by an offset: libyaml's in UTF-8 bytes, PyYAML's in characters) is
+    reported once, at its line, also after text that is not ASCII and on a `---` line."""
+    if not libyaml:
+        pure = type("PureLoader", (yaml.SafeLoader,), {"yaml_implicit_resolvers": load._Loader.yaml_implicit_resolvers})
+        monkeypatch.setattr(load, "_Loader", pure)
+        monkeypatch.setattr(load, "_BYTE_POSITIONS", False)
+    elif not load._BYTE_POSITIONS:
+        pytest.skip("PyYAML without libyaml")
+    for text, line, code in [("a: é€😀\n---\nb: 1\n---\nc: x\x00y\n", 5, "0000"), ("a: 1\n--- \x01\nb: 2\n", 2, "0001")]:
+        (error,) = errors_of(text)
+        assert error.startswith(f"<stdin>:{line}: malformed YAML: unacceptable character #x{code}: ")
+        assert error.endswith(" characters are not allowed")  # without the offset after it
 
 
 def test_a_duplicate_key_is_an_error_at_the_second_key():

@@ -102,6 +102,8 @@ def test_builtin_checks_on_a_calico_scenario():
     ("- id: a\n  deny: {ports: ['TCP/99999']}\n", 5, "ports are 1-65535"),
     ("- id: a\n  deny: {ports: ['HTTP/80']}\n", 5, "unknown protocol"),
     ("- id: a\n  deny: {from: {label: x}}\n", 5, "unknown peer field"),
+    ("- id: ''\n  deny: {from: {namespace: boutique}}\n", 4, "requirements[0].id: expected a requirement id, got an empty string"),
+    ("- id: a\n  deny: {}\n- id: a\n  allow: {}\n", 6, "requirements[1].id: duplicate requirement id 'a'"),
 ])
 def test_bad_spec_is_reported_with_file_line_and_field(tmp_path, body, line, words):
     spec = tmp_path / "s.yaml"
@@ -159,3 +161,27 @@ def test_low_ipv6_addresses_stay_ipv6(tmp_path):
     an = api.analyse(api.load([str(tmp_path)]))
     v = can(an, "ip:::1", "shop/web", "TCP", 8080)  # an IPv4-only pod: no IPv6 flow reaches it
     assert not v.allowed and "the two ends share no IP family" in v.egress.notes + v.ingress.notes
+
+
+TWO_PODS = "".join(f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {n}, namespace: shop}}\n"
+                   f"spec: {{containers: [{{name: c, image: i}}]}}\nstatus: {{podIP: 10.0.0.{i}}}\n"
+                   for i, n in enumerate(["a", "b"], 1))
+
+
+@pytest.mark.parametrize("body,protocol", [
+    ("deny: {from: {pods: [shop/a]}, to: {pods: [shop/b]}, ports: ['47']}", "47"),
+    ("deny: {from: {pods: [shop/a]}, to: {pods: [shop/b]}, ports: [80]}", "80"),  # a number alone: a protocol
+    ("deny: {from: {pods: [shop/a]}, to: {pods: [shop/b]}, ports: ['UDPLite', '99']}", "UDPLite"),
+    ("isolated: {selector: all(), directions: [ingress], ports: ['47']}", "47"),
+])
+def test_a_witness_of_a_protocol_no_policy_names_is_one_the_requirement_covers(tmp_path, body, protocol):
+    """Protocols that no rule names are alike to every policy; the witness is still one the requirement speaks of,
+    and `can` gives it the same verdict."""
+    (tmp_path / "pods.yaml").write_text(TWO_PODS)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"apiVersion: reasoner/v1\nkind: ComplianceSpec\nrequirements:\n- id: r\n  {body}\n")
+    r = run("prove", "-o", "json", "--spec", str(spec), str(tmp_path / "pods.yaml"))
+    assert r.exit_code == 1, r.output
+    w = json.loads(r.stdout)["results"][0]["witness"]
+    assert (w["protocol"], w["port"]) == (protocol, None)
+    assert run("can", w["src"], w["dst"], "--protocol", w["protocol"], "-f", str(tmp_path)).exit_code == 0

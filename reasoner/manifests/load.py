@@ -258,17 +258,20 @@ def parse_text(text: str, file: str) -> list[Document]:
             if errors:
                 raise ManifestErrors(errors) from None
             return docs
-        errors.append(_located(exc, file, 0))
+        error = _located(exc, file, 0, text)
+        errors.append(error)
         # Read on from the first `---` at or after the line of the error, each document by itself.
         starts = _document_starts(text)
-        first = bisect_left([line for _, line in starts], max(1, (errors[-1].location.line or 0) - 1))
+        first = bisect_left([line for _, line in starts], max(1, (error.location.line or 0) - 1))
         ends = [at for at, _ in starts[1:]] + [len(text)]
         for (at, base), end in list(zip(starts, ends))[first:]:
             try:
                 for data, lines in _stream(text[at:end], file, base):
                     docs.extend(_expand(Document(file, data, lines), errors))
             except (ManifestError, yaml.YAMLError) as later:
-                errors.append(_located(later, file, base))
+                again = _located(later, file, base, text[at:end])
+                if str(again) != str(error):  # the document that starts on the line of the error
+                    errors.append(again)
     if errors:
         raise ManifestErrors(errors)
     return docs
@@ -278,10 +281,21 @@ def _too_deep(exc: yaml.YAMLError) -> bool:
     return getattr(exc, "problem", None) == "exceeded maximum nesting depth"  # libyaml's limit, deeper than ours
 
 
-def _located(exc: ManifestError | yaml.YAMLError, file: str, base: int) -> ManifestError:
-    """A parser's error as a `ManifestError` at its line (`base`: the line its text starts at, 0-based)."""
+# libyaml places a reader error at a byte of the text encoded in UTF-8, PyYAML's own reader at a character.
+_BYTE_POSITIONS = issubclass(_Loader, getattr(yaml, "CSafeLoader", ()))
+
+
+def _located(exc: ManifestError | yaml.YAMLError, file: str, base: int, text: str) -> ManifestError:
+    """A parser's error in `text` as a `ManifestError` at its line (`base`: the line `text` starts at, 0-based)."""
     if isinstance(exc, ManifestError):
         return exc
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow: its position, no mark
+        if _BYTE_POSITIONS:
+            newlines = text.encode("utf-8", "surrogatepass")[:exc.position].count(b"\n")
+        else:
+            newlines = text.count("\n", 0, exc.position)
+        reason = str(exc).partition("\n")[0]  # without the position that follows
+        return ManifestError(Location(file, base + newlines + 1), f"malformed YAML: {reason}")
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     at = Location(file, base + mark.line + 1 if mark is not None else None)
     if _too_deep(exc):

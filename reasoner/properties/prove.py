@@ -169,11 +169,13 @@ class Prover:
             return "sat", s.model()
         return "unknown", s.reason_unknown()  # type: ignore[return-value]
 
-    def witness(self, flow: Flow, a: list[str], b: list[str], expect_allowed: bool) -> tuple[dict, Verdict]:
-        """Name the flow (a: candidate sources, b: candidate destinations, distinct) and replay it in Datalog."""
+    def witness(self, flow: Flow, a: list[str], b: list[str], expect_allowed: bool,
+                ports: tuple[PortRange, ...] | None) -> tuple[dict, Verdict]:
+        """Name the flow (a: candidate sources, b: candidate destinations, distinct; `ports`: the requirement's)
+        and replay it in Datalog."""
         src_name, dst_name = next((x, y) for x in a for y in b if x != y)
         port = flow.port
-        proto = flow.protocol if flow.protocol != "OTHER" else other_protocol_number(self.an)
+        proto = flow.protocol if flow.protocol != "OTHER" else self._unlisted(ports)
         icmp = proto in ("ICMP", "ICMPv6")
         v = can(self.an, src_name, dst_name, proto, None if icmp or proto not in ("TCP", "UDP", "SCTP") else port,
                 port // 256 if icmp and port != 65535 else None, port % 256 if icmp and port != 65535 else None)
@@ -182,6 +184,11 @@ class Prover:
                                     f"{dst_name} {proto}/{port}, the Datalog verdict says the opposite")
         shown_port = port if proto in ("TCP", "UDP", "SCTP") else None
         return {"src": src_name, "dst": dst_name, "protocol": proto, "port": shown_port}, v
+
+    def _unlisted(self, ports: tuple[PortRange, ...] | None) -> str:
+        """A protocol of OTHER (those no rule names) that `ports` admits: one the requirement names, else any."""
+        named = [pr.protocol for pr in ports or () if pr.protocol not in self.an.facts.protocols]
+        return named[0] if named else other_protocol_number(self.an)
 
     def unmatched(self, req: Requirement, scope: str) -> list[str]:
         """A warning for each peer of `req` that denotes nothing. In any-workload scope the representatives of
@@ -237,7 +244,7 @@ class Prover:
         if status == "unknown":
             return Result(req, "unknown", scope, message=f"solver gave up: {model}")
         flow = enc.decode(model)
-        w, v = self.witness(flow, src_names(flow.src), dst_names(flow.dst), expect)
+        w, v = self.witness(flow, src_names(flow.src), dst_names(flow.dst), expect, req.ports)
         return Result(req, "violated", scope, w, v, f"{what}: {w['src']} -> {w['dst']} {w['protocol']}"
                       + (f"/{w['port']}" if w["port"] is not None else ""))
 
@@ -258,9 +265,9 @@ class Prover:
                 if status == "sat":
                     flow = enc.decode(model)
                     if d == "ingress":
-                        w, v = self.witness(flow, self.members.names(Peer(), flow.src), [name], True)
+                        w, v = self.witness(flow, self.members.names(Peer(), flow.src), [name], True, req.ports)
                     else:
-                        w, v = self.witness(flow, [name], self.members.names(Peer(), flow.dst), True)
+                        w, v = self.witness(flow, [name], self.members.names(Peer(), flow.dst), True, req.ports)
                     return Result(req, "violated", scope, w, v, msg + f"; it accepts {w['src']} -> {w['dst']} "
                                   f"{w['protocol']}" + (f"/{w['port']}" if w["port"] is not None else ""),
                                   {"endpoint": name, "direction": d})

@@ -228,6 +228,8 @@ def load_spec(path: str | Path) -> Spec:
 def _requirement(f: Fields, at, seen: set[str]) -> Requirement:
     f.get(at, dict, required=True)
     rid = f.get(at + ("id",), str, required=True)
+    if not rid:
+        raise f.fail(at + ("id",), "expected a requirement id, got an empty string")
     if rid in seen:
         raise f.fail(at + ("id",), f"duplicate requirement id {rid!r}")
     seen.add(rid)

@@ -1,6 +1,7 @@
 """`policy.networking.k8s.io/v1alpha1` AdminNetworkPolicy and BaselineAdminNetworkPolicy, validated as the
 CRD does where it matters for meaning: priority 0-1000, the BANP is named `default`, one subject, one field
-per peer and per port, actions, port ranges with start < end."""
+per peer and per port, actions, port ranges with start < end, at most 100 rules per direction, 1-100 peers and
+ports (when given) per rule, rule names of at most 100 characters, 1-25 networks per peer."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from reasoner.sources.k8s_core import name_and_namespace
 from reasoner.sources.k8s_networkpolicy import parse_label_selector
 
 PEERS = ("namespaces", "pods", "nodes", "networks", "domainNames")
+MAX_ITEMS = 100  # the CRD's limit on rules per direction, peers and ports per rule, and a rule name's length
+MAX_NETWORKS = 25  # CIDRs in a `networks` peer
 
 
 def _one_of(f: Fields, at: FieldPath, keys: tuple[str, ...], what: str) -> str:
@@ -54,9 +57,15 @@ def _port(f: Fields, at: FieldPath) -> tuple[PortSpec, ...]:
 def _rules(f: Fields, direction: Direction, banp: bool) -> tuple[AdminRule, ...]:
     key, peers_key = ("ingress", "from") if direction is Direction.INGRESS else ("egress", "to")
     out = []
-    for i, _ in enumerate(f.get(("spec", key), list, [])):
+    items = f.get(("spec", key), list, [])
+    if len(items) > MAX_ITEMS:
+        raise f.fail(("spec", key), f"has {len(items)} rules; at most {MAX_ITEMS} are allowed")
+    for i, _ in enumerate(items):
         at = ("spec", key, i)
         f.get(at, dict, required=True)
+        rule_name = f.get(at + ("name",), str)
+        if rule_name is not None and len(rule_name) > MAX_ITEMS:
+            raise f.fail(at + ("name",), f"a rule name is at most {MAX_ITEMS} characters (has {len(rule_name)})")
         action_text = f.get(at + ("action",), str, required=True)
         allowed = ("Allow", "Deny") if banp else ("Allow", "Deny", "Pass")
         if action_text not in allowed:
@@ -64,10 +73,10 @@ def _rules(f: Fields, direction: Direction, banp: bool) -> tuple[AdminRule, ...]
         action = Action(action_text)
         peers: list = []
         unknown: str | None = None  # the first peer field not evaluated
-        items = f.get(at + (peers_key,), list, required=True)
-        if not items:
-            raise f.fail(at + (peers_key,), "needs at least one peer")
-        for j, _ in enumerate(items):
+        peer_items = f.get(at + (peers_key,), list, required=True)
+        if not 1 <= len(peer_items) <= MAX_ITEMS:
+            raise f.fail(at + (peers_key,), f"needs 1 to {MAX_ITEMS} peers (has {len(peer_items)})")
+        for j, _ in enumerate(peer_items):
             pat = at + (peers_key, j)
             kind = _one_of(f, pat, PEERS, "a peer")
             if kind == "namespaces":
@@ -76,20 +85,25 @@ def _rules(f: Fields, direction: Direction, banp: bool) -> tuple[AdminRule, ...]
                 ns_sel, pod_sel = _pods(f, pat + (kind,))
                 peers.append(PodPeer(ns_sel, pod_sel))
             elif kind == "networks" and direction is Direction.EGRESS:
-                f.get(pat + (kind,), list, required=True)
-                for k, text in enumerate(f.cidr_list(pat + (kind,))):
+                networks = f.get(pat + (kind,), list, required=True)
+                if not 1 <= len(networks) <= MAX_NETWORKS:
+                    raise f.fail(pat + (kind,), f"needs 1 to {MAX_NETWORKS} CIDRs (has {len(networks)})")
+                for k, text in enumerate(networks):
                     try:
                         peers.append(IPBlockPeer(Cidr.parse(str(text)), ()))
                     except ValueError:
                         raise f.fail(pat + (kind, k), f"{text!r} is not a CIDR") from None
             else:  # nodes, domainNames, or a peer of the wrong direction: not modeled, fail closed (§6.2)
                 unknown = unknown or kind
-        ports = tuple(p for j in range(len(f.get(at + ("ports",), list, []))) for p in _port(f, at + ("ports", j))) or None
+        port_items = f.get(at + ("ports",), list)
+        if port_items is not None and not 1 <= len(port_items) <= MAX_ITEMS:
+            raise f.fail(at + ("ports",), f"needs 1 to {MAX_ITEMS} ports when given (has {len(port_items)})")
+        ports = tuple(p for j in range(len(port_items or ())) for p in _port(f, at + ("ports", j))) or None
         written = action
         nothing = unknown is not None and action is Action.ALLOW
         if unknown and not nothing:  # Deny/Pass fail closed: "deny all", every flow (SEMANTICS §6.2, §4.7)
             peers, ports, action = None, None, Action.DENY
-        out.append(AdminRule(direction, i, f.get(at + ("name",), str), action,
+        out.append(AdminRule(direction, i, rule_name, action,
                              tuple(peers) if peers is not None else None, ports, nothing,
                              Origin(f.doc.file, f.doc.line(at)), unknown, written))
     return tuple(out)

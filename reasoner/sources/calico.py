@@ -44,14 +44,19 @@ PORT_RANGE = re.compile(r"([0-9]+):([0-9]+)")
 PORTED = {"TCP", "UDP", "SCTP", "6", "17", "132"}
 
 
-def selector(f: Fields, path: FieldPath, default: str | None = None) -> CalicoSelector | None:
+def selector(f: Fields, path: FieldPath, default: str | None = None,
+             global_ok: bool = False) -> CalicoSelector | None:
+    """The selector at `path`; `global()` is valid only in a rule's namespaceSelector (`global_ok`, SEMANTICS §3.7)."""
     text = f.get(path, str, default)
     if text is None:
         return None
     try:
-        return parse_selector(text)
+        parsed = parse_selector(text)
     except SelectorSyntaxError as exc:
         raise f.fail(path, f"bad selector {show(text, 80)}: column {exc.column}: {exc.message}") from None
+    if parsed.has_global and not global_ok:
+        raise f.fail(path, f"bad selector {show(text, 80)}: global() is only valid in a rule's namespaceSelector")
+    return parsed
 
 
 def protocol(f: Fields, path: FieldPath) -> str | None:
@@ -141,12 +146,12 @@ def entity(f: Fields, path: FieldPath, rule_protocol: str | None, policy_ns: str
             if not isinstance(n, str):
                 raise f.fail(at + ("names", i), "expected a service account name")
         sa = ServiceAccountMatch(tuple(names), selector(f, at + ("selector",)))
-    nsel = selector(f, path + ("namespaceSelector",))
+    nsel = selector(f, path + ("namespaceSelector",), global_ok=True)
     if nsel is not None and nsel.has_global and nsel.canonical != "global()":
         raise f.fail(path + ("namespaceSelector",), "a namespaceSelector that combines global() with other terms "
                                                     "is not supported yet (use global() alone)")
     rule = EntityRule(cidrs(f, path + ("nets",)), cidrs(f, path + ("notNets",)), selector(f, path + ("selector",)),
-                      selector(f, path + ("notSelector",)), selector(f, path + ("namespaceSelector",)), sa,
+                      selector(f, path + ("notSelector",)), nsel, sa,
                       ports(f, path + ("ports",)), ports(f, path + ("notPorts",)), service)
     for key, items in (("ports", rule.ports), ("notPorts", rule.not_ports)):
         if any(p.name is None for p in items) and (rule_protocol is None or rule_protocol not in PORTED):

@@ -73,16 +73,18 @@ class Fields:
         return Invalid()
 
     def raw(self, path: FieldPath) -> Any:
+        """The value at `path`, or `_MISSING` when it or a field holding it is absent or null; a field holding
+        it of the wrong type (`spec: -1`) is a located error, never read as absent."""
         node: Any = self.doc.data
-        for part in path:
-            if isinstance(part, int):
-                if not isinstance(node, list) or part >= len(node):
-                    return _MISSING
-                node = node[part]
-            else:
-                if not isinstance(node, dict) or part not in node:
-                    return _MISSING
-                node = node[part]
+        for depth, part in enumerate(path):
+            if node is None:
+                return _MISSING
+            kind = list if isinstance(part, int) else dict
+            if not isinstance(node, kind):
+                raise self.fail(path[:depth], f"expected {TYPE_WORDS[kind]}, got {show(node)}")
+            if (part >= len(node)) if kind is list else (part not in node):
+                return _MISSING
+            node = node[part]
         return node
 
     def has(self, path: FieldPath) -> bool:
@@ -243,7 +245,7 @@ def directions(f: Fields, path: FieldPath) -> set:
     known = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
     out = set()
     for i, t in enumerate(f.get(path, list, [])):
-        if t not in known:
-            raise f.fail(path + (i,), f"unknown policy type {t!r} (want Ingress or Egress)")
+        if not isinstance(t, str) or t not in known:
+            raise f.fail(path + (i,), f"unknown policy type {show(t)} (want Ingress or Egress)")
         out.add(known[t])
     return out

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from reasoner.manifests.load import FieldPath
 from reasoner.model.cluster import ContainerPort, Endpoint, Namespace, Service, ServiceAccount, ServicePort
 from reasoner.model.origin import Origin
-from reasoner.sources.fields import Fields
+from reasoner.model.cidr import Cidr
+from reasoner.sources.fields import Fields, name_problem, show
 
 PORT_PROTOCOLS = ("TCP", "UDP", "SCTP")
 # kind -> path of the pod template inside the resource
@@ -84,8 +85,6 @@ def parse_pod(f: Fields) -> Endpoint | None:
     single = f.get(("status", "podIP"), str)
     if single and single not in ips:
         ips.insert(0, single)
-    from reasoner.model.cidr import Cidr
-
     for i, ip in enumerate(ips):
         try:
             Cidr.of_ip(ip)
@@ -146,15 +145,25 @@ def parse_service(f: Fields) -> Service:
         node_port = f.get(at + ("nodePort",), int)
         if node_port is not None and not 1 <= node_port <= 65535:
             raise f.fail(at + ("nodePort",), f"nodePort {node_port} is out of range")
-        ports.append(ServicePort(f.get(at + ("name",), str), protocol, port, target, node_port))
+        port_name = f.get(at + ("name",), str)
+        problem = port_name and name_problem(port_name, "label")
+        if problem:  # a Service port name is a DNS-1123 label, not an IANA service name
+            f.report(at + ("name",), f"invalid port name {show(port_name)}: {problem}")
+        ports.append(ServicePort(port_name, protocol, port, target, node_port))
     kind = f.get(("spec", "type"), str, "ClusterIP")
     if kind not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
         raise f.fail(("spec", "type"), f"unknown type {kind!r} (want ClusterIP, NodePort, LoadBalancer, ExternalName)")
     policy = f.get(("spec", "externalTrafficPolicy"), str, "Cluster")
     if policy not in ("Cluster", "Local"):
         raise f.fail(("spec", "externalTrafficPolicy"), f"unknown externalTrafficPolicy {policy!r} (want Cluster or Local)")
+    cluster_ip = f.get(("spec", "clusterIP"), str)
+    if cluster_ip not in (None, "", "None"):
+        try:
+            Cidr.of_ip(cluster_ip)
+        except ValueError:
+            raise f.fail(("spec", "clusterIP"), f"{show(cluster_ip)} is not an IP address, None or empty") from None
     return Service(ns, name, tuple(sorted(selector.items())) if selector is not None else None, tuple(ports),
-                   kind, f.get(("spec", "clusterIP"), str), Origin(f.doc.file, f.doc.line(("metadata",))), policy)
+                   kind, cluster_ip, Origin(f.doc.file, f.doc.line(("metadata",))), policy)
 
 
 def parse_service_account(f: Fields) -> ServiceAccount:
