@@ -11,7 +11,7 @@ manifests and runs the CLI in-process. Checked against `reference.allowed`:
 - one `can` per example: pod to pod, pod to `ip:10.0.0.200`, or `ip:10.0.0.201` to a pod.
 
 Deterministic by default (a fixed seed, no example database). For a longer bug hunt:
-`REASONER_DIFF_EXAMPLES=2000 REASONER_DIFF_RANDOM=1 pytest tests/test_differential.py`.
+`REASONER_DIFF_EXAMPLES=2000 REASONER_DIFF_RANDOM=1 pytest -m slow tests/test_differential.py`.
 """
 from __future__ import annotations
 

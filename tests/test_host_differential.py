@@ -12,7 +12,7 @@ ranges and nets), random profiles and failsafe configuration.
 Deterministic: seed 4, 60 examples, no database. The seed was picked because those examples tell the engine apart
 from each of four deliberately wrong variants of rules/hosts.dl (externalTrafficPolicy Local read as Cluster,
 untracked policy on wildcard host endpoints, outbound failsafe ports used inbound, applyOnForward policy ignored on
-forwarded node port traffic). Longer hunts: `REASONER_HOST_EXAMPLES=300 REASONER_HOST_SEED=N`.
+forwarded node port traffic). Longer hunts: `REASONER_HOST_EXAMPLES=300 REASONER_HOST_SEED=N pytest -m slow tests/test_host_differential.py`.
 """
 from __future__ import annotations
 
