@@ -271,7 +271,8 @@ def check_endpoints(cluster: Cluster, src: str, dst: str) -> None:
 
 @dataclass
 class WorkloadVerdict:
-    """A question about a workload: the answer for each of its pods. Allowed when every pod's answer is."""
+    """A question about a workload: the answer for each of its pods. Allowed when every pod's answer is, and, for a
+    question about any port, when some traffic is allowed to (or from) every pod alike."""
 
     src: str
     dst: str
@@ -280,7 +281,8 @@ class WorkloadVerdict:
 
     @property
     def allowed(self) -> bool:
-        return all(v.allowed for v in self.answers)
+        common = self.common_traffic
+        return all(v.allowed for v in self.answers) and (common is None or bool(common))
 
     @property
     def common_traffic(self) -> dict[str, object] | None:
@@ -360,8 +362,9 @@ def workload_text(v: WorkloadVerdict) -> str:
     elif common is not None:
         summary = render.allowed_summary(common, first.protocols)
         what = f"{summary}: " if alike else f"what every {v.per} allows: {summary if common else 'nothing'}; "
+    counted = "allow some traffic" if common is not None and not alike else "allowed"  # each on its own
     lines = [f"{'ALLOWED' if v.allowed else 'DENIED'}  {v.src} -> {v.dst}  {what}"
-             f"{sum(a.allowed for a in answers)} of {len(answers)} {v.per}{'s' if len(answers) != 1 else ''} allowed"]
+             f"{sum(a.allowed for a in answers)} of {len(answers)} {v.per}{'s' if len(answers) != 1 else ''} {counted}"]
     if len(answers) > 1 and alike:
         lines.append(f"  note: every {v.per} gets the same answer; the first one's:")
         answers = answers[:1]

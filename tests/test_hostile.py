@@ -443,7 +443,7 @@ def spec_cases() -> list[Case]:
         ("bad-port", SPEC_HEAD + "- id: a\n  deny: {ports: [\"TCP/70000\"]}\n", True),
         ("bad-port-range", SPEC_HEAD + "- id: a\n  deny: {ports: [\"TCP/90-80\"]}\n", True),
         ("bad-proto", SPEC_HEAD + "- id: a\n  deny: {ports: [\"TCPX/80\"]}\n", True),
-        ("port-int", SPEC_HEAD + "- id: a\n  deny: {ports: [80]}\n", False),
+        ("port-int", SPEC_HEAD + "- id: a\n  deny: {ports: [80]}\n", True),  # TCP/80 or protocol 80? refused
         ("port-unicode", SPEC_HEAD + "- id: a\n  deny: {ports: [\"TCP/\u0668\u0660\"]}\n", True),
         ("proto-300", SPEC_HEAD + "- id: a\n  deny: {ports: [\"300\"]}\n", True),
         ("selector-typo", SPEC_HEAD + "- id: a\n  deny: {from: {selector: \"app = 'web'\"}}\n", True),

@@ -504,6 +504,27 @@ def test_tool_files_and_mappings_without_object_fields_are_still_skipped(tmp_pat
     assert "warning: skipped 3 files that hold no Kubernetes object" in result.stderr
 
 
+def test_files_without_kind_that_are_no_objects_are_skipped(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "devfile.yaml").write_text("schemaVersion: 2.2.0\nmetadata: {name: my-app}\n")
+    (tmp_path / "prod-values.yaml").write_text("metadata: {team: shop}\nspec: {replicas: 2}\n")
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "default-values.yaml").write_text("apiVersion: v1\nspec: {replicas: 1}\n")
+    (tmp_path / "other.yaml").write_text("apiVersion: example.com/v1\nmetadata: {name: x}\n")
+    result = run("connectivity", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "warning: skipped 4 files that hold no Kubernetes object" in result.stderr
+
+
+@pytest.mark.parametrize("text", [DENY_ALL.replace("kind:", "Kind:"), DENY_ALL.replace("kind:", "kidn:"),
+                                  "apiVersion: networking.k8s.io/v1\nmetadata: {name: deny-all, namespace: shop}\n",
+                                  "apiVersion: v1\nmetadata: {name: deny-all, namespace: shop}\n",
+                                  "knid: NetworkPolicy\nmetadata: {name: deny-all, namespace: shop}\n"])
+def test_a_document_meant_as_an_object_without_kind_is_an_error(text):
+    assert errors_of(text) == ["<stdin>:1: resource shop/deny-all: has no `kind` (a Kubernetes object needs "
+                               "apiVersion and kind)"]
+
+
 def test_items_of_a_list_that_are_not_mappings_are_errors():
     text = "apiVersion: v1\nkind: PodList\nitems:\n- 3\n-\n- x\n"
     assert errors_of(text) == [f"<stdin>:{line}: PodList default/<unnamed>: items[{i}]: expected a resource "
@@ -559,8 +580,45 @@ def test_symbolic_links_are_followed_and_cycles_skipped(tmp_path):
     (tmp_path / "real" / "up").symlink_to("../top")
     result = run("can", "shop/client", "shop/web", "--port", "80", "-f", str(tmp_path / "top"))
     assert result.exit_code == 1, result.output  # the deny-all behind the link is read
-    assert (f"warning: {tmp_path / 'top' / 'policies' / 'up'}: a link to a directory already read "
-            f"({tmp_path / 'top'}); skipped") in result.stderr
+    assert (f"warning: {tmp_path / 'top' / 'policies' / 'up'}: skipped, the same directory as {tmp_path / 'top'} "
+            "(read there)") in result.stderr
+
+
+@pytest.mark.parametrize("order", [("current", "releases"), ("releases", "current")])
+def test_a_link_to_a_directory_and_the_directory_are_read_once_and_named_right(tmp_path, monkeypatch, order):
+    (tmp_path / "releases" / "v5").mkdir(parents=True)
+    (tmp_path / "releases" / "v5" / "deny.yaml").write_text(DENY_ALL)
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "current").symlink_to("releases/v5")
+    scandir = os.scandir
+
+    def ordered(path):  # the walk meets `order[0]` first
+        entries = list(scandir(path))
+        return sorted(entries, key=lambda e: order.index(e.name) if e.name in order else -1)
+    monkeypatch.setattr(load.os, "scandir", ordered)
+    docs, errors, notes = load.read_paths([tmp_path])
+    assert not errors and [d.file for d in docs].count(str(tmp_path / order[0] / "deny.yaml"
+                                                             if order[0] == "current" else
+                                                             tmp_path / "releases" / "v5" / "deny.yaml")) == 1
+    assert len(docs) == len(load.parse_text(PODS, "x")) + 1
+    first = tmp_path / "current" if order[0] == "current" else tmp_path / "releases" / "v5"
+    second = tmp_path / "releases" / "v5" if order[0] == "current" else tmp_path / "current"
+    assert notes == [f"{second}: skipped, the same directory as {first} (read there)"]
+
+
+def test_a_walk_is_bounded_by_a_number_of_entries(tmp_path, monkeypatch):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "big").mkdir()
+    for i in range(5):
+        (tmp_path / "big" / f"f{i}.txt").write_text("")
+    monkeypatch.setattr(load, "MAX_WALK_ENTRIES", 5)
+    result = run("connectivity", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {tmp_path}: more than 5 entries under {tmp_path} (a link to a large tree? "
+                             "use --exclude)\n")
+    assert run("connectivity", str(tmp_path), "--exclude", "f[0-2].txt").exit_code == 2  # entries are still visited
+    monkeypatch.setattr(load, "MAX_WALK_ENTRIES", 7)
+    assert run("connectivity", str(tmp_path)).exit_code == 0
 
 
 def test_a_dangling_link_is_an_error_or_a_counted_warning(tmp_path):
@@ -572,6 +630,19 @@ def test_a_dangling_link_is_an_error_or_a_counted_warning(tmp_path):
     result = run("connectivity", str(tmp_path), "--skip-invalid")
     assert result.exit_code == 0
     assert f"skipped 1 invalid file (--skip-invalid): {tmp_path / 'policies'}" in result.stderr
+
+
+def test_a_dangling_link_that_would_not_be_read_is_no_error(tmp_path):
+    (tmp_path / "pods.yaml").write_text(PODS)
+    (tmp_path / "sl").mkdir()
+    (tmp_path / "sl" / "README.md").symlink_to("/nonexistent/README.md")
+    (tmp_path / "sl" / "gone.yaml").symlink_to("/nonexistent/gone.yaml")
+    result = run("connectivity", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {tmp_path / 'sl' / 'gone.yaml'}: a symbolic link to /nonexistent/gone.yaml, "
+                             "which does not exist\n")
+    result = run("connectivity", str(tmp_path), "--exclude", "gone.yaml")
+    assert result.exit_code == 0 and result.stderr == "", result.output
 
 
 def test_a_git_path_all_excluded_says_so(repo, monkeypatch):

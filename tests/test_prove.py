@@ -101,6 +101,7 @@ def test_builtin_checks_on_a_calico_scenario():
     ("- id: a\n  deny: {from: {selector: \"app ==\"}}\n", 5, "bad selector"),
     ("- id: a\n  deny: {ports: ['TCP/99999']}\n", 5, "ports are 1-65535"),
     ("- id: a\n  deny: {ports: ['HTTP/80']}\n", 5, "unknown protocol"),
+    ("- id: a\n  deny: {ports: [22]}\n", 5, "22 alone is ambiguous: write TCP/22"),
     ("- id: a\n  deny: {from: {label: x}}\n", 5, "unknown peer field"),
     ("- id: ''\n  deny: {from: {namespace: boutique}}\n", 4, "requirements[0].id: expected a requirement id, got an empty string"),
     ("- id: a\n  deny: {}\n- id: a\n  allow: {}\n", 6, "requirements[1].id: duplicate requirement id 'a'"),
@@ -170,7 +171,7 @@ TWO_PODS = "".join(f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {n}, name
 
 @pytest.mark.parametrize("body,protocol", [
     ("deny: {from: {pods: [shop/a]}, to: {pods: [shop/b]}, ports: ['47']}", "47"),
-    ("deny: {from: {pods: [shop/a]}, to: {pods: [shop/b]}, ports: [80]}", "80"),  # a number alone: a protocol
+    ("deny: {from: {pods: [shop/a]}, to: {pods: [shop/b]}, ports: ['80']}", "80"),  # a quoted number: a protocol
     ("deny: {from: {pods: [shop/a]}, to: {pods: [shop/b]}, ports: ['UDPLite', '99']}", "UDPLite"),
     ("isolated: {selector: all(), directions: [ingress], ports: ['47']}", "47"),
 ])

@@ -65,7 +65,7 @@ def test_the_first_line_says_what_every_pod_allows_when_the_pods_differ(tmp_path
     r = run("can", "x/a", "kube-system/coredns", "-f", path)
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines()[0] == ("ALLOWED  x/a -> kube-system/coredns[Deployment]  what every pod allows: "
-                                        "TCP/53 only; 2 of 2 pods allowed")
+                                        "TCP/53 only; 2 of 2 pods allow some traffic")
     data = json.loads(run("can", "x/a", "kube-system/coredns", "-f", path, "-o", "json").stdout)
     assert data["allowed_traffic"] == [{"protocol": "TCP", "ports": [[53, 53]]}]
     assert [p["allowed_traffic"] for p in data["pods"]] == [
@@ -94,14 +94,15 @@ def test_pods_that_allow_nothing_in_common_say_so(tmp_path):
     udp = ingress("dns-udp", "{extra: udp}", 53, "UDP")
     path = write(tmp_path / "both", *dns_pods("tcp", "udp"), ingress("dns-tcp", "{extra: tcp}", 53, "TCP"), udp)
     r = run("can", "x/a", "kube-system/coredns", "-f", path)  # TCP/53 to one pod, UDP/53 to the other
-    assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines()[0] == ("ALLOWED  x/a -> kube-system/coredns[Deployment]  what every pod allows: "
-                                        "nothing; 2 of 2 pods allowed")
+    assert r.exit_code == 1, r.output  # no flow reaches every pod: a gate must not read this as allowed
+    assert r.stdout.splitlines()[0] == ("DENIED  x/a -> kube-system/coredns[Deployment]  what every pod allows: "
+                                        "nothing; 2 of 2 pods allow some traffic")
+    assert json.loads(run("can", "x/a", "kube-system/coredns", "-f", path, "-o", "json").stdout)["allowed"] is False
     path = write(tmp_path / "one", *dns_pods("none", "udp"), DENY_ALL_INGRESS, udp)
     r = run("can", "x/a", "kube-system/coredns", "-f", path)  # nothing to one pod, UDP/53 to the other
     assert r.exit_code == 1, r.output
     assert r.stdout.splitlines()[0] == ("DENIED  x/a -> kube-system/coredns[Deployment]  what every pod allows: "
-                                        "nothing; 1 of 2 pods allowed")
+                                        "nothing; 1 of 2 pods allow some traffic")
     data = json.loads(run("can", "x/a", "kube-system/coredns", "-f", path, "-o", "json").stdout)
     assert data["allowed_traffic"] == []
 

@@ -22,6 +22,7 @@ import stat
 import sys
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterable
@@ -230,6 +231,7 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 MAX_ERRORS = 20  # errors reported per file; the rest are counted
+MAX_WALK_ENTRIES = 100_000  # directory entries visited under one input (links are followed)
 
 
 def parse_text(text: str, file: str) -> list[Document]:
@@ -414,7 +416,7 @@ class ReadOptions:
 # API groups whose objects configure tools rather than the cluster (kustomization.yaml)
 TOOL_GROUPS = frozenset({"kustomize.config.k8s.io"})
 # Files of tools that hold no Kubernetes object, though they may have `apiVersion` (Chart.yaml) or `metadata`
-TOOL_FILES = ("Chart.yaml", "values*.yaml", "values*.yml", "kustomization.yaml", "kustomization.yml")
+TOOL_FILES = ("Chart.yaml", "*values*.yaml", "*values*.yml", "kustomization.yaml", "kustomization.yml")
 _TEMPLATE = re.compile(r"\{\{.*\}\}")
 
 
@@ -425,8 +427,9 @@ def is_object(data: Any) -> bool:
 
 
 def _kindless(doc: Document) -> ManifestError | None:
-    """The error of a mapping that looks like a Kubernetes object (it has apiVersion, metadata or spec) but has
-    no kind, such as a misspelt `knid:` that would otherwise leave a policy out unseen."""
+    """The error of a mapping without kind that is meant as a Kubernetes object: it has a key close to `kind`
+    (a misspelt `knid:` that would otherwise leave a policy out unseen) or the apiVersion of a group this tool
+    reads. Other mappings without kind (devfiles, Helm values) are no error."""
     data = doc.data
     if not isinstance(data, dict) or isinstance(data.get("kind"), str):
         return None
@@ -434,9 +437,19 @@ def _kindless(doc: Document) -> ManifestError | None:
         from reasoner.sources.fields import show
 
         return doc.error(("kind",), f"expected a string, got {show(data['kind'])}")
-    if any(key in data for key in ("apiVersion", "metadata", "spec")):
+    from reasoner.sources.registry import VERSIONS
+
+    api = data.get("apiVersion")
+    group, _, version = api.rpartition("/") if isinstance(api, str) else ("?", "", "")
+    near = [key for key in data if isinstance(key, str) and _near_kind(key)]
+    if near or group in VERSIONS and (group or version in VERSIONS[""]):
         return doc.error((), "has no `kind` (a Kubernetes object needs apiVersion and kind)")
     return None
+
+
+def _near_kind(key: str) -> bool:
+    """Whether `key` is likely a misspelling of `kind` (`Kind`, `knid`, `kidn`)."""
+    return SequenceMatcher(None, key.lower(), "kind").ratio() >= 0.75
 
 
 def read_paths(paths: Iterable[str | Path], stdin: Any = None,
@@ -453,8 +466,8 @@ def read_paths(paths: Iterable[str | Path], stdin: Any = None,
 
 def documents(texts: Iterable[tuple[str, str]], errors: list[ManifestError]) -> tuple[list[Document], list[str]]:
     """The documents of (file, text) pairs; a malformed file adds its errors to `errors` (an unrendered Helm
-    template, one; at most MAX_ERRORS and a count otherwise), and so does a mapping with apiVersion, metadata or
-    spec but no kind. Files that hold no Kubernetes object (Helm `values.yaml`, `Chart.yaml`,
+    template, one; at most MAX_ERRORS and a count otherwise), and so does a mapping without kind that is meant
+    as an object (see `_kindless`). Files that hold no Kubernetes object (Helm `values.yaml`, `Chart.yaml`,
     `kustomization.yaml`, ...) are skipped quietly: the notes say which."""
     docs: list[Document] = []
     empty: list[str] = []
@@ -572,12 +585,15 @@ class _Reading:
 
     def _walk(self, root: Path) -> list[Path]:
         """The manifest files under `root`, hidden and excluded ones left out. Symbolic links are followed; one
-        to a directory already read (a cycle) is skipped with a note, one to nothing is an error, as is a
-        directory that cannot be listed."""
+        to a directory already read (a cycle) is skipped with a note, one to nothing is an error if it would have
+        been read (its name is not excluded and ends in .yaml, .yml or .json, or has no suffix, as a directory's
+        may), as is a directory that cannot be listed. At most MAX_WALK_ENTRIES entries are visited: past them
+        (a link to a large tree), an error and nothing read."""
         files: list[Path] = []
         todo = [root]
         st = os.stat(root)
-        seen = {(st.st_dev, st.st_ino)}  # the directories read, to stop at a cycle of links
+        seen = {(st.st_dev, st.st_ino): root}  # the directories read, to stop at a cycle of links
+        visited = 0
         while todo:
             directory = todo.pop()
             try:
@@ -586,6 +602,11 @@ class _Reading:
                 self.errors.append(ManifestError(Location(str(directory)),
                                                  f"cannot read directory: {exc.strerror or exc}"))
                 continue
+            visited += len(entries)
+            if visited > MAX_WALK_ENTRIES:
+                self.errors.append(ManifestError(Location(str(root)), f"more than {MAX_WALK_ENTRIES} entries under "
+                                                 f"{root} (a link to a large tree? use --exclude)"))
+                return []
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
@@ -593,19 +614,21 @@ class _Reading:
                 try:
                     is_dir = entry.is_dir()
                     is_file = not is_dir and entry.is_file() and path.suffix.lower() in SUFFIXES
-                    if (is_dir or is_file) and excluded(path.relative_to(root).as_posix(), self.exclude):
+                    dangling = (not is_dir and not is_file and entry.is_symlink() and not os.path.exists(path)
+                                and path.suffix.lower() in SUFFIXES + ("",))
+                    if (is_dir or is_file or dangling) and excluded(path.relative_to(root).as_posix(), self.exclude):
                         self.excluded += 1
                     elif is_file:
                         files.append(path)
                     elif is_dir:
                         st = entry.stat()
                         if (st.st_dev, st.st_ino) in seen:
-                            self.notes.append(f"{path}: a link to a directory already read "
-                                              f"({os.path.realpath(path)}); skipped")
+                            self.notes.append(f"{path}: skipped, the same directory as "
+                                              f"{seen[st.st_dev, st.st_ino]} (read there)")
                         else:
-                            seen.add((st.st_dev, st.st_ino))
+                            seen[st.st_dev, st.st_ino] = path
                             todo.append(path)
-                    elif entry.is_symlink() and not os.path.exists(path):
+                    elif dangling:
                         self.errors.append(ManifestError(Location(entry.path), "a symbolic link to "
                                                          f"{os.readlink(path)}, which does not exist"))
                 except OSError as exc:

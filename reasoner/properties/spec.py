@@ -164,6 +164,9 @@ def parse_ports(f: Fields, path) -> tuple[PortRange, ...] | None:
         return None
     out = []
     for i, item in enumerate(f.get(path, list)):
+        if isinstance(item, int) and not isinstance(item, bool):  # `ports: [22]` reads like port 22 of TCP: say which
+            raise f.fail(path + (i,), f"{item} alone is ambiguous: write TCP/{item} (or UDP/{item}, SCTP/{item}) for a "
+                                      f"port, or '{item}' (quoted) for IP protocol {item}")
         m = PORT.match(str(item))
         if not m:
             raise f.fail(path + (i,), f"{item!r} is not a port (want e.g. TCP/5432, TCP/8000-8080, UDP, ICMP)")
