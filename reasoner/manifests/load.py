@@ -22,7 +22,6 @@ import stat
 import sys
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterable
@@ -262,9 +261,11 @@ def parse_text(text: str, file: str) -> list[Document]:
             return docs
         error = _located(exc, file, 0, text)
         errors.append(error)
-        # Read on from the first `---` at or after the line of the error, each document by itself.
+        # Read on from the first `---` at or after the line where the parser stopped, each document by itself.
+        stopped = getattr(exc, "problem_mark", None)
         starts = _document_starts(text)
-        first = bisect_left([line for _, line in starts], max(1, (error.location.line or 0) - 1))
+        first = bisect_left([line for _, line in starts],
+                            max(1, stopped.line if stopped is not None else (error.location.line or 0) - 1))
         ends = [at for at, _ in starts[1:]] + [len(text)]
         for (at, base), end in list(zip(starts, ends))[first:]:
             try:
@@ -287,6 +288,11 @@ def _too_deep(exc: yaml.YAMLError) -> bool:
 _BYTE_POSITIONS = issubclass(_Loader, getattr(yaml, "CSafeLoader", ()))
 
 
+# What the parser says past an unclosed flow collection or quote (libyaml's words, then PyYAML's)
+_UNCLOSED = re.compile(r"while (?:parsing a flow|scanning a quoted scalar).*: (?:did not find expected"
+                       r"|found unexpected (?:end of stream|document)|expected ',' or )")
+
+
 def _located(exc: ManifestError | yaml.YAMLError, file: str, base: int, text: str) -> ManifestError:
     """A parser's error in `text` as a `ManifestError` at its line (`base`: the line `text` starts at, 0-based)."""
     if isinstance(exc, ManifestError):
@@ -299,6 +305,10 @@ def _located(exc: ManifestError | yaml.YAMLError, file: str, base: int, text: st
         reason = str(exc).partition("\n")[0]  # without the position that follows
         return ManifestError(Location(file, base + newlines + 1), f"malformed YAML: {reason}")
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    opened = getattr(exc, "context_mark", None)
+    if (opened is not None and mark is not None and opened.line < mark.line
+            and _UNCLOSED.match(f"{exc.context}: {exc.problem}")):
+        mark = opened  # where the unclosed bracket or quote opens, not the `---` or end where the parser noticed
     at = Location(file, base + mark.line + 1 if mark is not None else None)
     if _too_deep(exc):
         return ManifestError(at, f"nested deeper than {MAX_DEPTH} levels")
@@ -448,8 +458,9 @@ def _kindless(doc: Document) -> ManifestError | None:
 
 
 def _near_kind(key: str) -> bool:
-    """Whether `key` is likely a misspelling of `kind` (`Kind`, `knid`, `kidn`)."""
-    return SequenceMatcher(None, key.lower(), "kind").ratio() >= 0.75
+    """Whether `key` is likely a misspelling of `kind`: its letters in another case or order (`Kind`, `knid`,
+    `kidn`). Words one letter away (`bind`, `find`, `link`) are ordinary keys of other files."""
+    return sorted(key.lower()) == sorted("kind")
 
 
 def read_paths(paths: Iterable[str | Path], stdin: Any = None,
