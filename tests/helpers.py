@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 import textwrap
+from pathlib import Path
+
+from click.testing import CliRunner
 
 from reasoner import api
 from reasoner.connectivity import connections
+from reasoner.cli import main
 from reasoner.explain import can
 
 BASE = """
@@ -60,3 +64,28 @@ def diff_rows(result_json: dict) -> set[tuple]:
                 if s != d:
                     out.add((s, d, c["protocol"], c["change"], json.dumps(c["ports"])))
     return out
+
+
+# A Calico policy on pods app=y in namespace a: Deny one protocol (put in for PROTO), then Allow everything.
+CALICO_DENY_PROTO = """
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  selector: app == 'y'
+  ingress:
+  - {action: Deny, protocol: PROTO}
+  - {action: Allow}
+"""
+
+
+def write_docs(directory: Path, *docs: str) -> str:
+    """The documents as one multi-document file in `directory` (made if needed); returns the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "all.yaml").write_text("\n---\n".join(textwrap.dedent(d) for d in docs))
+    return str(directory)
+
+
+def cli(*args: str):
+    """The command line, in process."""
+    return CliRunner().invoke(main, list(args))

@@ -5,36 +5,14 @@ closed or tie on priority; any-workload representatives that could really run si
 from __future__ import annotations
 
 import json
-import textwrap
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from reasoner import api
-from reasoner.cli import main
 
-from helpers import pod
-
-CALICO_DENY_136 = """
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: p, namespace: a}
-spec:
-  selector: app == 'y'
-  ingress:
-  - {action: Deny, protocol: PROTO}
-  - {action: Allow}
-"""
-
-
-def write(tmp_path: Path, *docs: str) -> str:
-    (tmp_path / "all.yaml").write_text("\n---\n".join(textwrap.dedent(d) for d in docs))
-    return str(tmp_path)
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
+from helpers import CALICO_DENY_PROTO, pod
+from helpers import cli as run
+from helpers import write_docs as write
 
 
 def two_pods() -> list[str]:
@@ -45,7 +23,7 @@ def two_pods() -> list[str]:
 
 @pytest.mark.parametrize("number, name", [("136", "UDPLite"), ("99", "99")])
 def test_map_keeps_a_protocol_a_rule_denies_by_number_out_of_all_traffic(tmp_path, number, name):
-    path = write(tmp_path, *two_pods(), CALICO_DENY_136.replace("PROTO", number))
+    path = write(tmp_path, *two_pods(), CALICO_DENY_PROTO.replace("PROTO", number))
     rows = {tuple(line.split()[:2]): line for line in run("connectivity", path).stdout.splitlines()[1:3]}
     assert rows[("a/x", "a/y")].endswith(f"all traffic except {name}")
     assert rows[("a/y", "a/x")].endswith("all traffic")

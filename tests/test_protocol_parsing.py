@@ -5,14 +5,14 @@ what a map row allows is said only with the protocols of its analysis: no render
 from __future__ import annotations
 
 import inspect
-import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import CALICO_DENY_PROTO as DENY
+from helpers import cli as run
 from helpers import pod
+from helpers import write_docs as write
 
-from reasoner.cli import main
 from reasoner.explain import Side, Verdict
 from reasoner.model.calico import parse_protocol
 from reasoner.report import can as can_report
@@ -20,25 +20,6 @@ from reasoner.report import connectivity as connectivity_report
 from reasoner.repl import _protocol
 
 PODS = [pod("a", "x", {"app": "x"}, "10.0.0.1"), pod("a", "y", {"app": "y"}, "10.0.0.2")]
-DENY = """
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: p, namespace: a}
-spec:
-  selector: app == 'y'
-  ingress:
-  - {action: Deny, protocol: PROTO}
-  - {action: Allow}
-"""
-
-
-def write(tmp_path: Path, *docs: str) -> str:
-    (tmp_path / "all.yaml").write_text("\n---\n".join(textwrap.dedent(d) for d in docs))
-    return str(tmp_path)
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 @pytest.mark.parametrize("text, want", [

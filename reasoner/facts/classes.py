@@ -116,8 +116,9 @@ def host_labels(cluster: Cluster, hep) -> tuple[tuple[str, str], ...]:
 
 def build_classes(cluster: Cluster) -> tuple[list[EndpointClass], Atoms]:
     every, tops = policy_cidrs(cluster)
-    if len(set(every)) > MAX_CIDRS:
-        raise ReasonerError(f"the policies and network sets name {len(set(every))} distinct CIDRs (ipBlock cidr and "
+    distinct = len(set(every))
+    if distinct > MAX_CIDRS:
+        raise ReasonerError(f"the policies and network sets name {distinct} distinct CIDRs (ipBlock cidr and "
                             f"except, Calico nets and notNets, network sets, failsafe nets); at most {MAX_CIDRS} "
                             "are supported")
     atoms = Atoms(every, tops)
