@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -10,7 +10,9 @@ from reasoner.engine.datalog import Engine
 from reasoner.errors import ManifestError, ManifestErrors
 from reasoner.facts.emit import FactBase, emit
 from reasoner.manifests.load import Document, ReadOptions, read_paths
+from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cluster import Cluster
+from reasoner.model.selector import LabelSelector
 from reasoner.sources.registry import build_cluster
 
 
@@ -70,8 +72,26 @@ class Analysis:
     cluster: Cluster
     facts: FactBase
     engine: Engine
+    selectors: tuple[LabelSelector | CalicoSelector, ...] = ()  # asked about besides the input's (analyse)
+    plans: dict = field(default_factory=dict, repr=False, compare=False)  # the bulk plans built (connectivity.py)
 
 
-def analyse(cluster: Cluster) -> Analysis:
-    facts = emit(cluster)
-    return Analysis(cluster, facts, Engine(facts.facts))
+def analyse(cluster: Cluster, selectors: Iterable[LabelSelector | CalicoSelector] = ()) -> Analysis:
+    """`cluster` as facts, in an engine. Endpoint classes are split by the pod labels that a selector of the input,
+    or one of `selectors` (over pods, Calico's view of them for a Calico selector), tests; give there every pod
+    selector that will be evaluated on the classes' labels (a compliance spec's)."""
+    selectors = tuple(selectors)
+    facts = emit(cluster, selectors)
+    return Analysis(cluster, facts, Engine(facts.facts), selectors)
+
+
+def distinguishing(an: Analysis, selectors: Iterable[LabelSelector | CalicoSelector]) -> Analysis:
+    """`an` when its endpoint classes already hold every label that `selectors` test, else its cluster analysed
+    again with them (see `analyse`)."""
+    from reasoner.facts.classes import tested_keys
+
+    selectors = tuple(selectors)
+    known = tested_keys(an.cluster, an.selectors)
+    if all(sel.keys() <= known for sel in selectors):
+        return an
+    return analyse(an.cluster, an.selectors + selectors)

@@ -257,41 +257,31 @@ def _side(an: Analysis, direction: str, subject: Target, peer: Target,
 
 
 def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | None, port: int | None) -> list[Step]:
-    """The chain of an ordered evaluation for one flow: tier by tier, the matching Log rules, then the first
-    Allow/Deny/Pass rule or the tier's default; the profile when every tier passed. Without a protocol, the
-    chain of the first region (ports) that the pair's rules single out, else of the rest."""
+    """The chain of an ordered evaluation for one flow (rules/tiers.dl): tier by tier, the matching Log rules, then
+    the first Allow/Deny/Pass rule or the tier's default; the profile when every tier passed. Without a protocol,
+    the chain of a TCP port that no matching rule singles out (the ports the pair's rules leave alike)."""
     e = an.engine
     fb = an.facts
     tier_names = {tid: name for name, tid in fb.tier_ids.items()}
     tier_rank = dict(e.ask("tier_rank", None, None))
     tiers = sorted((t for _c, _d, t in e.ask("tier_applies", c, direction, None)), key=lambda t: tier_rank[t])
-    region: int | None = None
-    if not e.holds("has_shit", c, direction, q):
-        q = -2  # the evaluation shared by every peer no peer-specific rule matches
-    units = e.ask("unit", c, direction, q, None)
-    g = units[0][3] if units else None
-    if proto is not None and g is not None:
-        hits = e.ask("flow_region", g, proto, port, None)
-        region = hits[0][3] if hits else -1
-    elif proto is None and g is not None:
-        region = -1
-        proto = "TCP"
+    if proto is None:
+        proto, port = "TCP", _unsingled_port(an, direction, c, q)
+    matched = e.ask("flow_match", c, direction, q, proto, port, None)
+    rank = {r: e.ask("rule_rank", r, None)[0][1] for *_f, r in matched}
     steps: list[Step] = []
     for t in tiers:
         name = tier_names[t]
-        first = e.ask("tier_first", g, proto, region, t, None) if region is not None else []
+        first = e.ask("first_rule", c, direction, q, proto, port, t, None)
         if first:
-            r = first[0][4]
-            first_rank = e.ask("rule_rank", r, None)[0][1]
-            for row in e.ask("cover", g, proto, region, None):  # the Log rules matched before it
-                log = row[3]
-                if (e.holds("rule_action", log, "Log") and e.holds("rule_tier", log, t)
-                        and e.ask("rule_rank", log, None)[0][1] < first_rank):
+            r = first[0][6]
+            for log in sorted((r2 for *_f, r2 in matched if rank[r2] < rank[r]), key=rank.__getitem__):
+                if e.holds("rule_action", log, "Log") and e.holds("rule_tier", log, t):
                     steps.append(Step(name, "Log", RuleRef(*fb.rule_ids[log]), "Log"))
             action = e.ask("rule_action", r, None)[0][1]
             ref = RuleRef(*fb.rule_ids[r])
-            note = "; ".join(x for x in (getattr(ref.rule, "fail_closed", ""),
-                                         _priority_tie(an, ref, action, g, proto, region, t)) if x)
+            tied = _priority_tie(an, ref, action, [r2 for *_f, r2 in matched if e.holds("rule_tier", r2, t)])
+            note = "; ".join(x for x in (getattr(ref.rule, "fail_closed", ""), tied) if x)
             steps.append(Step(name, action, ref, note))
         else:
             action = e.ask("tier_default", t, None)[0][1]
@@ -309,15 +299,33 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
     return steps
 
 
-def _priority_tie(an: Analysis, ref: RuleRef, action: str, g: int, proto: str, region: int, tier: int) -> str:
+def _unsingled_port(an: Analysis, direction: str, c: int, q: int) -> int:
+    """A TCP port that no rule of the end matching peer q admits without admitting every TCP port (the lowest
+    such; the lowest TCP port when every atom is singled out)."""
+    e = an.engine
+    hit = [r for *_x, r in e.ask("rule_hits", c, direction, q, None)]
+    dest = [d for *_x, d in e.ask("flow_dest", c, direction, q, None)]
+    singled = {a for r in hit for _r, _p, a in e.ask("rcov", r, "TCP", None)}
+    singled |= {a for r in hit for d in dest for *_x, a in e.ask("rcov_d", r, d, "TCP", None)}
+    atoms = sorted((lo, hi, a) for a, (p, lo, hi) in an.facts.port_atoms.items() if p == "TCP")
+    for lo, hi, a in atoms:
+        if a not in singled and hi >= 1:
+            return max(lo, 1)
+    return 1
+
+
+def _priority_tie(an: Analysis, ref: RuleRef, action: str, matched: list[int]) -> str:
     """When the deciding rule is an AdminNetworkPolicy's: the policies of the same priority whose first rule that
-    matches the flow has another action. Which of them goes first is not defined (SEMANTICS §6.4; Calico: by
-    name), so the flow's verdict depends on the implementation."""
+    matches the flow (`matched`: the flow's matching rules of the tier) has another action. Which of them goes
+    first is not defined (SEMANTICS §6.4; Calico: by name), so the flow's verdict depends on the implementation."""
     pol = ref.policy
     if not isinstance(pol, AdminPolicy) or pol.priority is None:
         return ""
     first: dict[str, tuple[int, str]] = {}  # other policy of the same priority -> (rank, action) of its first match
-    for _g, _p, _x, _t, rank, r in an.engine.ask("dcover", g, proto, region, tier, None, None):
+    for r in matched:
+        if not an.engine.holds("decisive", r):
+            continue
+        rank = an.engine.ask("rule_rank", r, None)[0][1]
         other, _rule = an.facts.rule_ids[r]
         if isinstance(other, AdminPolicy) and other is not pol and other.priority == pol.priority:
             if other.name not in first or rank < first[other.name][0]:

@@ -1,4 +1,6 @@
-"""`reasoner lint`: findings about rules and policies, each derived in Datalog (rules/lint.dl) and proved.
+"""`reasoner lint`: findings about rules and policies, each defined in Datalog (rules/lint.dl) and proved; the
+relations over every pair (shadowed, conflicting, redundant) are computed by the bulk plan (reasoner/lint_plan.py),
+which tests check against rules/lint.dl.
 
 Kinds, most severe first:
 - conflicting-rule (error): a shadowed rule whose action differs from what decides its flows; evidence: the
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 from reasoner import api
 from reasoner.explain import RuleRef, can
+from reasoner.lint_plan import LintPlan
 from reasoner.facts.schema import EVALUATIONS
 from reasoner.model.admin import ANP_TIER, BANP_TIER, AdminPolicy
 from reasoner.model.calico import Action, CalicoPolicy
@@ -82,6 +85,7 @@ class _Linter:
         self.fb = an.facts
         self.e = an.engine
         self.new_pods = new_pods  # any-workload representatives: they declare no container ports
+        self.plan = LintPlan.of(an)  # lint.dl's pair-level relations (reasoner/lint_plan.py)
 
     # ---- naming ----
     def rule(self, rid: int):
@@ -151,10 +155,10 @@ class _Linter:
 
     def conflicts(self, out: list[Finding]) -> set[int]:
         by_rule: dict[int, list[int]] = {}
-        for r, r2 in self.e.ask("conflicts", None, None):
+        for r, r2 in self.plan.conflicts:
             by_rule.setdefault(r, []).append(r2)
         by_tier: dict[int, list[int]] = {}
-        for r, t in self.e.ask("conflicts_default", None, None):
+        for r, t in self.plan.conflicts_default:
             by_tier.setdefault(r, []).append(t)
         for r in sorted(set(by_rule) | set(by_tier)):
             action = self.rule_action(r)
@@ -182,29 +186,31 @@ class _Linter:
 
     def conflict_witness(self, r: int, deciders: list[int]) -> dict | None:
         """A concrete flow that `r` matches and a decider decides, replayed through `can`."""
-        rows = [(g, p, x, r2) for _r, r2, g, p, x in self.e.ask("conflict_at", r, None, None, None, None)[:20]]
+        rows = [(where, r2) for r2 in deciders for where in self.plan.conflict_at.get((r, r2), [])]
         return self.witness_at(rows, lambda v, r2: self.decided_by_rule(v, r2))
 
     def default_witness(self, r: int, tiers: list[int]) -> dict | None:
-        rows = [(g, p, x, t) for _r, t, g, p, x in self.e.ask("conflict_default_at", r, None, None, None, None)[:20]]
+        rows = [(where, t) for t in tiers for where in self.plan.conflict_default_at.get((r, t), [])]
         return self.witness_at(rows, lambda v, t: self.ended_by_tier(v, t))
 
     def witness_at(self, rows, check) -> dict | None:
-        for g, p, x, by in rows:
-            port = self.region_port(g, p, x)
-            if port is None:
+        tried = 0
+        for where, by in rows:
+            port = self.region_port(where.p, where.ports)
+            if port is None or where.c >= len(self.fb.classes):  # (a forwarded packet's evaluation: no endpoint)
                 continue
-            for s, d, q, _g in self.e.ask("unit", None, None, None, g)[:20]:
-                for peer in ([q] if q != -2 else [c.id for c in self.fb.classes
-                                                 if not self.e.holds("has_shit", s, d, c.id)][:20]):
-                    subject = self.endpoint_name(s)
-                    other = self.endpoint_name(peer, subject)
-                    if subject is None or other is None:
-                        continue
-                    src, dst = (other, subject) if d == "ingress" else (subject, other)
-                    w = self.replay(src, dst, p, port, lambda v: check(v, by))
-                    if w is not None:
-                        return w
+            subject = self.endpoint_name(where.c)
+            for peer in self.plan.peers(where):
+                other = self.endpoint_name(peer, subject)
+                if subject is None or other is None:
+                    continue
+                src, dst = (other, subject) if EVALUATIONS[where.d] == "ingress" else (subject, other)
+                w = self.replay(src, dst, where.p, port, lambda v: check(v, by))
+                if w is not None:
+                    return w
+                tried += 1
+                if tried >= 40:
+                    return None
         return None
 
     def decided_by_rule(self, v, r2: int) -> bool:
@@ -216,16 +222,11 @@ class _Linter:
         return any(st.rule is None and st.tier == name and st.action == "Deny"
                    for side in (v.egress, v.ingress) for st in side.steps)
 
-    def region_port(self, g: int, p: str, x: int) -> int | None:
+    @staticmethod
+    def region_port(p: str, ports: tuple[tuple[int, int], ...]) -> int | None:
+        """A port of the region a flow can have (TCP, UDP and SCTP flows have no port 0)."""
         lo_min = 1 if p in ("TCP", "UDP", "SCTP") else 0
-        if x != -1:
-            atoms = self.e.ask("port_atom", p, x, None, None)
-            return max(atoms[0][2], lo_min) if atoms and atoms[0][3] >= lo_min else None
-        touched = {a for _g, _p, a in self.e.ask("touch", g, p, None)}
-        for _p, a, lo, hi in sorted(self.e.ask("port_atom", p, None, None, None), key=lambda t: t[2]):
-            if a not in touched and hi >= lo_min:
-                return max(lo, lo_min)
-        return None
+        return next((max(lo, lo_min) for lo, hi in ports if hi >= lo_min), None)
 
     def replay(self, src: str, dst: str, proto: str, port: int, check) -> dict | None:
         protocol = next((name for name, rep in self.fb.proto_rep.items() if rep == proto), proto)
@@ -243,28 +244,29 @@ class _Linter:
                 "allowed": v.allowed}
 
     def shadowed(self, out: list[Finding], skip: set[int]) -> None:
-        for (r,) in self.e.ask("shadowed", None):
+        for r in sorted(self.plan.shadowed):
             if r in skip:
                 continue
-            ev = [self.rule_evidence(r2, "decided first by") for _r, r2 in self.e.ask("shadowed_by", r, None)]
-            for _r, t in self.e.ask("shadowed_by_default", r, None):
-                ev.append(self.tier_evidence(t))
+            ev = [self.rule_evidence(r2, "decided first by") for r_, r2 in sorted(self.plan.shadowed_by) if r_ == r]
+            for r_, t in sorted(self.plan.shadowed_by_default):
+                if r_ == r:
+                    ev.append(self.tier_evidence(t))
             out.append(self.finding("shadowed-rule", "warning", r,
                                     f"this {self.rule_action(r)} rule never decides a flow: earlier rules, policies or "
                                     f"tiers always decide the flows it matches", ev))
 
     def redundant(self, out: list[Finding]) -> None:
-        for (r,) in self.e.ask("redundant_rule", None):
-            others = sorted({r2 for _r, r2 in self.e.ask("co_gives", r, None)})
+        for r in sorted(self.plan.redundant_rule):
+            others = sorted(self.plan.co_gives(r))
             out.append(self.finding("redundant-rule", "warning", r,
                                     "removing this rule changes no verdict: every flow it admits, other rules admit too",
                                     [self.rule_evidence(r2, "also admitted by") for r2 in others[:5]]))
-        for (pid,) in self.e.ask("redundant_policy", None):
+        for pid in sorted(self.plan.redundant_policy):
             pol = self.fb.policy_ids[pid]
             file, line = _origin(pol.origin)
             ev = []
             for _p, _d, r in self.e.ask("pol_rule", pid, None, None):
-                for _r, r2 in self.e.ask("co_gives", r, None)[:3]:
+                for r2 in sorted(self.plan.co_gives(r))[:3]:
                     ev.append(self.rule_evidence(r2, f"{self.rule_name(r)} is also admitted by"))
             if not any(True for _ in pol.ingress + pol.egress):  # a default-deny: redundant today, a guard for later
                 out.append(Finding("redundant-policy", "info", file, line, f"{pol.kind} {pol.ref}",

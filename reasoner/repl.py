@@ -319,7 +319,6 @@ class Session:
 
     def _reset(self) -> None:
         an = self.an
-        self.ordered = bool(an.engine.ask("ordered", None, None))
         self._class_map: tuple[dict, dict] | None = None
         self._into: dict[int, dict[int, dict]] = {}
         self._from: dict[int, dict[int, dict]] = {}
@@ -443,24 +442,8 @@ class Session:
 
     def _classes(self, cache: dict, side: int, c: int, ends: tuple[int | None, int | None]) -> dict[int, dict]:
         if c not in cache:
-            cache[c] = self._map()[side].get(c, {}) if self.ordered else self._rows("allowed", ends, side)
+            cache[c] = self._map()[side].get(c, {})
         return cache[c]
-
-    def _rows(self, relation: str, ends: tuple[int | None, int | None], other: int) -> dict[int, dict]:
-        """Without ordered ends, `connectivity.class_connections` is the relation `allowed` read whole; here
-        it is read for one end (a lookup), and turned into port sets the same way."""
-        from reasoner.connectivity import port_sets
-
-        fb = self.an.facts
-        grouped: dict[int, list[tuple[str, int, int]]] = {}
-        for row in self.an.engine.ask(relation, *ends, None, None, None):
-            grouped.setdefault(row[other], []).append(row[2:5])
-        out = {}
-        for c, tuples in grouped.items():
-            allowed = port_sets(tuples, fb.protocols, fb.proto_members)
-            if allowed:
-                out[c] = allowed
-        return out
 
     def _map(self) -> tuple[dict, dict]:
         """The class-level connectivity map, indexed by destination and by source (built once per load)."""
@@ -757,6 +740,12 @@ def _order(pol) -> str:
     return _number(pol.order) if pol.order is not None else "none (last)"
 
 
+def calico_view(fb, cls, ep) -> dict[str, str]:
+    """The labels Calico selectors see on one endpoint of `cls`: the class's view (its tested labels and the
+    automatic ones) with all of the endpoint's own labels, which win there too."""
+    return {**fb.calico_labels[cls.id], **dict(ep.labels)}
+
+
 @command("endpoints", "endpoints [SELECTOR]", "the endpoints a Calico selector matches (all without one)",
          """
 SELECTOR is in Calico syntax (==, !=, in, not in, has(), !has(), contains, starts with, ends with, &&,
@@ -780,14 +769,12 @@ def _endpoints(s: Session, arg: str) -> str:
     fb = s.an.facts
     rows = []
     for cls in fb.classes:
-        if cls.external is not None:
-            continue
-        if selector is not None and not selector.matches(fb.calico_labels.get(cls.id, {})):
-            continue
-        labels = ",".join(f"{k}={v}" for k, v in cls.labels) or "-"
         for ep in cls.members:
+            if selector is not None and not selector.matches(calico_view(fb, cls, ep)):
+                continue
             kind = ep.kind + (" (hostNetwork)" if ep.host_network else "")
-            rows.append((ep.ref, kind, ",".join(ep.ips) or "-", labels))
+            labels = cls.labels if cls.host else ep.labels  # a host endpoint's class: its profiles' labels too
+            rows.append((ep.ref, kind, ",".join(ep.ips) or "-", ",".join(f"{k}={v}" for k, v in labels) or "-"))
     rows.sort(key=lambda row: s.sort_key(row[0]))
     tail = _plural(len(rows), "endpoint") + (f" {'matches' if len(rows) == 1 else 'match'} {arg}"
                                              if selector is not None else "")
@@ -1054,9 +1041,10 @@ class Completer:
             self._services = sorted(f"svc:{svc.namespace}/{svc.name}" for svc in an.cluster.services)
             self._namespaces = sorted(an.cluster.namespaces)
             labels: dict[str, set[str]] = {}
-            for values in fb.calico_labels.values():
-                for k, v in values.items():
-                    labels.setdefault(k, set()).add(v)
+            for cls in fb.classes:
+                for ep in cls.members:
+                    for k, v in calico_view(fb, cls, ep).items():
+                        labels.setdefault(k, set()).add(v)
             self._labels = labels
             self._for = an
         return self._endpoints, self._namespaces, self._labels

@@ -26,29 +26,41 @@ class QueryError(ReasonerError):
     """A query the engine cannot answer: an unknown relation, or one that needs bound arguments."""
 
 # Derived relations that are asked with some arguments bound (a comparison or an enumeration needs them).
-BOUND_ONLY = frozenset({"within", "atom_in_range", "rcov_d", "cneg_d", "flow_region", "in_touched", "ord_ok", "earlier_cover",
-                        "earlier_stop", "earlier_nohit_stop", "egress_allows", "ingress_allows", "egress_ok",
-                        "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
+BOUND_ONLY = frozenset({"within", "atom_in_range", "rcov_d", "cneg_d", "ord_ok", "egress_allows", "ingress_allows",
+                        "egress_ok", "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
                         "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
-                        "local_ok", "eff_unit", "wl_ingress_ok", "hook_decides", "fs_ok", "np_blocked",
-                        "hep_in_ok", "hep_out_ok", "fwd_ok"})
+                        "local_ok", "wl_ingress_ok", "hook_decides", "fs_ok", "np_blocked", "hep_in_ok",
+                        "hep_out_ok", "fwd_ok", "earlier_cover", "earlier_stop", "earlier_nohit_stop",
+                        # tiers.dl, one flow: asked with the subject, the end, the peer, the protocol and the port bound
+                        "rule_hits", "port_in_atom", "rule_covers", "flow_match", "flow_rule", "earlier_rule",
+                        "first_rule", "tier_matched", "tier_does", "tier_stops", "stopped_before",
+                        "some_tier_stops", "flow_decision"})
 INGRESS_SHAPED = frozenset(d for d, rules in EVALUATIONS.items() if rules == "ingress")  # the subject is the destination
 RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "hosts.dl", "peers.dl", "ports.dl", "tiers.dl",
-              "verdict.dl", "lint.dl")
+              "regions.dl", "verdict.dl", "lint.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
 # arguments by a new subgoal; a kept table answers it by an index lookup instead (hash join). The rules
 # stay the definition: each relation is computed by pyDatalog from its rules before being kept.
-MATERIALIZE: tuple[tuple[str, int], ...] = (
+# The first stage holds the per-class and per-rule relations (which policies apply to which class, what a rule's
+# peers and ports match), which every command needs and which stay small; the bulk plan (reasoner/plan.py) reads
+# them. The second holds the per-pair relations of ordered evaluation, evaluated only when a question needs them.
+STAGE1: tuple[tuple[str, int], ...] = (
     ("ns_selected", 2), ("sel_scope", 2), ("sel_in_ns", 3), ("sel_pod", 2), ("sel_netset", 2), ("sel_ns", 2),
     ("sel_sa", 2), ("applies", 3), ("isolated", 2), ("egress_open", 1), ("ingress_open", 1), ("ordered", 2),
     ("tier_applies", 3), ("subject_rule", 3), ("egress_rule", 2), ("ingress_rule", 2), ("peer_excepted", 2), ("peer_match", 2),
-    ("rule_peer_ok", 2), ("rule_range", 4), ("rule_named", 3), ("egress_grant", 6), ("ingress_grant", 6),
+    ("rule_peer_ok", 2), ("rule_range", 4), ("rule_named", 3),
     ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
-    ("ent_in_nets", 2), ("ent_match", 2), ("universal", 1), ("crule_ok", 3), ("cproto", 2), ("rfull", 2),
-    ("cneg", 3), ("rcov", 3), ("uhit", 3), ("shit", 4), ("has_shit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
+    ("ent_in_nets", 2), ("ent_match", 2), ("universal", 1), ("cproto", 2), ("rfull", 2),
+    ("cneg", 3), ("rcov", 3),
+)
+STAGE2: tuple[tuple[str, int], ...] = (
+    ("crule_ok", 3), ("egress_grant", 6), ("ingress_grant", 6),
+    ("uhit", 3), ("shit", 4), ("has_shit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
     ("dcover", 6), ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("decided", 4), ("verdict_ord", 4),
     ("nohit_verdict", 3),
 )
+MATERIALIZE = STAGE1 + STAGE2
+_UNIT_FACTS = ("unit", "unit_rule", "unit_tier", "unit_dest", "unit_id")
 
 
 @functools.cache
@@ -76,6 +88,27 @@ def derived_relations() -> dict[str, str]:
 def columns(comment: str) -> tuple[str, ...]:
     """The columns a relation's comment names: "applies(Pol, C, Dir): ..." -> ("Pol", "C", "Dir")."""
     return tuple(c.strip() for c in comment.split("(", 1)[1].split(")", 1)[0].split(","))
+
+
+@functools.cache
+def late_relations() -> frozenset[str]:
+    """The relations whose tuples depend on the evaluation units, which exist once the second stage is evaluated
+    (every other relation is computed from the rules whenever it is asked; materializing only keeps it)."""
+    uses: dict[str, set[str]] = {}
+    for text in rule_texts().values():
+        for line in text.splitlines():
+            m = re.match(r"^([a-z_][a-z0-9_]*)\(.*?<=(.*)$", line)
+            if m:
+                uses.setdefault(m.group(1), set()).update(re.findall(r"\b([a-z_][a-z0-9_]*)\(", m.group(2)))
+    late = set(_UNIT_FACTS)
+    grew = True
+    while grew:
+        grew = False
+        for head, body in uses.items():
+            if head not in late and body & late:
+                late.add(head)
+                grew = True
+    return frozenset(late)
 
 
 def _known() -> set[str]:
@@ -119,17 +152,29 @@ pyEngine.relevant_clauses = _relevant_clauses
 
 
 @contextlib.contextmanager
-def _quiet_gc():
+def _quiet_gc(freeze: bool = False):
     """pyDatalog allocates many small linked objects; the cyclic collector's passes over them cost as much
     as the evaluation itself (measured: 2x). Pause it while the engine works; what it would free is freed
-    at its next pass after."""
+    at its next pass after. With `freeze`, the objects that survive (the fact base, the rules, the kept tables)
+    are then moved out of the collector's sight (`gc.freeze`): they live as long as the engine, and every later
+    pass would scan them again for nothing."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if enabled:
             gc.enable()
+
+
+def _thaw() -> None:
+    """Give the objects frozen by engines built before back to the collector, and collect the ones no longer used
+    (a long process, such as the tests or a REPL reloading, builds many engines one after the other)."""
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
 
 
 def _assert(relation: str, values) -> None:
@@ -138,7 +183,8 @@ def _assert(relation: str, values) -> None:
 
 class Engine:
     def __init__(self, facts: Iterable[tuple]):
-        with _quiet_gc():
+        _thaw()
+        with _quiet_gc(freeze=True):
             self._build(facts)
 
     def _build(self, facts: Iterable[tuple]) -> None:
@@ -156,12 +202,21 @@ class Engine:
         for fact in facts:
             _assert(fact[0], fact[1:])
         _INDEXES.clear()
-        for relation, arity in MATERIALIZE:
-            if relation == "@units":
-                self._intern_units()
-            else:
-                self._materialize(relation, arity)
+        for relation, arity in STAGE1:
+            self._materialize(relation, arity)
+        self.complete = False  # the second stage is evaluated on the first question that needs it
         self._active = Logic(True)
+
+    def _complete(self) -> None:
+        """Evaluate the second stage: the per-pair relations of ordered evaluation, and the evaluation units."""
+        self.complete = True
+        self._activate()
+        with _quiet_gc(freeze=True):
+            for relation, arity in STAGE2:
+                if relation == "@units":
+                    self._intern_units()
+                else:
+                    self._materialize(relation, arity)
 
     def _intern_units(self) -> None:
         """Number the distinct ordered evaluations (hash-consing, as for endpoint classes): the (subject,
@@ -171,6 +226,7 @@ class Engine:
             return pyEngine.Literal(rel, [pyEngine.Var(f"V{i}") for i in range(n)]).ask() or []
 
         named = {r for (r,) in rows("crule_dynamic", 1)} | {r for r, _p, _n in rows("rule_named", 3)}
+        backend = {f: b for f, _h, b in rows("fwd", 3)}  # a forwarded packet's destination (tiers.dl flow_dest)
         tiers: dict[tuple, set] = {}
         for s, d, t in rows("tier_applies", 3):
             tiers.setdefault((s, d), set()).add(t)
@@ -189,7 +245,7 @@ class Engine:
         ids: dict[tuple, int] = {}
         base = 1 << 40  # apart from every other id
         for (s, d, q), rules in hits.items():
-            dest = (s if d in INGRESS_SHAPED else q) if rules & named else None
+            dest = (backend[s] if d == "fwd_in" else s if d in INGRESS_SHAPED else q) if rules & named else None
             key = (d, frozenset(rules), frozenset(tiers.get((s, d), ())), dest)
             g = ids.get(key)
             if g is None:
@@ -221,6 +277,8 @@ class Engine:
 
     def ask(self, relation: str, *args: Any) -> list[tuple]:
         """Tuples of `relation` matching `args`; None is a free variable. Returns whole tuples."""
+        if not self.complete and relation in late_relations():
+            self._complete()
         self._activate()
         terms = [pyEngine.Var(f"V{i}") if a is None else pyEngine.Term_of(a) for i, a in enumerate(args)]
         try:

@@ -1,7 +1,11 @@
 """Equivalence classes of endpoints, and address atoms.
 
-Endpoints with the same namespace, labels, service account, named ports, network mode and address atoms
-are indistinguishable to every policy, so the engine reasons about classes. Addresses are cut into atoms
+Endpoints with the same namespace, tested labels, service account, named ports, network mode and address
+atoms are indistinguishable to every policy, so the engine reasons about classes. A label is *tested* when
+its key is one that some pod selector of the input reads (Kubernetes, AdminNetworkPolicy and Calico
+selectors, Service selectors) or one of the selectors the analysis is asked about (a compliance spec's):
+labels that nothing reads (`pod-template-hash`, `controller-revision-hash`, ...) do not split classes,
+and a class holds only the tested labels, on which all its members agree. Addresses are cut into atoms
 by every CIDR bound that any policy mentions: all addresses of one atom are treated alike by every rule.
 """
 
@@ -9,12 +13,15 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from reasoner.errors import ReasonerError
+from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cidr import MAX, MAX_CIDRS, Cidr, ip_int
 from reasoner.model.cluster import Cluster, Endpoint
-from reasoner.model.policy import IPBlockPeer
+from reasoner.model.policy import IPBlockPeer, PodPeer
 from reasoner.model.ranges import merge
+from reasoner.model.selector import LabelSelector
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class Atom:
 class EndpointClass:
     id: int
     namespace: str | None
-    labels: tuple[tuple[str, str], ...]
+    labels: tuple[tuple[str, str], ...]  # a pod class: the tested labels only (a member's own: members[i].labels)
     members: list[Endpoint] = field(default_factory=list)
     atoms: tuple[int, ...] = ()
     families: tuple[int, ...] = (4, 6)
@@ -114,7 +121,33 @@ def host_labels(cluster: Cluster, hep) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
-def build_classes(cluster: Cluster) -> tuple[list[EndpointClass], Atoms]:
+def tested_keys(cluster: Cluster, selectors: Iterable[LabelSelector | CalicoSelector] = ()) -> frozenset[str]:
+    """Every pod label key that a selector over pods reads: Kubernetes and admin policies' pod selectors (subject
+    and peers), Calico policy selectors and rule `selector`/`notSelector` (over Calico's view of a pod: a key
+    such as `pcns.x` or `projectcalico.org/...` that a pod also carries itself is its own label, which wins),
+    Service selectors, and `selectors`. Namespace and service account selectors read the labels of those,
+    which the namespace and service account of a class fix."""
+    sels: list[LabelSelector | CalicoSelector] = list(selectors)
+    for pol in [*cluster.policies, *cluster.admin_policies]:
+        sels.append(pol.pod_selector)
+        for rule in pol.ingress + pol.egress:
+            sels.extend(p.pod_selector for p in rule.peers or ()
+                        if isinstance(p, PodPeer) and p.pod_selector is not None)
+    sels.extend(cpol.selector for cpol in cluster.calico_policies)
+    for holder in cluster.rule_lists():
+        for crule in holder.ingress + holder.egress:
+            for ent in (crule.source, crule.destination):
+                sels.extend(s for s in (ent.selector, ent.not_selector) if s is not None)
+    keys = {k for svc in cluster.services for k, _v in svc.selector or ()}
+    for sel in sels:
+        keys |= sel.keys()
+    return frozenset(keys)
+
+
+def build_classes(cluster: Cluster, selectors: Iterable[LabelSelector | CalicoSelector] = ()
+                  ) -> tuple[list[EndpointClass], Atoms]:
+    """The endpoint classes (pods split by the labels of `tested_keys(cluster, selectors)`; each host endpoint
+    and each address atom a class of its own) and the address atoms."""
     every, tops = policy_cidrs(cluster)
     distinct = len(set(every))
     if distinct > MAX_CIDRS:
@@ -122,16 +155,18 @@ def build_classes(cluster: Cluster) -> tuple[list[EndpointClass], Atoms]:
                             f"except, Calico nets and notNets, network sets, failsafe nets); at most {MAX_CIDRS} "
                             "are supported")
     atoms = Atoms(every, tops)
+    keys = tested_keys(cluster, selectors)
     by_key: dict[tuple, EndpointClass] = {}
     classes: list[EndpointClass] = []
     for ep in cluster.endpoints:
         ep_atoms = tuple(sorted({atoms.of_ip(ip).id for ip in ep.ips}))
         families = tuple(sorted({ip_int(ip)[0] for ip in ep.ips})) or (4, 6)
         named = tuple(sorted((p.name, p.protocol, p.port) for p in ep.ports if p.name))
-        key = (ep.namespace, ep.labels, ep.service_account, named, ep.host_network, ep_atoms, families)
+        labels = tuple((k, v) for k, v in ep.labels if k in keys)
+        key = (ep.namespace, labels, ep.service_account, named, ep.host_network, ep_atoms, families)
         cls = by_key.get(key)
         if cls is None:
-            cls = EndpointClass(len(classes), ep.namespace, ep.labels, [], ep_atoms, families,
+            cls = EndpointClass(len(classes), ep.namespace, labels, [], ep_atoms, families,
                                 host_network=ep.host_network)
             by_key[key] = cls
             classes.append(cls)

@@ -101,7 +101,7 @@ class FactBase:
     proto_rep: dict[str, str] = field(default_factory=dict)  # protocol -> the engine protocol standing for it
     port_atoms: dict[int, tuple[str, int, int]] = field(default_factory=dict)  # atom -> (proto, lo, hi)
     tier_ids: dict[str, int] = field(default_factory=dict)
-    calico_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # pod class -> labels as Calico sees them
+    calico_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # class -> its labels as Calico sees them
     service_ids: dict[int, object] = field(default_factory=dict)  # node-port facts' Service id -> Service
     forwards: dict[int, tuple[int, int]] = field(default_factory=dict)  # fwd id -> (host endpoint, backend class)
 
@@ -150,8 +150,8 @@ class FactBase:
 
 
 class _Emitter:
-    def __init__(self, cluster: Cluster):
-        classes, atoms = build_classes(cluster)
+    def __init__(self, cluster: Cluster, selectors: tuple = ()):
+        classes, atoms = build_classes(cluster, selectors)
         self.fb = FactBase(cluster, classes, atoms)
         self.ids = itertools.count(len(classes))  # class ids are 0..len(classes)-1
         self.selectors: dict[LabelSelector, int] = {}
@@ -773,8 +773,9 @@ def profile_policy(prof: Profile | None, name: str, position: int) -> CalicoPoli
                         frozenset(Direction), prof.ingress, prof.egress, "normal", prof.origin)
 
 
-def emit(cluster: Cluster) -> FactBase:
-    em = _Emitter(cluster)
+def emit(cluster: Cluster, selectors: tuple[LabelSelector | CalicoSelector, ...] = ()) -> FactBase:
+    """`selectors`: pod selectors besides the input's whose label keys split endpoint classes (build_classes)."""
+    em = _Emitter(cluster, selectors)
     em.inventory()
     rank = [0]
     for pol in evaluation_order(cluster):

@@ -147,6 +147,10 @@ class CalicoSelector:
         """Evaluate the DNF (the reference for tests)."""
         return any(all(lit.matches(labels) for lit in conj) for conj in self.dnf)
 
+    def keys(self) -> frozenset[str]:
+        """The label keys the selector tests (those of its DNF, which is what every evaluation reads)."""
+        return frozenset(lit.key for conj in self.dnf for lit in conj)
+
     @property
     def is_all(self) -> bool:
         return self.dnf == ((),)

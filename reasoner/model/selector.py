@@ -57,5 +57,9 @@ class LabelSelector:
     def is_empty(self) -> bool:
         return not self.requirements
 
+    def keys(self) -> frozenset[str]:
+        """The label keys the selector tests."""
+        return frozenset(r.key for r in self.requirements)
+
     def __str__(self) -> str:
         return ",".join(sorted(str(r) for r in self.requirements)) or "{}"

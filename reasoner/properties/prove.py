@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import z3
 
-from reasoner.api import Analysis, analyse
+from reasoner.api import Analysis, analyse, distinguishing
 from reasoner.errors import UsageError
 from reasoner.explain import Verdict, can, other_protocol_number
 from reasoner.facts.classes import EndpointClass
@@ -282,7 +282,7 @@ def any_workload(an: Analysis, peers: list[Peer], pod_cidrs: list[Cidr] | None =
     OutOfBudget (a TooMany) when finding them takes more than `budget` seconds."""
     services = {s.ref: s.selector for s in an.cluster.services}
     universe = build_universe(an.cluster, spec_tests(peers, services), pod_cidrs, budget=budget)
-    return analyse(universe.cluster), universe
+    return analyse(universe.cluster, [p.selector for p in peers if p.selector is not None]), universe
 
 
 def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000, budget: float = DEFAULT_BUDGET) -> list[Result]:
@@ -295,6 +295,6 @@ def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000, budget: float = DE
         except TooMany as exc:  # no guess: every requirement is unknown, and says why
             return [Result(req, "unknown", spec.scope, message=str(exc)) for req in spec.requirements]
         prover = Prover(wide, timeout_ms, universe.new_pods)
-    else:
-        prover = Prover(an, timeout_ms)
+    else:  # the classes must hold the labels the spec's selectors test, as they do those of the policies
+        prover = Prover(distinguishing(an, spec.pod_selectors()), timeout_ms)
     return [prover.check(req, spec.scope) for req in spec.requirements]

@@ -107,6 +107,10 @@ class Spec:
     file: str = ""
     pod_cidrs: list[Cidr] | None = None  # any-workload: where new pods get addresses (None: anywhere)
 
+    def pod_selectors(self) -> list[CalicoSelector]:
+        """The selectors of the requirements' peers over pods (their namespace selectors read namespaces)."""
+        return [p.selector for r in self.requirements for p in (r.src, r.dst, r.selected) if p.selector is not None]
+
 
 def default_deny() -> Requirement:
     """The built-in check `--check default-deny`: every endpoint isolated in both directions."""
