@@ -256,16 +256,20 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
       reasoner can shop/web db.shop.svc.cluster.local --port 5432 -f manifests/
       reasoner can shop/web kube-system/coredns --port 53 --protocol UDP -f manifests/
     """
+    import dataclasses
     import json
 
     from reasoner.report import can as render
-    from reasoner.services import ServiceVerdict, WorkloadVerdict, check_endpoints
+    from reasoner.services import ServiceVerdict, WorkloadVerdict, check_endpoints, involved
     from reasoner.services import decide as decide_any
     from reasoner.services import to_text as service_text
     from reasoner.services import workload_text
 
     cluster = _read(paths, options)
     check_endpoints(cluster, src, dst)  # a misspelt name fails before the rules run
+    pods = involved(cluster, src, dst)
+    if pods is not None:  # only the pods the question is about (the rules then need nothing else)
+        cluster = dataclasses.replace(cluster, endpoints=[ep for ep in cluster.endpoints if ep.ref in pods])
     an = api.analyse(cluster)
     verdict = decide_any(an, src, dst, protocol, port, icmp_type, icmp_code, checked=True)
     if isinstance(verdict, (ServiceVerdict, WorkloadVerdict)):

@@ -269,12 +269,12 @@ def _ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | No
         proto, port = "TCP", _unsingled_port(an, direction, c, q)
     matched = e.ask("flow_match", c, direction, q, proto, port, None)
     rank = {r: e.ask("rule_rank", r, None)[0][1] for *_f, r in matched}
+    firsts = {t: r for *_f, t, r in e.ask("first_rule", c, direction, q, proto, port, None, None)}
     steps: list[Step] = []
     for t in tiers:
         name = tier_names[t]
-        first = e.ask("first_rule", c, direction, q, proto, port, t, None)
-        if first:
-            r = first[0][6]
+        if t in firsts:
+            r = firsts[t]
             for log in sorted((r2 for *_f, r2 in matched if rank[r2] < rank[r]), key=rank.__getitem__):
                 if e.holds("rule_action", log, "Log") and e.holds("rule_tier", log, t):
                     steps.append(Step(name, "Log", RuleRef(*fb.rule_ids[log]), "Log"))

@@ -76,6 +76,8 @@ class Plan:
         self.atom_of = {aid: (p, lo, hi) for aid, (p, lo, hi) in fb.port_atoms.items()}
 
         def rows(relation: str, *args) -> list[tuple]:
+            if all(a is None for a in args):
+                return e.table(relation, len(args))
             return e.ask(relation, *args)
 
         def bitset(pairs: Iterable[tuple]) -> dict:
@@ -137,13 +139,22 @@ class Plan:
         self.rcov: dict[int, set[int]] = {}
         for r, _p, a in rows("rcov", None, None, None):
             self.rcov.setdefault(r, set()).add(a)
-        dynamic = {r for (r,) in rows("crule_dynamic", None)} | set(self.named)
+        dynamic = {r for (r,) in rows("crule_dynamic", None)} | set(self.named)  # ports resolved on the destination
         used = {r for rules in [*self.subject_rules.values(), *self.union_rules.values()] for r in rules}
         self.rcov_d: dict[int, dict[int, int]] = {}  # rule -> {atom: destination classes}
+        single = {(p, lo): aid for aid, (p, lo, hi) in fb.port_atoms.items() if lo == hi}
+        calico_dynamic = {r for (r,) in rows("crule_dynamic", None)}
         for r in sorted(dynamic & used):
             by_atom = self.rcov_d.setdefault(r, {})
-            for _r, dcls, _p, a in rows("rcov_d", r, None, None, None):
-                by_atom[a] = by_atom.get(a, 0) | (1 << dcls)
+            if r in calico_dynamic:
+                for _r, dcls, _p, a in rows("rcov_d", r, None, None, None):
+                    by_atom[a] = by_atom.get(a, 0) | (1 << dcls)
+                continue
+            for p, name in self.named[r]:  # rcov_d's first rule: a named port, at the atom of its number on D
+                for port, holders in self.class_port.get((name, p), {}).items():
+                    a = single.get((p, port))
+                    if a is not None:
+                        by_atom[a] = by_atom.get(a, 0) | holders
         self._ends: dict[tuple[int, str], dict[str, list[tuple[tuple[tuple[int, int], ...], int]]]] = {}
         self._interned: dict[tuple, dict[str, tuple[tuple[int, int], ...]]] = {}
         self._regions: dict[tuple[int, str], dict] = {}

@@ -263,6 +263,37 @@ def check_endpoint(cluster: Cluster, text: str, src_ns: str | None = None, sourc
     raise unknown_endpoint(text, endpoint_names(cluster, services=not source))
 
 
+def involved(cluster: Cluster, src: str, dst: str) -> set[str] | None:
+    """The pods a question about `src` and `dst` can involve, under every reading of the names: the pods named (also
+    by DNS name or address), a workload's pods, a service's backends. The verdict of a flow between two pods depends
+    on those pods, the namespaces and the policies only, so `can` analyses just them. None when other pods can
+    matter: with host endpoints (a node port forwards to backends that no name here mentions)."""
+    if cluster.host_endpoints:
+        return None
+    out: set[str] = set()
+    src_ns = src.split("/", 1)[0] if "/" in src and not src.startswith("svc:") else None
+    for text, ns in ((src, None), (dst, src_ns)):
+        text = template(cluster, text) or text
+        if text.startswith(("ip:", "cidr:")):
+            net = Cidr.parse(text[5:]) if text.startswith("cidr:") else Cidr.of_ip(text[3:])
+            out.update(ep.ref for ep in cluster.endpoints if any(Cidr.of_ip(ip) == net for ip in ep.ips))
+        elif cluster.endpoint(text) is not None:
+            out.add(text)
+        else:
+            for reading in (lambda: {pod_by_dns(cluster, text)}, lambda: set(getattr(workload(cluster, text), "pods", ()))):
+                try:
+                    out.update(r for r in reading() if r is not None)
+                except UsageError:
+                    pass
+        try:
+            svc = find_service(cluster, text, ns)
+        except UsageError:
+            svc = None
+        if svc is not None:
+            out.update(ep.ref for ep in backends(cluster, svc))
+    return out
+
+
 def check_endpoints(cluster: Cluster, src: str, dst: str) -> None:
     """`check_endpoint` for both ends of a question."""
     check_endpoint(cluster, src, source=True)

@@ -188,6 +188,8 @@ class Engine:
             self._build(facts)
 
     def _build(self, facts: Iterable[tuple]) -> None:
+        self.complete = False  # the second stage is evaluated on the first question that needs it
+        self._fact_tables: dict[tuple[str, int], tuple[list[tuple], dict]] = {}  # see _lookup
         self._logic = Logic()  # a fresh logic, current in this thread
         self._active = Logic(True)
         for name, text in rule_texts().items():
@@ -204,7 +206,6 @@ class Engine:
         _INDEXES.clear()
         for relation, arity in STAGE1:
             self._materialize(relation, arity)
-        self.complete = False  # the second stage is evaluated on the first question that needs it
         self._active = Logic(True)
 
     def _complete(self) -> None:
@@ -280,6 +281,10 @@ class Engine:
         if not self.complete and relation in late_relations():
             self._complete()
         self._activate()
+        if relation in KNOWN:
+            rows = self._lookup(relation, args)
+            if rows is not None:
+                return rows
         terms = [pyEngine.Var(f"V{i}") if a is None else pyEngine.Term_of(a) for i, a in enumerate(args)]
         try:
             with _quiet_gc():
@@ -294,6 +299,33 @@ class Engine:
         if result is True:  # every argument was bound, and the tuple holds
             return [tuple(args)]
         return [tuple(r) for r in result] if result else []
+
+    def _lookup(self, relation: str, args: tuple) -> list[tuple] | None:
+        """The tuples matching `args` of a relation held as facts only (a base relation, or one kept by
+        materializing), by a dict per set of bound positions; None for a relation that still has rules (then
+        pyDatalog evaluates them). Facts never change once a relation is held so (the units are added before
+        any relation that reads them can be asked)."""
+        key = (relation, len(args))
+        entry = self._fact_tables.get(key)
+        if entry is None:
+            pred = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(len(args))]).pred
+            if len(pred.clauses):
+                return None
+            entry = self._fact_tables[key] = ([tuple(t.id for t in c.head.terms) for c in pred.db.values()], {})
+        rows, indexes = entry
+        positions = tuple(i for i, a in enumerate(args) if a is not None)
+        if not positions:
+            return list(rows)
+        index = indexes.get(positions)
+        if index is None:
+            index = indexes[positions] = {}
+            for row in rows:
+                index.setdefault(tuple(row[i] for i in positions), []).append(row)
+        return list(index.get(tuple(args[i] for i in positions), ()))
+
+    def table(self, relation: str, arity: int) -> list[tuple]:
+        """Every tuple of `relation` (as `ask` with every argument free)."""
+        return self.ask(relation, *([None] * arity))
 
     def holds(self, relation: str, *args: Any) -> bool:
         return bool(self.ask(relation, *args))

@@ -160,6 +160,7 @@ class _Emitter:
         self.sa_ids: dict[tuple[str, str], int] = {}
         self.cidrs: dict[Cidr, int] = {}
         self.tier_rank: dict[str, int] = {}
+        self.entities: dict[tuple, int] = {}  # (side, facts) -> entity id
 
     def add(self, relation: str, *values) -> None:
         self.fb.facts.append((relation, *values))
@@ -638,8 +639,8 @@ class _Emitter:
                 self.add("hep_profile", cls.id, pid)
 
     def calico_rule(self, rid: int, pol: CalicoPolicy, rule: CalicoRule) -> None:
-        self.add("rule_src", rid, self.entity(rule.source, pol))
-        self.add("rule_dst", rid, self.entity(rule.destination, pol))
+        self.add("rule_src", rid, self.entity(rule.source, pol, "src"))
+        self.add("rule_dst", rid, self.entity(rule.destination, pol, "dst"))
         if rule.ip_version is not None:
             self.add("rule_ipver", rid, rule.ip_version)
         if rule.protocol is not None:
@@ -700,53 +701,67 @@ class _Emitter:
         return sorted({(cls_id, sp.protocol, tp) for cls_id, ep in self.service_backends(service)
                        for sp in svc.ports if (tp := target_port(sp, ep)) is not None})
 
-    def entity(self, ent: EntityRule, pol: CalicoPolicy) -> int:
-        """Facts for one EntityRule, scoped as Calico scopes it (SEMANTICS §3.5, rules.go getEndpointSelector)."""
-        eid = next(self.ids)
+    def entity(self, ent: EntityRule, pol: CalicoPolicy, side: str) -> int:
+        """The id of an EntityRule on the `side` of a rule: alike EntityRules of one side share their facts and id
+        (hash-consing, as for selectors), so what they match is derived once."""
+        facts: list[tuple] = []
+        self._entity_facts(ent, pol, facts)
+        key = (side, tuple(facts))
+        eid = self.entities.get(key)
+        if eid is None:
+            eid = self.entities[key] = next(self.ids)
+            for relation, *values in facts:
+                self.add(relation, eid, *values)
+        return eid
+
+    def _entity_facts(self, ent: EntityRule, pol: CalicoPolicy, facts: list[tuple]) -> None:
+        """Facts for one EntityRule (without its id), scoped as Calico scopes it (SEMANTICS §3.5, rules.go
+        getEndpointSelector)."""
+        def add(relation: str, *values) -> None:
+            facts.append((relation, *values))
         sa = ent.service_accounts
         has_sa = sa is not None and (bool(sa.names) or sa.selector is not None)
         if ent.service is not None:  # the service's backend pods, whatever their port (ports: the rule's)
-            self.add("ent_pos", eid)
-            self.add("ent_nonets", eid)
-            self.add("ent_svc", eid)
+            add("ent_pos")
+            add("ent_nonets")
+            add("ent_svc")
             for cls_id in sorted({c for c, _ep in self.service_backends(ent.service)}):
-                self.add("ent_svc_member", eid, cls_id)
-            return eid
+                add("ent_svc_member", cls_id)
+            return
         if not (ent.nets or ent.not_nets or ent.selector or ent.not_selector or ent.namespace_selector or has_sa):
-            self.add("ent_any", eid)
-            return eid
+            add("ent_any")
+            return
         for net in ent.nets:
-            self.add("ent_net", eid, self.cidr(net))
-        self.add("ent_has_nets" if ent.nets else "ent_nonets", eid)
+            add("ent_net", self.cidr(net))
+        add("ent_has_nets" if ent.nets else "ent_nonets")
         for net in ent.not_nets:
-            self.add("ent_notnet", eid, self.cidr(net))
+            add("ent_notnet", self.cidr(net))
         if ent.not_selector is not None:
-            self.add("ent_notsel", eid, self.selector(ent.not_selector, "csel"))
+            add("ent_notsel", self.selector(ent.not_selector, "csel"))
         core = ent.selector is not None or has_sa
         ns_scope = ent.namespace_selector is not None or pol.namespace is not None
         if ns_scope and (core or ent.not_selector is not None or ent.namespace_selector is not None) or core:
-            self.add("ent_pos", eid)
+            add("ent_pos")
             if ns_scope:
                 nsel = ent.namespace_selector
                 if nsel is not None and nsel.canonical == "global()":
-                    self.add("ent_scope_global", eid)
+                    add("ent_scope_global")
                 elif nsel is not None:
-                    self.add("ent_scope_nssel", eid, self.selector(nsel, "cnssel"))
+                    add("ent_scope_nssel", self.selector(nsel, "cnssel"))
                 else:
-                    self.add("ent_scope_ns", eid, self.fb.ns_ids[pol.namespace])
+                    add("ent_scope_ns", self.fb.ns_ids[pol.namespace])
             if ent.selector is not None:
-                self.add("ent_sel", eid, self.selector(ent.selector, "csel"))
+                add("ent_sel", self.selector(ent.selector, "csel"))
             else:
-                self.add("ent_nosel", eid)
+                add("ent_nosel")
             if sa is not None and sa.names:
-                self.add("ent_sa_names", eid)
+                add("ent_sa_names")
                 for n in sa.names:
-                    self.add("ent_sa_name", eid, n)
+                    add("ent_sa_name", n)
             if sa is not None and sa.selector is not None:
-                self.add("ent_sa_sel", eid, self.selector(sa.selector, "sasel"))
+                add("ent_sa_sel", self.selector(sa.selector, "sasel"))
         else:
-            self.add("ent_nopos", eid)
-        return eid
+            add("ent_nopos")
 
 
 HOST_DEFAULT_TIER = "(host endpoint default)"
