@@ -88,6 +88,7 @@ class Plan:
 
         self.family = bitset((f, c) for c, f in rows("class_family", None, None) if c < n)  # (not forwarding ids)
         self.internal = sum(1 << c for (c,) in rows("internal", None))
+        self.endpoints = sum(1 << c for (c,) in rows("endpoint", None) if c < n)
         self.external = sum(1 << c for (c,) in rows("external", None))
         self.open = {d: sum(1 << c for (c,) in rows(f"{d}_open", None)) for d in DIRECTIONS}
         self.ordered = {(c, d) for c, d in rows("ordered", None, None)}
@@ -146,9 +147,14 @@ class Plan:
         calico_dynamic = {r for (r,) in rows("crule_dynamic", None)}
         for r in sorted(dynamic & used):
             by_atom = self.rcov_d.setdefault(r, {})
-            if r in calico_dynamic:
-                for _r, dcls, _p, a in rows("rcov_d", r, None, None, None):
+            if r in calico_dynamic:  # rcov_d: per destination (rcov_dd), or numeric but for notPorts named there
+                for _r, dcls, _p, a in rows("rcov_dd", r, None, None, None):
                     by_atom[a] = by_atom.get(a, 0) | (1 << dcls)
+                excluded: dict[int, int] = {}
+                for _r, dcls, _p, a in rows("cneg_d", r, None, None, None):
+                    excluded[a] = excluded.get(a, 0) | (1 << dcls)
+                for _r, _p, a in rows("rcov_dn", r, None, None):
+                    by_atom[a] = by_atom.get(a, 0) | (self.endpoints & ~excluded.get(a, 0))
                 continue
             for p, name in self.named[r]:  # rcov_d's first rule: a named port, at the atom of its number on D
                 for port, holders in self.class_port.get((name, p), {}).items():
