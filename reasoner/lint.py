@@ -4,7 +4,8 @@ which tests check against rules/lint.dl.
 
 Kinds, most severe first:
 - conflicting-rule (error): a shadowed rule whose action differs from what decides its flows; evidence: the
-  deciding rule, and one witness flow replayed through `can` (its chain shows the deciding rule).
+  deciding rule, and one witness flow, checked on the per-flow relations of rules/tiers.dl (the deciding rule is
+  the first of its tier to match it, no earlier tier stopping it) with its verdict.
 - vacuous-policy (error when no pod could ever be selected: contradictory selectors, proved unsatisfiable by
   z3 over every labelling; warning when only today's inventory has no match).
 - shadowed-rule, redundant-rule, redundant-policy, dead-peer, unresolved-named-port, equal-order (Calico
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reasoner import api
-from reasoner.explain import RuleRef, can
+from reasoner.explain import RuleRef
 from reasoner.lint_plan import LintPlan
 from reasoner.facts.schema import EVALUATIONS
 from reasoner.model.admin import ANP_TIER, BANP_TIER, AdminPolicy
@@ -187,61 +188,56 @@ class _Linter:
     def conflict_witness(self, r: int, deciders: list[int]) -> dict | None:
         """A concrete flow that `r` matches and a decider decides, replayed through `can`."""
         rows = [(where, r2) for r2 in deciders for where in self.plan.conflict_at.get((r, r2), [])]
-        return self.witness_at(rows, lambda v, r2: self.decided_by_rule(v, r2))
+        return self.witness_at(rows, self.decided_by_rule)
 
     def default_witness(self, r: int, tiers: list[int]) -> dict | None:
         rows = [(where, t) for t in tiers for where in self.plan.conflict_default_at.get((r, t), [])]
-        return self.witness_at(rows, lambda v, t: self.ended_by_tier(v, t))
+        return self.witness_at(rows, self.ended_by_tier)
 
     def witness_at(self, rows, check) -> dict | None:
+        """A flow among the places `rows` (from the plan) that `check` confirms on the specification's per-flow
+        relations (rules/tiers.dl), with its verdict (`flow_allowed`)."""
         tried = 0
         for where, by in rows:
             port = self.region_port(where.p, where.ports)
-            if port is None or where.c >= len(self.fb.classes):  # (a forwarded packet's evaluation: no endpoint)
+            protocol = next((name for name, rep in self.fb.proto_rep.items() if rep == where.p), where.p)
+            if port is None or protocol == "OTHER" or where.c >= len(self.fb.classes):  # (forwarded: no endpoint)
                 continue
             subject = self.endpoint_name(where.c)
             for peer in self.plan.peers(where):
                 other = self.endpoint_name(peer, subject)
                 if subject is None or other is None:
                     continue
-                src, dst = (other, subject) if EVALUATIONS[where.d] == "ingress" else (subject, other)
-                w = self.replay(src, dst, where.p, port, lambda v: check(v, by))
-                if w is not None:
-                    return w
+                flow = (where.c, where.d, peer, where.p, port)
+                if check(flow, by):
+                    inbound = EVALUATIONS[where.d] == "ingress"
+                    src, dst = (other, subject) if inbound else (subject, other)
+                    s, d = (peer, where.c) if inbound else (where.c, peer)
+                    return {"src": src, "dst": dst, "protocol": protocol,
+                            "port": port if protocol in ("TCP", "UDP", "SCTP") else None,
+                            "allowed": self.e.holds("flow_allowed", s, d, where.p, port)}
                 tried += 1
                 if tried >= 40:
                     return None
         return None
 
-    def decided_by_rule(self, v, r2: int) -> bool:
-        pol, rule = self.rule(r2)
-        return any(st.rule is not None and st.rule.rule is rule for side in (v.egress, v.ingress) for st in side.steps)
+    def decided_by_rule(self, flow: tuple, r2: int) -> bool:
+        """Rule r2 decides the flow at its end: the first rule of its tier to match, no earlier tier stopping it."""
+        t = self.e.ask("rule_tier", r2, None)[0][1]
+        rank = self.e.ask("tier_rank", t, None)[0][1]
+        return self.e.holds("first_rule", *flow, t, r2) and not self.e.holds("stopped_before", *flow, rank)
 
-    def ended_by_tier(self, v, t: int) -> bool:
-        name = self.fb.describe(t).removeprefix("tier:")
-        return any(st.rule is None and st.tier == name and st.action == "Deny"
-                   for side in (v.egress, v.ingress) for st in side.steps)
+    def ended_by_tier(self, flow: tuple, t: int) -> bool:
+        """Tier t's defaultAction Deny ends the flow at its end: no rule of t matches it, no earlier tier stops it."""
+        rank = self.e.ask("tier_rank", t, None)[0][1]
+        return (self.e.holds("tier_does", *flow, t, "Deny") and not self.e.holds("tier_matched", *flow, t)
+                and not self.e.holds("stopped_before", *flow, rank))
 
     @staticmethod
     def region_port(p: str, ports: tuple[tuple[int, int], ...]) -> int | None:
         """A port of the region a flow can have (TCP, UDP and SCTP flows have no port 0)."""
         lo_min = 1 if p in ("TCP", "UDP", "SCTP") else 0
         return next((max(lo, lo_min) for lo, hi in ports if hi >= lo_min), None)
-
-    def replay(self, src: str, dst: str, proto: str, port: int, check) -> dict | None:
-        protocol = next((name for name, rep in self.fb.proto_rep.items() if rep == proto), proto)
-        icmp = protocol in ("ICMP", "ICMPv6")
-        if protocol == "OTHER":
-            return None
-        try:
-            v = can(self.an, src, dst, protocol, port if protocol in ("TCP", "UDP", "SCTP") else None,
-                    port // 256 if icmp and port < 65535 else None, port % 256 if icmp and port < 65535 else None)
-        except Exception:  # a pair `can` refuses (self traffic): try another
-            return None
-        if not check(v):
-            return None
-        return {"src": src, "dst": dst, "protocol": protocol, "port": port if protocol in ("TCP", "UDP", "SCTP") else None,
-                "allowed": v.allowed}
 
     def shadowed(self, out: list[Finding], skip: set[int]) -> None:
         for r in sorted(self.plan.shadowed):
