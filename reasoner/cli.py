@@ -193,7 +193,7 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, options: ReadOpti
       reasoner connectivity --by service manifests/
       kubectl get netpol,pods,ns -A -o yaml | reasoner connectivity -
     """
-    from reasoner.connectivity import connections
+    from reasoner.connectivity import connection_rows, connections
     from reasoner.report import connectivity as render
 
     an = _load(paths, options)
@@ -208,11 +208,18 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, options: ReadOpti
         click.echo(json.dumps({"services": [r.to_json() for r in rows]}, indent=2) if output == "json"
                    else service_map_text(rows))
         return
+    if output == "json":  # written as it is made, some thousands of connections at a time
+        batch: list[str] = []
+        for chunk in render.json_chunks(connection_rows(an)):
+            batch.append(chunk)
+            if len(batch) == 4096:
+                click.echo("".join(batch), nl=False)
+                batch.clear()
+        click.echo("".join(batch))
+        return
     conns = connections(an)
     endpoints = [ep.ref for ep in an.cluster.endpoints]
-    if output == "json":
-        click.echo(render.to_json(conns))
-    elif output == "csv":
+    if output == "csv":
         click.echo(render.to_csv(conns))
     elif output == "md":
         click.echo(render.to_md(conns, an.facts.protocols))

@@ -7,6 +7,7 @@ that some ipBlock mentions expand to `cidr:` peers, one per CIDR prefix of the a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 from reasoner.api import Analysis
 from reasoner.facts.classes import EndpointClass
@@ -251,18 +252,24 @@ def names(cls: EndpointClass) -> list[str]:
 
 
 def connections(an: Analysis) -> list[Connection]:
-    out: list[Connection] = []
-    shown: dict[int, list[str]] = {}
+    return list(connection_rows(an))
+
+
+def connection_rows(an: Analysis) -> Iterator[Connection]:
+    """The connections between endpoints, by source then destination name, made one source at a time (a map of a
+    million rows is written as it is made, not held)."""
+    by_src: dict[int, list[ClassConnection]] = {}
     for cc in class_connections(an):
-        srcs = shown.get(cc.src.id)
-        if srcs is None:
-            srcs = shown[cc.src.id] = names(cc.src)
-        dsts = shown.get(cc.dst.id)
-        if dsts is None:
-            dsts = shown[cc.dst.id] = names(cc.dst)
-        for s in srcs:
-            for d in dsts:
-                if s != d:
-                    out.append(Connection(s, d, cc.allowed))
-    out.sort(key=lambda c: (c.src, c.dst))
-    return out
+        by_src.setdefault(cc.src.id, []).append(cc)
+    shown: dict[int, list[str]] = {}
+
+    def named(cls: EndpointClass) -> list[str]:
+        out = shown.get(cls.id)
+        if out is None:
+            out = shown[cls.id] = names(cls)
+        return out
+    sources = sorted((name, c) for c, ccs in by_src.items() for name in named(ccs[0].src))
+    for src, c in sources:
+        rows = sorted((dst, cc.allowed) for cc in by_src[c] for dst in named(cc.dst) if dst != src)
+        for dst, allowed in rows:
+            yield Connection(src, dst, allowed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Iterable, Iterator
 
 from reasoner.connectivity import ALL, Connection
 from reasoner.facts.emit import PROTOCOLS
@@ -55,19 +56,24 @@ def allowed_json(allowed: dict[str, object]) -> list[dict]:
             for p, v in allowed.items()]
 
 
-def to_json(conns: list[Connection]) -> str:
-    """One connection per line: a map of 100,000 connections stays readable to grep and quick to write (the
-    indenting encoder of the json module is pure Python). A port set shared by many pairs is encoded once."""
+def to_json(conns: Iterable[Connection]) -> str:
+    return "".join(json_chunks(conns))
+
+
+def json_chunks(conns: Iterable[Connection]) -> Iterator[str]:
+    """`to_json` in pieces, one connection per line: a map of a million connections stays readable to grep and is
+    written as it is made (the indenting encoder of the json module is pure Python). A port set shared by many
+    pairs is encoded once."""
     encoded: dict[int, str] = {}
-    lines = []
+    yield '{\n  "connections": ['
+    sep = "\n"
     for c in conns:
         allowed = encoded.get(id(c.allowed))
         if allowed is None:
             allowed = encoded[id(c.allowed)] = json.dumps(allowed_json(c.allowed))
-        lines.append(f'    {{"src": {json.dumps(c.src)}, "dst": {json.dumps(c.dst)}, "allowed": {allowed}}}')
-    if not lines:
-        return '{\n  "connections": []\n}'
-    return '{\n  "connections": [\n' + ",\n".join(lines) + "\n  ]\n}"
+        yield f'{sep}    {{"src": {json.dumps(c.src)}, "dst": {json.dumps(c.dst)}, "allowed": {allowed}}}'
+        sep = ",\n"
+    yield "\n  ]\n}" if sep != "\n" else "]\n}"
 
 
 def to_text(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...]) -> str:
