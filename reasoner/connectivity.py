@@ -1,4 +1,4 @@
-"""The connectivity map: from `allowed(Src, Dst, Proto, Lo, Hi)` over classes to pairs of endpoints.
+"""The connectivity map: from the bulk plan's pairs of classes (reasoner/plan.py) to pairs of endpoints.
 
 Classes expand to their member endpoints (a pod never appears with itself); external address atoms
 that some ipBlock mentions expand to `cidr:` peers, one per CIDR prefix of the atom.

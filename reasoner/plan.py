@@ -13,16 +13,17 @@ For one end (a subject class and a direction):
   matches (`rule_peer_ok`), a named port resolved on the destination (`class_port`);
 - ordered evaluation (`ordered`; rules/tiers.dl): per port region, the tiers in order; in each tier the rules
   in rank order; the first Allow/Deny/Pass rule matching a peer decides it, a tier's default ends the rest,
-  and what no tier decides is allowed (the namespace profile). A rule's peers are those of `hit` in
+  and what no tier decides is allowed (the namespace profile). A rule's peers are those of `rule_hits` in
   tiers.dl: every peer for a universal rule, else `rule_peer_ok` (Kubernetes and admin rules) or the
-  EntityRule on the peer's end (`ent_ok`) for a Calico rule whose own end matches the subject.
+  EntityRule on the peer's end (`ent_match`) for a Calico rule whose own end matches the subject.
 
 A pair's ports are the meet of the source's egress end towards the destination and the destination's
 ingress end towards the source, for pairs that can exist (`pair_ok`). Tests check the plan against
 `flow_allowed` on every corpus scenario and on random clusters (tests/test_plan.py).
 
-Host endpoints are not planned: a cluster with host endpoints is evaluated by the engine's ordered
-relations (connectivity.py).
+A host endpoint's ends (failsafe ports, untracked and preDNAT hooks, node ports forwarded to backends) are
+composed per peer in reasoner/connectivity.py `_HostEnds`, from this plan's evaluation of each hook (`regions`)
+and of its normal ends; tests/test_calico_crosscheck.py checks them against `flow_allowed`.
 """
 
 from __future__ import annotations
