@@ -13,7 +13,7 @@ from reasoner.api import Analysis
 from reasoner.facts.classes import EndpointClass
 from reasoner.facts.emit import PROTOCOLS
 from reasoner.model.cidr import prefixes
-from reasoner.model.ranges import merge
+from reasoner.model.ranges import complement, merge
 
 PORTED = ("TCP", "UDP", "SCTP")
 ICMPS = ("ICMP", "ICMPv6")
@@ -93,9 +93,6 @@ def _plan(an: Analysis):
     return plan
 
 
-FULL = [(0, 65535)]
-
-
 def _intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out = []
     for lo1, hi1 in a:
@@ -106,20 +103,9 @@ def _intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple
     return merge(out)
 
 
-def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out, at = [], 0
-    for lo, hi in merge(ranges):
-        if lo > at:
-            out.append((at, lo - 1))
-        at = hi + 1
-    if at <= 65535:
-        out.append((at, 65535))
-    return out
-
-
 def minus(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The ports of `a` not in `b` (ranges within 0..65535)."""
-    return _intersect(a, _complement(b))
+    return _intersect(a, complement(b))
 
 
 def span(proto: str) -> tuple[int, int]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from reasoner.facts.schema import EVALUATIONS
-from reasoner.model.ranges import merge
+from reasoner.model.ranges import complement, merge
 
 FULL = ((0, 65535),)
 DIRECTIONS = ("ingress", "egress")
@@ -45,17 +45,6 @@ def members(bits: int) -> Iterator[int]:
     while at >= 0:
         yield at
         at = text.find("1", at + 1)
-
-
-def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out, at = [], 0
-    for lo, hi in ranges:
-        if lo > at:
-            out.append((at, lo - 1))
-        at = hi + 1
-    if at <= 65535:
-        out.append((at, 65535))
-    return out
 
 
 class Plan:
@@ -76,10 +65,7 @@ class Plan:
             lst.sort()
         self.atom_of = {aid: (p, lo, hi) for aid, (p, lo, hi) in fb.port_atoms.items()}
 
-        def rows(relation: str, *args) -> list[tuple]:
-            if all(a is None for a in args):
-                return e.table(relation, len(args))
-            return e.ask(relation, *args)
+        rows = e.ask
 
         def bitset(pairs: Iterable[tuple]) -> dict:
             out: dict = {}
@@ -269,7 +255,7 @@ class Plan:
         for p in self.protocols:
             mine = sorted(touched.get(p, ()), key=lambda a: self.atom_of[a][1])
             regions.extend((p, (self.atom_of[a][1:],), a) for a in mine)
-            rest = tuple(_complement([self.atom_of[a][1:] for a in mine]))
+            rest = tuple(complement([self.atom_of[a][1:] for a in mine]))
             if rest:
                 regions.append((p, rest, None))
         return _Setup(c, d, dest, tiers, by_tier, hits, regions)

@@ -323,9 +323,5 @@ class Engine:
                 index.setdefault(tuple(row[i] for i in positions), []).append(row)
         return list(index.get(tuple(args[i] for i in positions), ()))
 
-    def table(self, relation: str, arity: int) -> list[tuple]:
-        """Every tuple of `relation` (as `ask` with every argument free)."""
-        return self.ask(relation, *([None] * arity))
-
     def holds(self, relation: str, *args: Any) -> bool:
         return bool(self.ask(relation, *args))

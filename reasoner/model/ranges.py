@@ -12,3 +12,15 @@ def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append([lo, hi])
     return [(lo, hi) for lo, hi in out]
+
+
+def complement(ranges: list[tuple[int, int]], top: int = 65535) -> list[tuple[int, int]]:
+    """The ranges of 0..top that `ranges` leave out."""
+    out, at = [], 0
+    for lo, hi in merge(ranges):
+        if lo > at:
+            out.append((at, lo - 1))
+        at = hi + 1
+    if at <= top:
+        out.append((at, top))
+    return out
