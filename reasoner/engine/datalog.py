@@ -15,7 +15,7 @@ import itertools
 import re
 from typing import Any, Iterable
 
-from pyDatalog import Logic, pyDatalog, pyEngine
+from pyDatalog import Logic, pyDatalog, pyEngine, pyParser
 from pyDatalog.util import DatalogError
 
 from reasoner.errors import ReasonerError
@@ -151,19 +151,27 @@ def _relevant_clauses(literal):
 pyEngine.relevant_clauses = _relevant_clauses
 
 
+_FREEZE_AT = 50_000  # tuples: an engine this large has its objects frozen (below, freezing costs more than it saves)
+
+
+class _Gate:
+    freeze = False
+
+
 @contextlib.contextmanager
-def _quiet_gc(freeze: bool = False):
+def _quiet_gc():
     """pyDatalog allocates many small linked objects; the cyclic collector's passes over them cost as much
     as the evaluation itself (measured: 2x). Pause it while the engine works; what it would free is freed
-    at its next pass after. With `freeze`, the objects that survive (the fact base, the rules, the kept tables)
-    are then moved out of the collector's sight (`gc.freeze`): they live as long as the engine, and every later
-    pass would scan them again for nothing."""
+    at its next pass after. When the caller sets the gate's `freeze` (a large engine), the objects that survive
+    (the fact base, the rules, the kept tables) are then moved out of the collector's sight (`gc.freeze`): they
+    live as long as the engine, and every later pass would scan them again for nothing."""
     enabled = gc.isenabled()
     gc.disable()
+    gate = _Gate()
     try:
-        yield
+        yield gate
     finally:
-        if freeze:
+        if gate.freeze:
             gc.freeze()
         if enabled:
             gc.enable()
@@ -181,28 +189,70 @@ def _assert(relation: str, values) -> None:
     pyEngine.assert_(pyEngine.Clause(pyEngine.Literal(relation, [pyEngine.Term_of(v) for v in values]), []))
 
 
+_Recipe = tuple[str, list, Any, Any]  # a literal of a rule: predicate name, terms, prearity, aggregate
+_CLAUSES: list[tuple[_Recipe, list[_Recipe]]] = []  # the rules' clauses, as parsed from rules/*.dl once
+
+
+def _recipe(literal) -> _Recipe:
+    return literal.pred.name, list(literal.terms), literal.pred.prearity, literal.aggregate
+
+
+def _load_rules() -> None:
+    """Put the clauses of rules/*.dl into the current logic. The texts are parsed by pyDatalog once per process;
+    its clauses are kept as recipes (predicate names and terms, which belong to no logic) and replayed into every
+    later logic, which is what parsing would give again, at a tenth of the cost (tests and the REPL build many
+    engines)."""
+    if not _CLAUSES:
+        added: list = []
+        original = pyParser.add_clause
+
+        def capture(head, body):
+            clause = original(head, body)
+            added.append((_recipe(clause.head), [_recipe(lit) for lit in clause.body]))
+            return clause
+
+        pyParser.add_clause = capture
+        try:
+            for name, text in rule_texts().items():
+                try:
+                    pyDatalog.load(text)
+                except Exception as exc:  # a defect in our rules, not in the user's input
+                    raise RuntimeError(f"rules/{name}: {exc}") from exc
+        finally:
+            pyParser.add_clause = original
+        _CLAUSES.extend(added)
+        return
+
+    def literal(recipe: _Recipe):
+        name, terms, prearity, aggregate = recipe
+        return pyEngine.Literal(name, list(terms), prearity, aggregate)
+
+    for head, body in _CLAUSES:
+        if not pyEngine.assert_(pyEngine.Clause(literal(head), [literal(b) for b in body])):
+            raise RuntimeError(f"rules: cannot replay the clause of {head[0]}")
+
+
 class Engine:
     def __init__(self, facts: Iterable[tuple]):
         _thaw()
-        with _quiet_gc(freeze=True):
+        self.size = 0  # tuples held: facts given and relations kept
+        with _quiet_gc() as gate:
             self._build(facts)
+            gate.freeze = self.size >= _FREEZE_AT
 
     def _build(self, facts: Iterable[tuple]) -> None:
         self.complete = False  # the second stage is evaluated on the first question that needs it
         self._fact_tables: dict[tuple[str, int], tuple[list[tuple], dict]] = {}  # see _lookup
         self._logic = Logic()  # a fresh logic, current in this thread
         self._active = Logic(True)
-        for name, text in rule_texts().items():
-            try:
-                pyDatalog.load(text)
-            except Exception as exc:  # a defect in our rules, not in the user's input
-                raise RuntimeError(f"rules/{name}: {exc}") from exc
+        _load_rules()
         for name, rel in RELATIONS.items():  # declare every base relation, so that an empty one reads as empty
             dummy = ("\0declare",) * len(rel.columns)
             _assert(name, dummy)
             pyEngine.retract(pyEngine.Clause(pyEngine.Literal(name, [pyEngine.Term_of(v) for v in dummy]), []))
         for fact in facts:
             _assert(fact[0], fact[1:])
+            self.size += 1
         _INDEXES.clear()
         for relation, arity in STAGE1:
             self._materialize(relation, arity)
@@ -212,12 +262,13 @@ class Engine:
         """Evaluate the second stage: the per-pair relations of ordered evaluation, and the evaluation units."""
         self.complete = True
         self._activate()
-        with _quiet_gc(freeze=True):
+        with _quiet_gc() as gate:
             for relation, arity in STAGE2:
                 if relation == "@units":
                     self._intern_units()
                 else:
                     self._materialize(relation, arity)
+            gate.freeze = self.size >= _FREEZE_AT
 
     def _intern_units(self) -> None:
         """Number the distinct ordered evaluations (hash-consing, as for endpoint classes): the (subject,
@@ -269,6 +320,7 @@ class Engine:
             pyEngine.retract(clause)
         for row in rows:
             _assert(relation, row)
+        self.size += len(rows)
         _INDEXES.pop(pred, None)
 
     def _activate(self) -> None:
