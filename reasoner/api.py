@@ -76,13 +76,15 @@ class Analysis:
     plans: dict = field(default_factory=dict, repr=False, compare=False)  # the bulk plans built (connectivity.py)
 
 
-def analyse(cluster: Cluster, selectors: Iterable[LabelSelector | CalicoSelector] = ()) -> Analysis:
+def analyse(cluster: Cluster, selectors: Iterable[LabelSelector | CalicoSelector] = (),
+            transient: bool = False) -> Analysis:
     """`cluster` as facts, in an engine. Endpoint classes are split by the pod labels that a selector of the input,
     or one of `selectors` (over pods, Calico's view of them for a Calico selector), tests; give there every pod
-    selector that will be evaluated on the classes' labels (a compliance spec's)."""
+    selector that will be evaluated on the classes' labels (a compliance spec's). `transient`: an analysis
+    used briefly beside others that stay (see Engine)."""
     selectors = tuple(selectors)
     facts = emit(cluster, selectors)
-    return Analysis(cluster, facts, Engine(facts.facts), selectors)
+    return Analysis(cluster, facts, Engine(facts.facts, transient), selectors)
 
 
 def distinguishing(an: Analysis, selectors: Iterable[LabelSelector | CalicoSelector]) -> Analysis:

@@ -7,7 +7,7 @@ that some ipBlock mentions expand to `cidr:` peers, one per CIDR prefix of the a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from reasoner.api import Analysis
 from reasoner.facts.classes import EndpointClass
@@ -57,8 +57,10 @@ class Connection:
     allowed: dict[str, object]
 
 
-def class_connections(an: Analysis) -> list[ClassConnection]:
-    """Every pair of classes with some allowed traffic, as port sets per protocol.
+def class_connections(an: Analysis, sources: Iterable[int] | None = None,
+                      destinations: Iterable[int] | None = None) -> list[ClassConnection]:
+    """Every pair of classes with some allowed traffic, as port sets per protocol (only from the class ids
+    `sources` to `destinations`, when given).
 
     The bulk plan (reasoner/plan.py) composes the per-class relations of the rules with bitsets; a host endpoint's
     ends are composed per peer from its hooks (`_HostEnds`). The per-flow relation `flow_allowed` says the same for
@@ -69,7 +71,10 @@ def class_connections(an: Analysis) -> list[ClassConnection]:
     plan = _plan(an)
     shown: dict[int, dict[str, object]] = {}
     out = []
-    for (s, d), ports in plan.pairs().items():
+    def bits(ids):
+        return None if ids is None else sum(1 << i for i in set(ids))
+
+    for (s, d), ports in plan.pairs(bits(sources), bits(destinations)).items():
         allowed = shown.get(id(ports))
         if allowed is None:
             allowed = shown[id(ports)] = port_sets([(p, lo, hi) for p, ranges in ports.items() for lo, hi in ranges],

@@ -323,17 +323,19 @@ class Plan:
 
     # ---- pairs ---------------------------------------------------------------------------------------------
 
-    def towards(self, c: int, d: str) -> list[dict[str, tuple[tuple[int, int], ...]] | None]:
-        """For end (c, d), per peer class: its ports per protocol (one dict shared by peers treated alike), or None."""
+    def towards(self, c: int, d: str, mask: int | None = None) -> list[dict[str, tuple[tuple[int, int], ...]] | None]:
+        """For end (c, d), per peer class: its ports per protocol (one dict shared by peers treated alike), or None;
+        only for the peers in the bitset `mask` when given (None for the others)."""
         n = len(self.classes)
+        mask = self.every if mask is None else mask
         if self.host_end is not None and self.classes[c].host:  # composed per peer (hooks, failsafe, node ports)
             row: list = [None] * n
-            for q in range(n):
+            for q in members(mask):
                 value = {p: tuple(r) for p, r in self.host_end(c, q, d).items() if r}
                 if value:
                     row[q] = self._interned.setdefault(tuple(sorted(value.items())), value)
             return row
-        blocks: list[tuple[int, tuple[int, ...]]] = [(self.every, ())]
+        blocks: list[tuple[int, tuple[int, ...]]] = [(mask, ())]
         items = [(p, ports, peers) for p, lst in self.end(c, d).items() for ports, peers in lst]
         for i, (_p, _ports, peers) in enumerate(items):
             split = []
@@ -360,22 +362,30 @@ class Plan:
                 out[q] = value
         return out
 
-    def pairs(self) -> dict[tuple[int, int], dict[str, tuple[tuple[int, int], ...]]]:
-        """Every pair (source, destination) that can exist with some allowed traffic: its ports per engine protocol."""
+    def pairs(self, sources: int | None = None, destinations: int | None = None
+              ) -> dict[tuple[int, int], dict[str, tuple[tuple[int, int], ...]]]:
+        """Every pair (source, destination) that can exist with some allowed traffic: its ports per engine protocol;
+        only from the classes of the bitset `sources` to those of `destinations` when given."""
         classes = self.classes
         ingress: dict[int, list] = {}
         meets: dict[tuple[int, int], dict] = {}
         out: dict[tuple[int, int], dict] = {}
+        wanted = self.every if destinations is None else destinations
         for src in classes:
             s = src.id
-            e_row = self.towards(s, "egress")
-            for dd in members(self._partners(s)):
+            if sources is not None and not sources >> s & 1:
+                continue
+            partners = self._partners(s) & wanted
+            if not partners:
+                continue
+            e_row = self.towards(s, "egress", partners)
+            for dd in members(partners):
                 e_set = e_row[dd]
                 if e_set is None:
                     continue
                 row = ingress.get(dd)
                 if row is None:
-                    row = ingress[dd] = self.towards(dd, "ingress")
+                    row = ingress[dd] = self.towards(dd, "ingress", sources)
                 i_set = row[s]
                 if i_set is None:
                     continue
@@ -391,8 +401,8 @@ class Plan:
         """The ports of one pair (empty when it cannot exist or nothing passes)."""
         if not (self._partners(s) >> dd) & 1:
             return {}
-        e_set = self.towards(s, "egress")[dd]
-        i_set = self.towards(dd, "ingress")[s]
+        e_set = self.towards(s, "egress", 1 << dd)[dd]
+        i_set = self.towards(dd, "ingress", 1 << s)[s]
         return _meet(e_set, i_set) if e_set and i_set else {}
 
     def _partners(self, s: int) -> int:

@@ -233,8 +233,12 @@ def _load_rules() -> None:
 
 
 class Engine:
-    def __init__(self, facts: Iterable[tuple]):
-        _thaw()
+    def __init__(self, facts: Iterable[tuple], transient: bool = False):
+        """`transient`: an engine used briefly while the engines built before it stay in use (one per requirement
+        of an any-workload proof): it leaves their objects frozen (unfreezing them would have the collector go over
+        every one), and its user calls `close` when done with it."""
+        if not transient:
+            _thaw()
         self.size = 0  # tuples held: facts given and relations kept
         with _quiet_gc() as gate:
             self._build(facts)
@@ -322,6 +326,19 @@ class Engine:
             _assert(relation, row)
         self.size += len(rows)
         _INDEXES.pop(pred, None)
+
+    def close(self) -> None:
+        """Let go of the fact base: the cycles between pyDatalog's predicates and their clauses are cut, so that
+        reference counting frees them even when they are frozen. The engine answers nothing after."""
+        logic = self._active
+        for pred in list(logic.Db.values()) + list(logic.Pred_registry.values()):
+            _INDEXES.pop(pred, None)
+            pred.db = pred.clauses = pred.index = pred.base_pred = None
+        logic.Db.clear()
+        logic.Subgoals.clear()
+        self._fact_tables.clear()
+        if getattr(Logic.tl, "logic", None) is logic:
+            Logic()  # a fresh, empty logic is current instead
 
     def _activate(self) -> None:
         if getattr(Logic.tl, "logic", None) is not self._active:

@@ -30,15 +30,16 @@ class Flow:
 
 
 class Encoding:
-    def __init__(self, an: Analysis, connections: dict | None = None):
-        """`connections`: the class-level map {(src, dst): allowed}, when the caller has it already."""
+    def __init__(self, an: Analysis, connections: dict | None = None, sources=None, destinations=None):
+        """`connections`: the class-level map {(src, dst): allowed}, when the caller has it already; else the map
+        from the class ids `sources` to `destinations` (None: every class), and `allowed` holds only there."""
         self.an = an
         self.classes = an.facts.classes
         self.protocols = list(an.facts.protocols)
         self.proto_index = {p: i for i, p in enumerate(self.protocols)}
         self.S, self.D, self.P, self.Port = z3.Ints("src dst proto port")
         self.connections = connections if connections is not None else \
-            {(c.src.id, c.dst.id): c.allowed for c in class_connections(an)}
+            {(c.src.id, c.dst.id): c.allowed for c in class_connections(an, sources, destinations)}
         self.allowed = self._allowed()
 
     def _ports(self, proto: str, ranges: object) -> z3.BoolRef:
@@ -48,10 +49,17 @@ class Encoding:
         return z3.And(p, z3.Or([z3.And(self.Port >= lo, self.Port <= hi) for lo, hi in ranges]))  # type: ignore[union-attr]
 
     def _allowed(self) -> z3.BoolRef:
-        by_src: dict[int, list] = {}
+        # one formula per distinct port set (the map shares them), and per source one term per port set
+        formulas: dict[int, z3.BoolRef] = {}
+        by_src: dict[int, dict[int, list[int]]] = {}
         for (s, d), allowed in self.connections.items():
-            by_src.setdefault(s, []).append(z3.And(self.D == d, z3.Or([self._ports(p, r) for p, r in allowed.items()])))
-        return z3.Or([z3.And(self.S == s, z3.Or(terms)) for s, terms in by_src.items()]) if by_src else z3.BoolVal(False)
+            key = id(allowed)
+            if key not in formulas:
+                formulas[key] = z3.Or([self._ports(p, r) for p, r in allowed.items()])
+            by_src.setdefault(s, {}).setdefault(key, []).append(d)
+        return z3.Or([z3.And(self.S == s, z3.Or([z3.And(self.in_set(self.D, ds), formulas[key])
+                                                 for key, ds in groups.items()]))
+                      for s, groups in by_src.items()]) if by_src else z3.BoolVal(False)
 
     def domain(self, same_class_ok: set[int]) -> z3.BoolRef:
         """Every flow that can exist: known classes; not both ends outside the cluster; a class to itself only

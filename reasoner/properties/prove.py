@@ -24,7 +24,8 @@ from reasoner.model.cidr import Cidr, ip_text
 from reasoner.properties.encode import Encoding, Flow
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
 from reasoner.properties import DEFAULT_BUDGET
-from reasoner.properties.workloads import NewPod, TooMany, Universe, build_universe, spec_tests
+from reasoner.properties.workloads import (DST, SRC, NewPod, Side, TooMany, build_sides, collect_tests, project,
+                                          spec_tests)
 
 
 class SemanticsMismatch(AssertionError):
@@ -57,12 +58,25 @@ class _Members:
 
     def __init__(self, an: Analysis):
         self.an = an
+        self._held: set[tuple[int, int]] | None = None
+
+    def address(self, family: int, lo: int, hi: int) -> list[str]:
+        """An address of lo..hi as [ip:...], the first that no endpoint holds (an endpoint's address names the
+        endpoint, not the address block); none when endpoints hold them all."""
+        if self._held is None:
+            from reasoner.model.cidr import ip_int
+
+            self._held = {ip_int(ip) for ep in self.an.cluster.endpoints for ip in ep.ips}
+        v = lo
+        while v <= hi and (family, v) in self._held:
+            v += 1
+        return [_ip(family, v)] if v <= hi else []
 
     def names(self, peer: Peer, cls: EndpointClass) -> list[str]:
         """The endpoint names of `cls` that `peer` denotes (for an address atom: one address, as ip:...)."""
         if cls.external is not None:
             if peer.any:
-                return [_ip(cls.external.family, cls.external.lo)]
+                return self.address(cls.external.family, cls.external.lo, cls.external.hi)
             if peer.cidrs is None or any(v is not None for v in (peer.namespace, peer.namespace_selector,
                                                                  peer.selector, peer.service_account, peer.pods,
                                                                  peer.service)):
@@ -70,7 +84,9 @@ class _Members:
             for c in peer.cidrs:
                 lo, hi = max(c.lo, cls.external.lo), min(c.hi, cls.external.hi)
                 if c.family == cls.external.family and lo <= hi:
-                    return [_ip(cls.external.family, lo)]
+                    found = self.address(cls.external.family, lo, hi)
+                    if found:
+                        return found
             return []
         if not self._class_ok(peer, cls):
             return []
@@ -94,7 +110,10 @@ class _Members:
             cuts = sorted({lo} | {c.hi + 1 for c in peer.cidrs if c.family == fam and lo <= c.hi < hi})
             for v in cuts:  # the first address of the atom that no cidr of the peer holds
                 if not any(c.family == fam and c.lo <= v <= c.hi for c in peer.cidrs):
-                    return [_ip(fam, v)]
+                    end = min([c.lo - 1 for c in peer.cidrs if c.family == fam and v < c.lo <= hi] + [hi])
+                    found = self.address(fam, v, end)
+                    if found:
+                        return found
             return []
         inside = set(self.names(peer, cls))
         return [ep.ref for ep in cls.members if ep.ref not in inside]
@@ -145,9 +164,17 @@ class Prover:
         """`new_pods`: in any-workload scope, the representative pods that `an` holds besides the inventory."""
         self.an = an
         self.new_pods = new_pods or {}
-        self.enc = Encoding(an)
+        self._encodings: dict[tuple, Encoding] = {}
         self.members = _Members(an)
         self.timeout_ms = timeout_ms
+
+    def encoding(self, sources=None, destinations=None) -> Encoding:
+        """The z3 encoding of the flows from the class ids `sources` to `destinations` (None: every class)."""
+        key = tuple(None if ids is None else frozenset(ids) for ids in (sources, destinations))
+        enc = self._encodings.get(key)
+        if enc is None:
+            enc = self._encodings[key] = Encoding(self.an, None, sources, destinations)
+        return enc
 
     def _same_class(self, a_names, b_names) -> set[int]:
         """Classes that hold two distinct endpoints, one of each side: flows inside such a class exist."""
@@ -173,6 +200,7 @@ class Prover:
                 ports: tuple[PortRange, ...] | None) -> tuple[dict, Verdict]:
         """Name the flow (a: candidate sources, b: candidate destinations, distinct; `ports`: the requirement's)
         and replay it in Datalog."""
+        a, b = (sorted(names, key=lambda n: n in self.new_pods) for names in (a, b))  # today's endpoints first
         src_name, dst_name = next((x, y) for x in a for y in b if x != y)
         port = flow.port
         proto = flow.protocol if flow.protocol != "OTHER" else self._unlisted(ports)
@@ -220,7 +248,6 @@ class Prover:
         return result
 
     def _check(self, req: Requirement, scope: str) -> Result:
-        enc = self.enc
         if req.kind == "isolated":
             return self._isolated(req, scope)
         m = self.members
@@ -228,6 +255,9 @@ class Prover:
         dst_names = (lambda c: m.outside(req.dst, c)) if req.kind == "only-out" else (lambda c: m.names(req.dst, c))
         src_ids = {c.id for c in self.an.facts.classes if src_names(c)}
         dst_ids = {c.id for c in self.an.facts.classes if dst_names(c)}
+        # the whole map once for a spec of several requirements over today's endpoints; in any-workload scope
+        # (a universe per requirement) only the requirement's pairs
+        enc = self.encoding(src_ids, dst_ids) if self.new_pods else self.encoding()
         same = self._same_class(src_names, dst_names)
         base = [enc.domain(same), _ports(enc, req.ports), enc.in_set(enc.S, src_ids), enc.in_set(enc.D, dst_ids)]
         if req.kind == "deny":
@@ -239,6 +269,15 @@ class Prover:
         else:  # only-out (built-in isolation check): every allowed flow from `from` goes to `to`
             goal, expect, what = [enc.allowed], True, "an allowed flow to elsewhere"
         status, model = self._solve(*base, *goal)
+        if status == "sat" and self.new_pods:  # a witness among today's endpoints reads best, then with one of them
+            today = {c.id for c in self.an.facts.classes if any(ep.ref not in self.new_pods for ep in c.members)
+                     or c.external is not None}
+            for prefer in (z3.And(enc.in_set(enc.S, today), enc.in_set(enc.D, today)),
+                           z3.Or(enc.in_set(enc.S, today), enc.in_set(enc.D, today))):
+                better, found = self._solve(*base, *goal, prefer)
+                if better == "sat":
+                    model = found
+                    break
         if status == "unsat":
             return Result(req, "proved", scope, message=f"no {what.split(' ', 1)[1]} exists")
         if status == "unknown":
@@ -249,7 +288,6 @@ class Prover:
                       + (f"/{w['port']}" if w["port"] is not None else ""))
 
     def _isolated(self, req: Requirement, scope: str) -> Result:
-        enc = self.enc
         e = self.an.engine
         for cls in self.an.facts.classes:
             if cls.external is not None or cls.host_network or not self.members.names(req.selected, cls):
@@ -257,10 +295,13 @@ class Prover:
             for d in req.directions:
                 if e.holds("isolated", cls.id, d):
                     continue
-                var = enc.D if d == "ingress" else enc.S
+                enc = self.encoding(None, {cls.id}) if d == "ingress" else self.encoding({cls.id}, None)
+                var, other = (enc.D, enc.S) if d == "ingress" else (enc.S, enc.D)
+                named = {c.id for c in self.an.facts.classes if self.members.names(Peer(), c)}
                 status, model = self._solve(enc.domain({c.id for c in self.an.facts.classes if len(c.members) > 1}),
-                                            _ports(enc, req.ports), var == cls.id, enc.allowed)
-                name = self.members.names(req.selected, cls)[0]
+                                            _ports(enc, req.ports), var == cls.id, enc.in_set(other, named),
+                                            enc.allowed)
+                name = min(self.members.names(req.selected, cls), key=lambda n: n in self.new_pods)
                 msg = f"{name} has no policy for {d}: nothing isolates it"
                 if status == "sat":
                     flow = enc.decode(model)
@@ -275,26 +316,82 @@ class Prover:
         return Result(req, "proved", scope, message="every selected endpoint is isolated")
 
 
-def any_workload(an: Analysis, peers: list[Peer], pod_cidrs: list[Cidr] | None = None,
-                 budget: float = DEFAULT_BUDGET) -> tuple[Analysis, Universe]:
-    """The inventory plus a representative of every kind of pod that could be deployed (see workloads.py),
-    analysed by the same rules. Raises TooMany when the kinds exceed what the engine is given to analyse,
-    OutOfBudget (a TooMany) when finding them takes more than `budget` seconds."""
-    services = {s.ref: s.selector for s in an.cluster.services}
-    universe = build_universe(an.cluster, spec_tests(peers, services), pod_cidrs, budget=budget)
-    return analyse(universe.cluster, [p.selector for p in peers if p.selector is not None]), universe
+def sides(req: Requirement, tests: list, services: dict) -> list[Side]:
+    """The new pods a requirement needs, end by end (workloads.Side): for `from`→`to` requirements, the pods
+    that could be a flow's source (in `from`, or outside it for `only`) told apart by what decides a flow into
+    `to`, and the pods that could be its destination, told apart by what decides a flow from `from`; for
+    `isolated`, the selected pods told apart by which policies apply to them."""
+    def own(peer: Peer) -> list:
+        return spec_tests([peer], services)
+
+    def where(peer: Peer, outside: bool) -> frozenset[str] | None:
+        return frozenset({peer.namespace}) if peer.namespace is not None and not outside else None
+
+    if req.kind == "isolated":
+        roles = [DST if d == "ingress" else SRC for d in req.directions]
+        return [Side([t for r in roles for t in project(tests, r, None, subjects_only=True)] + own(req.selected),
+                     req.selected)]
+    src_out, dst_out = req.kind == "only", req.kind == "only-out"
+    out = [Side(project(tests, SRC, where(req.dst, dst_out)) + own(req.src), req.src, src_out),
+           Side(project(tests, DST, where(req.src, src_out)) + own(req.dst), req.dst, dst_out)]
+    for peer, outside in ((req.src, src_out), (req.dst, dst_out)):
+        if outside:  # a pod inside the peer, so that a peer that some new pod could match is not said to match none
+            out.append(Side(own(peer), peer))
+    return out
 
 
 def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000, budget: float = DEFAULT_BUDGET) -> list[Result]:
     """`timeout_ms`: for each requirement's z3 check; `budget`: seconds for finding, in any-workload scope, the
-    pods that could be deployed (when it runs out, every requirement is unknown)."""
-    if spec.scope == "any-workload":
-        peers = [p for r in spec.requirements for p in (r.src, r.dst, r.selected)]
-        try:
-            wide, universe = any_workload(an, peers, spec.pod_cidrs, budget)
-        except TooMany as exc:  # no guess: every requirement is unknown, and says why
-            return [Result(req, "unknown", spec.scope, message=str(exc)) for req in spec.requirements]
-        prover = Prover(wide, timeout_ms, universe.new_pods)
-    else:  # the classes must hold the labels the spec's selectors test, as they do those of the policies
+    pods that could be deployed for a requirement (when it runs out, that requirement is unknown).
+
+    In any-workload scope each requirement gets its own representatives (`sides`): only the tests that can decide
+    its flows tell them apart, so their number follows the requirement, not the product of every test of the
+    input. The requirements are then independent: on a machine with several cores they are proved side by side,
+    in forked processes (`REASONER_JOBS` sets how many; 1: one after the other, here)."""
+    if spec.scope != "any-workload":  # the classes must hold the labels the spec's selectors test, as the policies'
         prover = Prover(distinguishing(an, spec.pod_selectors()), timeout_ms)
-    return [prover.check(req, spec.scope) for req in spec.requirements]
+        return [prover.check(req, spec.scope) for req in spec.requirements]
+    global _JOB
+    _JOB = (an, spec, timeout_ms, budget, collect_tests(an.cluster), {s.ref: s.selector for s in an.cluster.services})
+    try:
+        jobs = min(_jobs(), len(spec.requirements))
+        if jobs > 1:
+            import multiprocessing
+
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                return pool.map(_prove_one, range(len(spec.requirements)), chunksize=1)
+        return [_prove_one(i) for i in range(len(spec.requirements))]
+    finally:
+        _JOB = None
+
+
+_JOB: tuple | None = None  # what `_prove_one` works on (a forked process inherits it)
+
+
+def _jobs() -> int:
+    import multiprocessing
+    import os
+
+    value = os.environ.get("REASONER_JOBS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _prove_one(index: int) -> Result:
+    """Requirement `index` of the spec of `_JOB`, over its own representatives of the pods that could be deployed."""
+    assert _JOB is not None
+    an, spec, timeout_ms, budget, tests, services = _JOB
+    req = spec.requirements[index]
+    try:
+        universe = build_sides(an.cluster, sides(req, tests, services), spec.pod_cidrs, budget=budget)
+    except TooMany as exc:  # no guess: the requirement is unknown, and says why
+        return Result(req, "unknown", spec.scope, message=str(exc))
+    peers = [p for p in (req.src, req.dst, req.selected) if p.selector is not None]
+    wide = analyse(universe.cluster, [p.selector for p in peers], transient=True)
+    try:
+        return Prover(wide, timeout_ms, universe.new_pods).check(req, spec.scope)
+    finally:
+        wide.engine.close()  # frees it before the next requirement's

@@ -98,68 +98,113 @@ _DNS_LABEL = _word(DNS_LABEL)
 # Tests: what policy (and the spec) can ask of a pod
 # --------------------------------------------------------------------------------------------------
 
+SRC, DST = "src", "dst"
+BOTH = frozenset({SRC, DST})
+
+
 @dataclass(frozen=True)
 class Test:
     """One question about a new pod. `view`: which labels it reads — `pod` (its own, k8s selectors),
     `calico` (Calico's view of the pod), `ns` (namespace labels, k8s), `ns-calico`, `sa-calico`,
     `sa-name`, `ns-name`. `scope`: the namespaces where it can matter (None: any; a name; or a selector on
-    the namespace, `LabelSelector` or `CalicoSelector`); a test that cannot matter only costs time."""
+    the namespace, `LabelSelector` or `CalicoSelector`); a test that cannot matter only costs time.
+
+    Where a flow's verdict can depend on it: `roles`, the ends of a flow at which the pod is tested (`src`: a
+    policy's egress subject, a peer of an ingress rule, a Calico rule's `source`; `dst`: the converse);
+    `guard` (end, namespace): only for flows whose other end `end` is in `namespace` (the policy's, when it is
+    that end's subject); `subject`: it decides whether a policy applies to the pod."""
 
     view: str
     what: object  # LabelSelector | CalicoSelector | tuple[str, ...] (names)
     scope: object = None
+    roles: frozenset = BOTH
+    guard: tuple | None = None
+    subject: bool = False
+
+
+def _ends(types) -> frozenset:
+    """The ends of a flow at which a policy of these types tests its subject."""
+    from reasoner.model.policy import Direction
+
+    return frozenset(({DST} if Direction.INGRESS in types else set()) | ({SRC} if Direction.EGRESS in types else set()))
 
 
 def collect_tests(cluster: Cluster, extra: list[Test] = ()) -> list[Test]:
     tests: list[Test] = list(extra)
 
-    def k8s_peer(peer, own_ns):
+    def k8s_peer(peer, own_ns, role, guard):
         if not isinstance(peer, PodPeer):
             return
         if peer.namespace_selector is not None:
-            tests.append(Test("ns", peer.namespace_selector))
+            tests.append(Test("ns", peer.namespace_selector, None, role, guard))
         if peer.pod_selector is not None:
-            tests.append(Test("pod", peer.pod_selector, peer.namespace_selector or own_ns))
+            tests.append(Test("pod", peer.pod_selector, peer.namespace_selector or own_ns, role, guard))
 
+    src, dst = frozenset({SRC}), frozenset({DST})
     for pol in cluster.policies:
-        tests.append(Test("pod", pol.pod_selector, pol.namespace))
-        for rule in pol.ingress + pol.egress:
+        tests.append(Test("pod", pol.pod_selector, pol.namespace, _ends(pol.types), subject=True))
+        for rule in pol.ingress:
             for peer in rule.peers or ():
-                k8s_peer(peer, pol.namespace)
+                k8s_peer(peer, pol.namespace, src, (DST, pol.namespace))
+        for rule in pol.egress:
+            for peer in rule.peers or ():
+                k8s_peer(peer, pol.namespace, dst, (SRC, pol.namespace))
     for apol in cluster.admin_policies:
-        tests.append(Test("ns", apol.namespace_selector))
-        tests.append(Test("pod", apol.pod_selector, apol.namespace_selector))
-        for arule in apol.ingress + apol.egress:
+        roles = _ends(apol.types)
+        tests.append(Test("ns", apol.namespace_selector, None, roles, subject=True))
+        tests.append(Test("pod", apol.pod_selector, apol.namespace_selector, roles, subject=True))
+        for arule in apol.ingress:
             for peer in arule.peers or ():
-                k8s_peer(peer, None)
+                k8s_peer(peer, None, src, None)
+        for arule in apol.egress:
+            for peer in arule.peers or ():
+                k8s_peer(peer, None, dst, None)
     for cpol in cluster.calico_policies:
         scope = cpol.namespace if cpol.namespace else cpol.namespace_selector
-        tests.append(Test("calico", cpol.selector, scope))
+        roles = _ends(cpol.types)
+        tests.append(Test("calico", cpol.selector, scope, roles, subject=True))
         if cpol.namespace_selector is not None:
-            tests.append(Test("ns-calico", cpol.namespace_selector))
+            tests.append(Test("ns-calico", cpol.namespace_selector, None, roles, subject=True))
         if cpol.service_account_selector is not None:
-            tests.append(Test("sa-calico", cpol.service_account_selector, scope))
-        for crule in cpol.ingress + cpol.egress:
-            for ent in (crule.source, crule.destination):
-                rscope = ent.namespace_selector if ent.namespace_selector is not None else cpol.namespace
-                if ent.namespace_selector is not None:
-                    tests.append(Test("ns-calico", ent.namespace_selector))
-                for sel in (ent.selector, ent.not_selector):
-                    if sel is not None:
-                        tests.append(Test("calico", sel, rscope))
-                if ent.service is not None:  # a Service's backends: its namespace's pods matching its selector
-                    svc = cluster.service(*ent.service)
-                    if svc is not None and svc.selector is not None:
-                        from reasoner.model.selector import Requirement as Req
+            tests.append(Test("sa-calico", cpol.service_account_selector, scope, roles, subject=True))
+        for crules, subject_end in ((cpol.ingress, DST), (cpol.egress, SRC)):
+            guard = (subject_end, cpol.namespace) if cpol.namespace else None
+            for crule in crules:
+                for ent, role in ((crule.source, src), (crule.destination, dst)):
+                    rscope = ent.namespace_selector if ent.namespace_selector is not None else cpol.namespace
+                    if ent.namespace_selector is not None:
+                        tests.append(Test("ns-calico", ent.namespace_selector, None, role, guard))
+                    for sel in (ent.selector, ent.not_selector):
+                        if sel is not None:
+                            tests.append(Test("calico", sel, rscope, role, guard))
+                    if ent.service is not None:  # a Service's backends: its namespace's pods matching its selector
+                        svc = cluster.service(*ent.service)
+                        if svc is not None and svc.selector is not None:
+                            from reasoner.model.selector import Requirement as Req
 
-                        sel = LabelSelector(frozenset(Req(k, Op.IN, frozenset({v})) for k, v in svc.selector))
-                        tests.append(Test("pod", sel, svc.namespace))
-                if ent.service_accounts is not None:
-                    if ent.service_accounts.selector is not None:
-                        tests.append(Test("sa-calico", ent.service_accounts.selector, rscope))
-                    if ent.service_accounts.names:
-                        tests.append(Test("sa-name", tuple(ent.service_accounts.names), rscope))
+                            sel = LabelSelector(frozenset(Req(k, Op.IN, frozenset({v})) for k, v in svc.selector))
+                            tests.append(Test("pod", sel, svc.namespace, role, guard))
+                    if ent.service_accounts is not None:
+                        if ent.service_accounts.selector is not None:
+                            tests.append(Test("sa-calico", ent.service_accounts.selector, rscope, role, guard))
+                        if ent.service_accounts.names:
+                            tests.append(Test("sa-name", tuple(ent.service_accounts.names), rscope, role, guard))
     return tests
+
+
+def project(tests: list[Test], role: str, other_namespaces: frozenset[str] | None,
+            subjects_only: bool = False) -> list[Test]:
+    """The tests that can decide a flow at which the new pod stands at `role`, when the flow's other end lies in
+    one of `other_namespaces` (None: anywhere); `subjects_only`: only those that decide which policies apply."""
+    out = []
+    for t in tests:
+        if role not in t.roles or (subjects_only and not t.subject):
+            continue
+        if t.guard is not None and t.guard[0] != role and t.guard[1] is not None and other_namespaces is not None \
+                and t.guard[1] not in other_namespaces:
+            continue
+        out.append(t)
+    return out
 
 
 def spec_tests(peers, services: dict | None = None) -> list[Test]:
@@ -446,6 +491,27 @@ def _settle(solver: z3.Solver, sig: list, prefs: list[list], budget: Budget) -> 
     return solver.model()
 
 
+def _settle_soft(solver: z3.Solver, model: z3.ModelRef, sig: list, firm: list, soft: list, budget: Budget,
+                 tries: int = 2) -> z3.ModelRef:
+    """A model of `sig` that keeps `firm` if it can and as many of the preferences `soft` as `tries` checks find
+    (readable witnesses): each check that fails gives up the soft preferences of its unsat core. `model` (one of
+    `sig`) when it keeps them all already."""
+    if all(z3.is_true(model.eval(p, model_completion=True)) for p in firm + soft):
+        return model
+    sig_term = z3.And(sig) if sig else z3.BoolVal(True)
+    for _ in range(tries):
+        if budget.check(solver, sig_term, *firm, *soft) == z3.sat:
+            return solver.model()
+        core = {c.get_id() for c in solver.unsat_core()}
+        kept = [p for p in soft if p.get_id() not in core]
+        if len(kept) == len(soft):
+            break
+        soft = kept
+    if budget.check(solver, sig_term, *firm) == z3.sat:
+        return solver.model()
+    return model
+
+
 def build_universe(cluster: Cluster, extra: list[Test] = (), pod_cidrs: list[Cidr] | None = None,
                    limit: int = _MAX_REPRESENTATIVES, budget: float = DEFAULT_BUDGET) -> Universe:
     """The inventory plus a representative of every kind of pod that could be deployed, found within `budget`
@@ -506,6 +572,128 @@ def build_worlds(clusters: list[Cluster], extra: list[Test] = (), pod_cidrs: lis
                     universe.new_pods[f"{ns}/{name}"] = NewPod(ns, labels, sa, ip, new_labels, sa_new)
     deadline.ms()  # a budget spent by now leaves no time to analyse the representatives
     return outs, universe
+
+
+@dataclass(frozen=True)
+class Side:
+    """The new pods that one end of a requirement needs. `tests`: those that can decide its flows (`project`);
+    `member`: a spec peer (reasoner.properties.spec.Peer) they must belong to, or with `outside` must not (None:
+    no constraint)."""
+
+    tests: list[Test]
+    member: object = None
+    outside: bool = False
+
+
+def _static_member(peer, ns: Namespace, cluster: Cluster) -> bool | None:
+    """Whether every pod of namespace `ns` is outside `peer` for a reason that does not depend on the pod (False),
+    else None: the pod's labels and service account decide."""
+    if peer.pods is not None:  # names existing pods only
+        return False
+    if peer.namespace is not None and ns.name != peer.namespace:
+        return False
+    if peer.namespace_selector is not None and \
+            not peer.namespace_selector.matches({**dict(ns.labels), AUTO + "name": ns.name}):
+        return False
+    if peer.service is not None:
+        svc = cluster.service(*peer.service.split("/", 1))
+        if svc is None or svc.namespace != ns.name or svc.selector is None:
+            return False
+    return None
+
+
+def _member_formula(peer, cluster: Cluster, values: Values) -> Callable:
+    """The part of `peer`'s membership that a new pod's labels and service account decide, as a formula."""
+    from reasoner.model.selector import Requirement as Req
+
+    def formula(pod: Symbolic, calico_view, sa_name) -> z3.BoolRef:
+        terms = []
+        if peer.selector is not None:
+            terms.append(calico_formula(peer.selector, calico_view, values))
+        if peer.service_account is not None:
+            terms.append(sa_name == values.const(SANAME, peer.service_account))
+        if peer.service is not None:
+            svc = cluster.service(*peer.service.split("/", 1))
+            sel = LabelSelector(frozenset(Req(k, Op.IN, frozenset({v})) for k, v in svc.selector))
+            terms.append(k8s_formula(sel, pod, values))
+        return z3.And(terms) if terms else z3.BoolVal(True)
+
+    return formula
+
+
+def build_sides(cluster: Cluster, sides: list[Side], pod_cidrs: list[Cidr] | None = None,
+                limit: int = _MAX_REPRESENTATIVES, budget: float = DEFAULT_BUDGET) -> Universe:
+    """The inventory plus, for each side of a requirement, a representative of every kind of pod that could be
+    deployed there, kinds told apart only by the side's tests (`project`): the pods that could stand at that end
+    of a flow that the requirement asks about, as that flow's verdict sees them. A flow between two new pods is
+    decided by the source's tests of its side and the destination's of its side, so a representative of each,
+    side by side, behaves as the pair does; no twin is needed. Raises TooMany beyond `limit` representatives,
+    OutOfBudget beyond `budget` seconds."""
+    deadline = Budget(budget)
+    every = [t for side in sides for t in side.tests]
+    values = Values(every)
+    out = _copy(cluster)
+    universe = Universe(out)
+    atoms = _addresses([cluster], pod_cidrs)
+    used = {ep.ref for ep in cluster.endpoints}
+    made_ns: dict[tuple, str] = {}  # a new namespace's labels -> its name (shared by the sides)
+    n = 0
+    for side in sides:
+        peer = side.member
+        if peer is not None and not side.outside and peer.pods is not None:
+            continue  # `pods:` names existing pods: no new pod belongs
+        namespaces: list[tuple[str, dict | None]] = [(name, None) for name in sorted(cluster.namespaces)]
+        pinned = peer is not None and not side.outside and peer.namespace in cluster.namespaces
+        if not pinned:
+            for name, labels in _new_namespaces(set(cluster.namespaces), side.tests, values, limit, deadline):
+                if name in out.namespaces:
+                    if not name.startswith("new-namespace-"):  # pinned by a test, made by a side before
+                        namespaces.append((name, dict(out.namespaces[name].labels)))
+                        continue
+                    labels.pop(NAME_LABEL, None)
+                    key = tuple(sorted(labels.items()))
+                    if key in made_ns:
+                        namespaces.append((made_ns[key], {**labels, NAME_LABEL: made_ns[key]}))
+                        continue
+                    k = len(out.namespaces)
+                    while f"new-namespace-{k}" in out.namespaces:
+                        k += 1
+                    name = f"new-namespace-{k}"
+                    labels = {**labels, NAME_LABEL: name}
+                made_ns.setdefault(tuple(sorted((k, v) for k, v in labels.items() if k != NAME_LABEL)), name)
+                out.namespaces[name] = Namespace(name, tuple(sorted(labels.items())), ORIGIN)
+                namespaces.append((name, labels))
+        for ns_name, new_labels in namespaces:
+            ns = out.namespaces[ns_name]
+            member = None
+            if peer is not None:
+                static = _static_member(peer, ns, out)
+                if static is False:
+                    if not side.outside:
+                        continue
+                else:
+                    inside = _member_formula(peer, out, values)
+                    member = (lambda f: lambda *a: z3.Not(f(*a)))(inside) if side.outside else inside
+            for labels, sa, sa_new in _pod_kinds([out], ns_name, [side.tests], values, limit, deadline, member):
+                universe.signatures += 1
+                if sa_new is not None:
+                    out.service_accounts.append(ServiceAccount(ns_name, sa, tuple(sorted(sa_new.items())), ORIGIN))
+                for atom in atoms:
+                    n += 1
+                    if n > limit:
+                        raise TooMany(f"any-workload: {universe.signatures}+ kinds of new pods times {len(atoms)} "
+                                      f"address atoms need more than {limit} representative pods; not analysed "
+                                      f"(podCIDRs narrows the addresses)")
+                    name = f"new-pod-{n}"
+                    while f"{ns_name}/{name}" in used:
+                        name = "x" + name
+                    used.add(f"{ns_name}/{name}")
+                    ip = atom.take()
+                    out.endpoints.append(Endpoint(ns_name, name, "Pod", tuple(sorted(labels.items())), sa, (), (ip,),
+                                                  False, ORIGIN))
+                    universe.new_pods[f"{ns_name}/{name}"] = NewPod(ns_name, labels, sa, ip, new_labels, sa_new)
+    deadline.ms()
+    return universe
 
 
 # Addresses a reader recognises as pod addresses, used when the atom holds them.
@@ -639,9 +827,10 @@ def _in_scope(scope: object, ns: Namespace) -> bool:
 
 
 def _pod_kinds(worlds: list[Cluster], ns_name: str, tests: list[list[Test]], values: Values, limit: int,
-               budget: Budget):
+               budget: Budget, member: Callable | None = None):
     """Every realizable kind of new pod in namespace `ns_name`, over every version at once:
-    (labels, service account, its labels if new)."""
+    (labels, service account, its labels if new). `member(pod, calico_view, sa_name)` gives a formula that every
+    kind must satisfy (in the first version)."""
     constraints: list = []
     pod = Symbolic("pod", values, pod_slot, constraints)
     new_sa = Symbolic("sa", values, sa_slot, constraints)
@@ -666,14 +855,18 @@ def _pod_kinds(worlds: list[Cluster], ns_name: str, tests: list[list[Test]], val
     for cluster, accounts, world_tests in zip(worlds, existing, tests):
         formulas += _world_formulas(cluster.namespaces[ns_name], pod, new_sa, sa_index, sa_name_entry, names,
                                     accounts, world_tests, values)
+    if member is not None:
+        ns = worlds[0].namespaces[ns_name]
+        calico_view, _ = _views(ns, pod, new_sa, sa_index, sa_name_entry, names, existing[0], values)
+        constraints.append(member(pod, calico_view, sa_name))
     solver = z3.Solver()
     solver.add(*constraints)
     fresh, made = 0, set(names)
+    others = pod.prefs() + new_sa.prefs()  # every variable exists by now
     for model, sig in _enumerate(solver, formulas, limit, budget):
         prefs = [sa_index == names.index("default"), sa_name_new == values.other(SANAME)]
         prefs += [sa_name_new != values.const(SANAME, n) for n in sorted(made - set(names))]
-        settled = _settle(solver, sig, [prefs + pod.prefs() + new_sa.prefs(),
-                                        prefs + pod.prefs(True) + new_sa.prefs(True), prefs[1:], []], budget)
+        settled = _settle_soft(solver, model, sig, prefs[1:], prefs[:1] + others, budget)
         idx = settled.eval(sa_index, model_completion=True).as_long()
         labels = pod.concrete(settled)
         if idx < len(names):
@@ -690,6 +883,26 @@ def _pod_kinds(worlds: list[Cluster], ns_name: str, tests: list[list[Test]], val
 def _world_formulas(ns: Namespace, pod: Symbolic, new_sa: Symbolic, sa_index, sa_name_entry: Entry,
                     names: list[str], accounts: dict[str, dict], tests: list[Test], values: Values) -> list:
     """The tests of one version, on a new pod of namespace `ns` (as that version labels it)."""
+    calico_view, sa_calico = _views(ns, pod, new_sa, sa_index, sa_name_entry, names, accounts, values)
+    formulas = []
+    for t in tests:
+        if not _in_scope(t.scope, ns):
+            continue
+        if t.view == "pod":
+            formulas.append(k8s_formula(t.what, pod, values))
+        elif t.view == "calico":
+            formulas.append(calico_formula(t.what, calico_view, values))
+        elif t.view == "sa-calico":
+            formulas.append(calico_formula(t.what, sa_calico, values))
+        elif t.view == "sa-name":
+            formulas.append(z3.Or([sa_name_entry[1] == values.const(SANAME, n) for n in t.what]))
+    return formulas
+
+
+def _views(ns: Namespace, pod: Symbolic, new_sa: Symbolic, sa_index, sa_name_entry: Entry, names: list[str],
+           accounts: dict[str, dict], values: Values):
+    """A new pod of namespace `ns` as Calico sees it (its labels, then its namespace's and service account's),
+    and its service account as Calico sees it."""
     ns_name, ns_labels = ns.name, dict(ns.labels)
     sa_labels = choice(sa_index, [fixed(values, accounts.get(n, {}), sa_slot) for n in names] + [new_sa])
 
@@ -715,19 +928,7 @@ def _world_formulas(ns: Namespace, pod: Symbolic, new_sa: Symbolic, sa_index, sa
         own = pod(key)
         return ite(own[0], own, auto(key))
 
-    formulas = []
-    for t in tests:
-        if not _in_scope(t.scope, ns):
-            continue
-        if t.view == "pod":
-            formulas.append(k8s_formula(t.what, pod, values))
-        elif t.view == "calico":
-            formulas.append(calico_formula(t.what, calico_view, values))
-        elif t.view == "sa-calico":
-            formulas.append(calico_formula(t.what, sa_calico, values))
-        elif t.view == "sa-name":
-            formulas.append(z3.Or([sa_name_entry[1] == values.const(SANAME, n) for n in t.what]))
-    return formulas
+    return calico_view, sa_calico
 
 
 SELECTABLE_TIMEOUT_MS = 10_000  # for one policy's selectors in `policy_selectable`
