@@ -130,6 +130,13 @@ def _ends(types) -> frozenset:
     return frozenset(({DST} if Direction.INGRESS in types else set()) | ({SRC} if Direction.EGRESS in types else set()))
 
 
+def service_selector(pairs) -> LabelSelector:
+    """A Service's selector (key, value pairs, all to hold) as a pod LabelSelector."""
+    from reasoner.model.selector import Requirement
+
+    return LabelSelector(frozenset(Requirement(k, Op.IN, frozenset({v})) for k, v in pairs))
+
+
 def collect_tests(cluster: Cluster, extra: list[Test] = ()) -> list[Test]:
     tests: list[Test] = list(extra)
 
@@ -181,10 +188,7 @@ def collect_tests(cluster: Cluster, extra: list[Test] = ()) -> list[Test]:
                     if ent.service is not None:  # a Service's backends: its namespace's pods matching its selector
                         svc = cluster.service(*ent.service)
                         if svc is not None and svc.selector is not None:
-                            from reasoner.model.selector import Requirement as Req
-
-                            sel = LabelSelector(frozenset(Req(k, Op.IN, frozenset({v})) for k, v in svc.selector))
-                            tests.append(Test("pod", sel, svc.namespace, role, guard))
+                            tests.append(Test("pod", service_selector(svc.selector), svc.namespace, role, guard))
                     if ent.service_accounts is not None:
                         if ent.service_accounts.selector is not None:
                             tests.append(Test("sa-calico", ent.service_accounts.selector, rscope, role, guard))
@@ -221,13 +225,11 @@ def spec_tests(peers, services: dict | None = None) -> list[Test]:
         if p.service_account is not None:
             out.append(Test("sa-name", (p.service_account,)))
         if p.service is not None:  # its backends: the pods of its namespace matching its selector
-            from reasoner.model.selector import Requirement as Req
-
             ns, _, name = p.service.partition("/")
             out.append(Test("ns-name", (ns,)))
             selector = services.get(p.service) if services else None
             if selector:
-                out.append(Test("pod", LabelSelector(frozenset(Req(k, Op.IN, frozenset({v})) for k, v in selector)), ns))
+                out.append(Test("pod", service_selector(selector), ns))
     return out
 
 
@@ -586,27 +588,23 @@ class Side:
     outside: bool = False
 
 
-def _static_member(peer, ns: Namespace, cluster: Cluster) -> bool | None:
-    """Whether every pod of namespace `ns` is outside `peer` for a reason that does not depend on the pod (False),
-    else None: the pod's labels and service account decide."""
+def _outside_namespace(peer, ns: Namespace, cluster: Cluster) -> bool:
+    """Whether every new pod of namespace `ns` is outside `peer`, whatever its labels and service account."""
     if peer.pods is not None:  # names existing pods only
-        return False
+        return True
     if peer.namespace is not None and ns.name != peer.namespace:
-        return False
+        return True
     if peer.namespace_selector is not None and \
             not peer.namespace_selector.matches({**dict(ns.labels), AUTO + "name": ns.name}):
-        return False
+        return True
     if peer.service is not None:
         svc = cluster.service(*peer.service.split("/", 1))
-        if svc is None or svc.namespace != ns.name or svc.selector is None:
-            return False
-    return None
+        return svc is None or svc.namespace != ns.name or svc.selector is None
+    return False
 
 
 def _member_formula(peer, cluster: Cluster, values: Values) -> Callable:
     """The part of `peer`'s membership that a new pod's labels and service account decide, as a formula."""
-    from reasoner.model.selector import Requirement as Req
-
     def formula(pod: Symbolic, calico_view, sa_name) -> z3.BoolRef:
         terms = []
         if peer.selector is not None:
@@ -615,8 +613,7 @@ def _member_formula(peer, cluster: Cluster, values: Values) -> Callable:
             terms.append(sa_name == values.const(SANAME, peer.service_account))
         if peer.service is not None:
             svc = cluster.service(*peer.service.split("/", 1))
-            sel = LabelSelector(frozenset(Req(k, Op.IN, frozenset({v})) for k, v in svc.selector))
-            terms.append(k8s_formula(sel, pod, values))
+            terms.append(k8s_formula(service_selector(svc.selector), pod, values))
         return z3.And(terms) if terms else z3.BoolVal(True)
 
     return formula
@@ -637,7 +634,6 @@ def build_sides(cluster: Cluster, sides: list[Side], pod_cidrs: list[Cidr] | Non
     universe = Universe(out)
     atoms = _addresses([cluster], pod_cidrs)
     used = {ep.ref for ep in cluster.endpoints}
-    made_ns: dict[tuple, str] = {}  # a new namespace's labels -> its name (shared by the sides)
     n = 0
     for side in sides:
         peer = side.member
@@ -647,31 +643,25 @@ def build_sides(cluster: Cluster, sides: list[Side], pod_cidrs: list[Cidr] | Non
         pinned = peer is not None and not side.outside and peer.namespace in cluster.namespaces
         if not pinned:
             for name, labels in _new_namespaces(set(cluster.namespaces), side.tests, values, limit, deadline):
-                if name in out.namespaces:
-                    if not name.startswith("new-namespace-"):  # pinned by a test, made by a side before
-                        namespaces.append((name, dict(out.namespaces[name].labels)))
-                        continue
-                    labels.pop(NAME_LABEL, None)
-                    key = tuple(sorted(labels.items()))
-                    if key in made_ns:
-                        namespaces.append((made_ns[key], {**labels, NAME_LABEL: made_ns[key]}))
-                        continue
+                if name in out.namespaces and not name.startswith("new-namespace-"):
+                    # a name pinned by a test, made for a side before: tried with one labelling (module doc)
+                    namespaces.append((name, dict(out.namespaces[name].labels)))
+                    continue
+                if name in out.namespaces:  # an earlier side's new namespace has that name: another one
                     k = len(out.namespaces)
                     while f"new-namespace-{k}" in out.namespaces:
                         k += 1
                     name = f"new-namespace-{k}"
                     labels = {**labels, NAME_LABEL: name}
-                made_ns.setdefault(tuple(sorted((k, v) for k, v in labels.items() if k != NAME_LABEL)), name)
                 out.namespaces[name] = Namespace(name, tuple(sorted(labels.items())), ORIGIN)
                 namespaces.append((name, labels))
         for ns_name, new_labels in namespaces:
             ns = out.namespaces[ns_name]
             member = None
             if peer is not None:
-                static = _static_member(peer, ns, out)
-                if static is False:
+                if _outside_namespace(peer, ns, out):
                     if not side.outside:
-                        continue
+                        continue  # no new pod of ns belongs: none is needed; outside it, every one is
                 else:
                     inside = _member_formula(peer, out, values)
                     member = (lambda f: lambda *a: z3.Not(f(*a)))(inside) if side.outside else inside
