@@ -371,6 +371,7 @@ class Plan:
         meets: dict[tuple[int, int], dict] = {}
         out: dict[tuple[int, int], dict] = {}
         wanted = self.every if destinations is None else destinations
+        listed: dict[int, tuple[int, ...]] = {}  # the members of a partner set (most sources share one)
         for src in classes:
             s = src.id
             if sources is not None and not sources >> s & 1:
@@ -379,7 +380,10 @@ class Plan:
             if not partners:
                 continue
             e_row = self.towards(s, "egress", partners)
-            for dd in members(partners):
+            ids = listed.get(partners)
+            if ids is None:
+                ids = listed[partners] = tuple(members(partners))
+            for dd in ids:
                 e_set = e_row[dd]
                 if e_set is None:
                     continue

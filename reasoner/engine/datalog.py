@@ -15,9 +15,10 @@ import itertools
 import re
 from typing import Any, Iterable
 
-from pyDatalog import Logic, pyDatalog, pyEngine, pyParser
+from pyDatalog import Logic, pyEngine, pyParser
 from pyDatalog.util import DatalogError
 
+from reasoner.engine import rule_cache
 from reasoner.errors import ReasonerError
 from reasoner.facts.schema import EVALUATIONS, RELATIONS
 
@@ -190,6 +191,34 @@ def _assert(relation: str, values) -> None:
     pyEngine.assert_(pyEngine.Clause(pyEngine.Literal(relation, [pyEngine.Term_of(v) for v in values]), []))
 
 
+class _Facts:
+    """Adds facts to the current logic as `pyEngine.assert_` adds a fact (once, keyed by its id; in the predicate's
+    per-argument indexes), with the predicate looked up and registered once per relation instead of once per fact:
+    a large fact base and every materialized relation go in this way (measured: 94 000 facts, 0.72 s by `assert_`,
+    0.3 s so). A pyDatalog whose predicates keep their facts otherwise than in dicts gets `assert_` itself."""
+
+    def __init__(self) -> None:
+        self._preds: dict[tuple[str, int], Any] = {}
+
+    def add(self, relation: str, values) -> None:
+        pred = self._preds.get((relation, len(values)))
+        if pred is None:
+            pred = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(len(values))]).pred
+            pyEngine.insert(pred)
+            self._preds[(relation, len(values))] = pred
+        clause = pyEngine.Clause(pyEngine.Literal(pred, [pyEngine.Term_of(v) for v in values]), [])
+        db = pred.db
+        if not isinstance(db, dict) or not isinstance(pred.index, list):
+            pyEngine.assert_(clause)
+            return
+        id_ = clause.get_id()
+        if id_ in db:
+            return
+        db[id_] = clause
+        for index, term in zip(pred.index, clause.head.terms):
+            index.setdefault(term.id, set()).add(clause)
+
+
 _Recipe = tuple[str, list, Any, Any]  # a literal of a rule: predicate name, terms, prearity, aggregate
 _CLAUSES: list[tuple[_Recipe, list[_Recipe]]] = []  # the rules' clauses, as parsed from rules/*.dl once
 
@@ -198,31 +227,41 @@ def _recipe(literal) -> _Recipe:
     return literal.pred.name, list(literal.terms), literal.pred.prearity, literal.aggregate
 
 
+def _parse_rules() -> list[tuple[_Recipe, list[_Recipe]]]:
+    """Parse rules/*.dl with pyDatalog into the current logic; its clauses, as recipes."""
+    added: list = []
+    original = pyParser.add_clause
+
+    def capture(head, body):
+        clause = original(head, body)
+        added.append((_recipe(clause.head), [_recipe(lit) for lit in clause.body]))
+        return clause
+
+    pyParser.add_clause = capture
+    try:
+        for name, text in rule_texts().items():
+            try:  # (pyDatalog.load would first walk the caller's stack with `inspect`, for no name of ours)
+                pyParser.load(text, newglobals={})
+            except Exception as exc:  # a defect in our rules, not in the user's input
+                raise RuntimeError(f"rules/{name}: {exc}") from exc
+    finally:
+        pyParser.add_clause = original
+    return added
+
+
 def _load_rules() -> None:
     """Put the clauses of rules/*.dl into the current logic. The texts are parsed by pyDatalog once per process;
     its clauses are kept as recipes (predicate names and terms, which belong to no logic) and replayed into every
     later logic, which is what parsing would give again, at a tenth of the cost (tests and the REPL build many
-    engines)."""
+    engines). The recipes are also kept on disk (engine/rule_cache.py), so that a later process replays them
+    instead of parsing."""
     if not _CLAUSES:
-        added: list = []
-        original = pyParser.add_clause
-
-        def capture(head, body):
-            clause = original(head, body)
-            added.append((_recipe(clause.head), [_recipe(lit) for lit in clause.body]))
-            return clause
-
-        pyParser.add_clause = capture
-        try:
-            for name, text in rule_texts().items():
-                try:
-                    pyDatalog.load(text)
-                except Exception as exc:  # a defect in our rules, not in the user's input
-                    raise RuntimeError(f"rules/{name}: {exc}") from exc
-        finally:
-            pyParser.add_clause = original
-        _CLAUSES.extend(added)
-        return
+        kept = rule_cache.read(rule_texts())
+        if kept is None:
+            _CLAUSES.extend(_parse_rules())
+            rule_cache.write(rule_texts(), _CLAUSES)
+            return
+        _CLAUSES.extend(kept)
 
     def literal(recipe: _Recipe):
         name, terms, prearity, aggregate = recipe
@@ -255,8 +294,9 @@ class Engine:
             dummy = ("\0declare",) * len(rel.columns)
             _assert(name, dummy)
             pyEngine.retract(pyEngine.Clause(pyEngine.Literal(name, [pyEngine.Term_of(v) for v in dummy]), []))
+        add = _Facts().add
         for fact in facts:
-            _assert(fact[0], fact[1:])
+            add(fact[0], fact[1:])
             self.size += 1
         _INDEXES.clear()
         for relation, arity in STAGE1:
@@ -323,8 +363,9 @@ class Engine:
         pred = literal.pred
         for clause in list(pred.clauses.values()):
             pyEngine.retract(clause)
+        add = _Facts().add
         for row in rows:
-            _assert(relation, row)
+            add(relation, row)
         self.size += len(rows)
         _INDEXES.pop(pred, None)
 
