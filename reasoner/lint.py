@@ -279,9 +279,10 @@ class _Linter:
         from reasoner.properties.workloads import policy_selectable
 
         empty = {pid for (pid,) in self.e.ask("vacuous", None)}
+        applying = {pid for pid, _c, _d in self.e.ask("applies", None, None, None)}  # selects an endpoint: selectable
         for pid, pol in sorted(self.fb.policy_ids.items()):
             file, line = _origin(pol.origin)
-            never = not policy_selectable(pol)
+            never = pid not in applying and not policy_selectable(pol)
             if never:
                 out.append(Finding("vacuous-policy", "error", file, line, f"{pol.kind} {pol.ref}",
                                    "this policy can never select any pod: its selectors contradict each other "

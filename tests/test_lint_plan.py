@@ -95,3 +95,17 @@ def test_conflict_witnesses_replay_through_can():
                        or (e["rule"] is None and e["policy"]["name"] in tiers) for e in f.evidence), (path, f.message)
             seen += 1
     assert seen >= 3
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_policy_that_applies_is_selectable(path):
+    """lint asks z3 whether a policy could ever select a pod only for the policies that select no endpoint of the
+    input: one that does is selectable, which z3 agrees with on every corpus scenario."""
+    from reasoner.properties.workloads import policy_selectable
+
+    an = api.analyse(api.load([str(path)]))
+    applying = {pid for pid, _c, _d in an.engine.ask("applies", None, None, None)}
+    pods = {c.id for c in an.facts.classes if c.external is None and not c.host}
+    for pid in applying:
+        if any(c in pods for p, c, _d in an.engine.ask("applies", pid, None, None)):
+            assert policy_selectable(an.facts.policy_ids[pid]), an.facts.policy_ids[pid].ref
