@@ -13,6 +13,7 @@ from reasoner.manifests.load import Document, ReadOptions, read_paths
 from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cluster import Cluster
 from reasoner.model.selector import LabelSelector
+from reasoner.report.progress import stage
 from reasoner.sources.registry import build_cluster
 
 
@@ -23,11 +24,12 @@ def read_inputs(paths: Iterable[str | Path], stdin: Any = None,
     from reasoner import live
 
     paths = [str(p) for p in paths]
-    docs, errors, skipped = read_paths([p for p in paths if not live.is_cluster(p)], stdin, options)
-    for token in (p for p in paths if live.is_cluster(p)):
-        reading = live.read_token(token)
-        docs.extend(live.documents(reading))
-        skipped.extend(f"{reading.source}: {line}" for line in reading.skipped)
+    with stage("reading the inputs"):
+        docs, errors, skipped = read_paths([p for p in paths if not live.is_cluster(p)], stdin, options)
+        for token in (p for p in paths if live.is_cluster(p)):
+            reading = live.read_token(token)
+            docs.extend(live.documents(reading))
+            skipped.extend(f"{reading.source}: {line}" for line in reading.skipped)
     return docs, errors, skipped
 
 
@@ -36,7 +38,8 @@ def settle(docs: list[Document], errors: list[ManifestError],
     """The cluster of `docs`, the documents it was built from, and warnings. Errors (those given and those of
     the objects) raise `ManifestErrors`; with `--skip-invalid` every file with an error is left out instead, and
     each error becomes a warning."""
-    cluster, found = build_cluster(docs)
+    with stage("checking the objects"):
+        cluster, found = build_cluster(docs)
     errors = errors + found
     if errors and not options.skip_invalid:
         raise ManifestErrors(errors)
@@ -83,8 +86,9 @@ def analyse(cluster: Cluster, selectors: Iterable[LabelSelector | CalicoSelector
     selector that will be evaluated on the classes' labels (a compliance spec's). `transient`: an analysis
     used briefly beside others that stay (see Engine)."""
     selectors = tuple(selectors)
-    facts = emit(cluster, selectors)
-    return Analysis(cluster, facts, Engine(facts.facts, transient), selectors)
+    with stage("evaluating the rules"):
+        facts = emit(cluster, selectors)
+        return Analysis(cluster, facts, Engine(facts.facts, transient), selectors)
 
 
 def distinguishing(an: Analysis, selectors: Iterable[LabelSelector | CalicoSelector]) -> Analysis:

@@ -14,17 +14,20 @@ from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError
 from reasoner.manifests.load import ReadOptions
 from reasoner.properties import DEFAULT_BUDGET
+from reasoner.report import progress
 from reasoner.report.text import escape
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class Group(click.Group):
-    """Turns every user error into one line per problem on stderr and exit status 2."""
+    """Turns every user error into one line per problem on stderr and exit status 2. On a terminal, standard
+    error shows the progress of a command that runs for more than a second (report/progress.py)."""
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with progress.shown(sys.stderr):
+                return super().invoke(ctx)
         except ManifestErrors as exc:
             for err in exc.errors:
                 click.echo(f"error: {escape(str(err))}", err=True)
@@ -85,11 +88,27 @@ def cluster_options(cmd: click.Command) -> click.Command:
     return cmd
 
 
+class Input(click.ParamType):
+    """An input as given (a file, a directory, `-`, `cluster:`, `git:REV:PATH`): completed as a file name by the
+    shell completion (`reasoner completion`)."""
+
+    name = "path"
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(incomplete, type="file")]
+
+
 def input_options(cmd: click.Command) -> click.Command:
     """The options of every command that reads inputs: --exclude, --skip-invalid and the cluster options. The
-    command is called with them as `options` (a `ReadOptions`)."""
+    command is called with them as `options` (a `ReadOptions`). Its inputs (paths, old, new, --inventory)
+    complete as file names."""
     import functools
 
+    for param in cmd.params:
+        if param.name in ("paths", "old", "new", "inventory"):
+            param.type = Input()
     cmd.params += [
         click.Option(["--exclude"], multiple=True, metavar="GLOB",
                      help="Leave out the files and directories whose path (relative to the directory given) or name "
@@ -177,48 +196,79 @@ def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "json", "csv", "md", "dot"]), help="Output format.")
-@click.option("--by", "by", type=click.Choice(["endpoint", "service"]), default="endpoint", show_default=True,
-              help="service: which sources reach each Service, on which service ports (text or json).")
-def connectivity(paths: tuple[str, ...], output: str, by: str, options: ReadOptions) -> None:
+@click.option("--by", "by", type=click.Choice(["workload", "pod", "namespace", "service", "endpoint"]),
+              default="workload", show_default=True,
+              help="The ends of a row: workload (NAMESPACE/NAME[Kind] where every pod of it is alike, else its "
+                   "pods), pod (endpoint: the same), namespace (NAMESPACE/* where every member is alike, else "
+                   "finer), service (which sources reach each Service, on which service ports; text or json).")
+@click.option("-n", "--namespace", metavar="NS", help="Only rows that touch namespace NS.")
+@click.option("-l", "--selector", metavar="SEL", help="Only rows that touch an endpoint this Calico selector matches "
+                                       "(e.g. \"app == 'web'\").")
+@click.option("--focus", metavar="ENDPOINT", help="Only rows to or from ENDPOINT (a name as `can` takes it).")
+@click.option("--peer", metavar="ENDPOINT", help="With --focus: only rows between the two.")
+@click.option("--direction", type=click.Choice(["in", "out"]), help="With --focus: only rows into it, or out of it.")
+@click.option("--port", type=Whole("a port number (1-65535)"), help="Only rows that allow this port (TCP, UDP or "
+                                                                     "SCTP), showing only it.")
+@click.option("--protocol", help="Only rows that allow this protocol (TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or a "
+                                 "number), showing only it.")
+def connectivity(paths: tuple[str, ...], output: str, by: str, namespace: str | None, selector: str | None,
+                 focus: str | None, peer: str | None, direction: str | None, port: int | None, protocol: str | None,
+                 options: ReadOptions) -> None:
     """Who can talk to whom, on which protocols and ports.
 
-    Every ordered pair of distinct endpoints with some allowed traffic is listed once. Pods are
-    NAMESPACE/POD (a workload given without pods: NAMESPACE/WORKLOAD); external address ranges that
-    ipBlocks mention appear as cidr:PREFIX.
+    Every ordered pair of distinct ends with some allowed traffic is listed once. By default the ends
+    are workloads (NAMESPACE/NAME[Kind], by the pods' ownerReferences) whose pods all get the same
+    traffic from and to every peer, else the pods (NAMESPACE/POD; a workload given without pods:
+    NAMESPACE/WORKLOAD). The outside world is always there: for each end, the addresses it exchanges
+    the same traffic with, as the fewest CIDR prefixes (cidr:PREFIX in JSON and CSV; in text e.g.
+    `10.0.0.0/16 except 10.0.2.0/24`, `any address (0.0.0.0/0)`). The filters keep the rows that match
+    all of them.
 
     \b
     Examples:
       reasoner connectivity manifests/
+      reasoner connectivity --by pod -n shop manifests/
+      reasoner connectivity --focus shop/api --direction in --port 8080 manifests/
       reasoner connectivity -o dot manifests/ | dot -Tsvg > map.svg
       reasoner connectivity --by service manifests/
       kubectl get netpol,pods,ns -A -o yaml | reasoner connectivity -
     """
-    from reasoner.connectivity import connection_rows, connections
+    from reasoner.connectivity import Map, make_focus
+    from reasoner.errors import UsageError
     from reasoner.report import connectivity as render
 
+    filters = (namespace, selector, focus, peer, direction, port, protocol)
     an = _load(paths, options)
     if by == "service":
         import json
 
         from reasoner.services import service_map, service_map_text
 
+        if any(f is not None for f in filters):
+            raise UsageError("--by service takes none of the filters (-n, -l, --focus, --peer, --direction, --port, "
+                             "--protocol)")
         rows = service_map(an)
         if output not in ("text", "json"):
             raise click.UsageError("--by service prints text or json")
         click.echo(json.dumps({"services": [r.to_json() for r in rows]}, indent=2) if output == "json"
                    else service_map_text(rows))
         return
+    view = "pod" if by == "endpoint" else by
+    kept = make_focus(an, namespace, selector, focus, peer, direction, protocol, port) if any(
+        f is not None for f in filters) else None
+    the_map = Map(an, view)
     if output == "json":  # written as it is made, some thousands of connections at a time
         batch: list[str] = []
-        for chunk in render.json_chunks(connection_rows(an)):
+        for chunk in render.json_chunks(the_map.rows(kept), view):
             batch.append(chunk)
             if len(batch) == 4096:
                 click.echo("".join(batch), nl=False)
                 batch.clear()
         click.echo("".join(batch))
         return
-    conns = connections(an)
-    endpoints = [ep.ref for ep in an.cluster.endpoints]
+    conns = list(the_map.rows(kept))
+    shown = {e for c in conns for e in (c.src, c.dst)}  # filtered: the ends of the rows kept
+    endpoints = [u.name for u in the_map.units if kept is None or u.name in shown]
     if output == "csv":
         click.echo(render.to_csv(conns))
     elif output == "md":
@@ -226,7 +276,7 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, options: ReadOpti
     elif output == "dot":
         click.echo(render.to_dot(conns, endpoints, an.facts.protocols))
     else:
-        click.echo(render.to_text(conns, endpoints, an.facts.protocols))
+        click.echo(render.to_text(conns, endpoints, an.facts.protocols, kept is not None))
 
 
 @input_options
@@ -320,7 +370,7 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str, 
         rows = []
         for name, rel in sorted(RELATIONS.items()):
             rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), rel.doc))
-        for name, comment in sorted(derived.items()):
+        for name, comment in progress.counted("sizing the relations", sorted(derived.items())):
             arity = len(columns(comment))
             size: object = "bound"  # asked per flow, with arguments bound
             if name not in BOUND_ONLY:
@@ -435,7 +485,11 @@ def snapshot(directory: str) -> None:
 @input_options
 @main.command()
 @click.argument("old")
-@click.argument("new")
+@click.argument("new", required=False)
+@click.option("--staged", is_flag=True,
+              help="Compare the one version given with itself where every staged policy (StagedNetworkPolicy, "
+                   "StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy) is enforced: what promoting them "
+                   "would change.")
 @click.option("--inventory", "inventory", multiple=True,
               help="Pods, namespaces, workloads, services and service accounts that both versions run against "
                    "(repeatable); objects a version lacks are otherwise taken from the other version (pods, "
@@ -445,26 +499,35 @@ def snapshot(directory: str) -> None:
 @BUDGET
 @click.option("-o", "--output", "output", default="text", show_default=True,
               type=click.Choice(["text", "md", "json"]), help="Output format.")
-def diff(old: str, new: str, inventory: tuple[str, ...], scope: str, budget: float, output: str,
-         options: ReadOptions) -> None:
+def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], scope: str, budget: float,
+         output: str, options: ReadOptions) -> None:
     """What changes between two versions of the policies: the flows newly allowed and newly denied.
 
     OLD and NEW are each a file, a directory, or git:REV:PATH (read from the git repository of the
     current directory; PATH from its top, ./PATH from the current directory). Each flow class that changes verdict is stated by source group, destination
     group, protocol and ports, with a witness flow replayed through `can` on both versions and the
     deciding rule chain before and after. When nothing changes, the equivalence is proved with z3.
-    Exit status 0 equivalent, 1 different, 2 bad input.
+    With --staged, give one version: it is compared with itself where each staged policy is enforced
+    (stagedAction Set creates or replaces the policy of the same name, Delete removes it; Learn and
+    Ignore are not enforced). Exit status 0 equivalent, 1 different, 2 bad input.
 
     \b
     Examples:
       reasoner diff git:main:deploy/ deploy/
       reasoner diff old/ new/ --inventory cluster-snapshot/ -o md >> review.md
       reasoner diff v1.yaml v2.yaml --scope any-workload -o json
+      reasoner diff --staged manifests/
     """
-    from reasoner.diff import diff as run
+    from reasoner.diff import diff as run, diff_staged
+    from reasoner.errors import UsageError
     from reasoner.report import diff as render
 
-    result = run(old, new, inventory, scope, budget, options)
+    if staged and new is not None:
+        raise UsageError("with --staged give one version (its staged policies are enforced in the other)")
+    if not staged and new is None:
+        raise UsageError("give OLD and NEW (or --staged VERSION)")
+    result = (diff_staged(old, inventory, scope, budget, options) if staged
+              else run(old, new, inventory, scope, budget, options))
     for line in result.warnings:
         click.echo(f"warning: {escape(line)}", err=True)
     click.echo({"md": render.to_md, "json": render.to_json}.get(output, render.to_text)(result))
@@ -542,6 +605,22 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
         for line in render.warnings(results):
             click.echo(f"warning: {escape(line)}", err=True)
     sys.exit(0 if all(r.passed(strict) for r in results) else 1)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the script that completes commands, options and their values for SHELL.
+
+    \b
+    Install it (see README, Shell completion):
+      bash  echo 'eval "$(reasoner completion bash)"' >> ~/.bashrc
+      zsh   echo 'eval "$(reasoner completion zsh)"' >> ~/.zshrc     # after compinit
+      fish  reasoner completion fish > ~/.config/fish/completions/reasoner.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    click.echo(get_completion_class(shell)(main, {}, "reasoner", "_REASONER_COMPLETE").source())
 
 
 from reasoner.repl import repl_command  # noqa: E402

@@ -20,16 +20,16 @@ from __future__ import annotations
 import os
 import posixpath
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import z3
 
 from reasoner import api
-from reasoner.connectivity import ALL, PORTED, class_connections, merge, minus, span
+from reasoner.connectivity import ALL, PORTED, class_connections, fewest_prefixes, minus, span
 from reasoner.errors import ManifestError, ManifestErrors, UsageError
 from reasoner.explain import Verdict, can, other_protocol_number
 from reasoner.manifests.load import SUFFIXES, Document, ReadOptions, decode, documents, excluded
-from reasoner.model.cidr import prefixes, sample_ip
+from reasoner.model.cidr import sample_ip
 from reasoner.model.cluster import Cluster
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.encode import Encoding
@@ -156,6 +156,92 @@ def cluster_of(docs: list[Document]):
     if errors:
         raise ManifestErrors(errors)
     return cluster
+
+
+# --------------------------------------------------------------------------------------------------
+# Staged policies enforced
+# --------------------------------------------------------------------------------------------------
+
+CALICO_GROUPS = ("projectcalico.org", "crd.projectcalico.org")
+# staged kind -> (apiVersion of the enforced kind, None: the staged one's; enforced kind)
+ENFORCED = {"StagedNetworkPolicy": (None, "NetworkPolicy"),
+            "StagedGlobalNetworkPolicy": (None, "GlobalNetworkPolicy"),
+            "StagedKubernetesNetworkPolicy": ("networking.k8s.io/v1", "NetworkPolicy")}
+
+
+def _staged_kind(doc: Document) -> str | None:
+    data = doc.data
+    if not isinstance(data, dict) or data.get("kind") not in ENFORCED or not isinstance(data.get("apiVersion"), str):
+        return None
+    return data["kind"] if data["apiVersion"].rsplit("/", 1)[0] in CALICO_GROUPS else None
+
+
+def _policy_key(doc: Document) -> tuple | None:
+    """The policy a (valid) document is or a staged document names: (kind, namespace, name). Calico policies are
+    named as in `names/policy.go` of libcalico-go: `default.NAME` in the default tier is NAME (the prefix
+    Calico 3.32 dropped); in other tiers the name carries its tier prefix, in the staged and the enforced
+    policy alike."""
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("apiVersion"), str):
+        return None
+    group, kind = data["apiVersion"].rsplit("/", 1)[0] if "/" in data["apiVersion"] else "", data.get("kind")
+    staged = _staged_kind(doc)
+    if staged:
+        api, kind = ENFORCED[staged]
+        group = api.rsplit("/", 1)[0] if api else group
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name, ns = meta.get("name"), meta.get("namespace") or "default"
+    if not isinstance(name, str):
+        return None
+    if group in CALICO_GROUPS and kind in ("NetworkPolicy", "GlobalNetworkPolicy"):
+        return ("projectcalico.org/" + kind, ns if kind == "NetworkPolicy" else "", name.removeprefix("default."))
+    if group == "networking.k8s.io" and kind == "NetworkPolicy":
+        return (kind, ns, name)
+    return None
+
+
+def enforce_staged(docs: list[Document]) -> tuple[list[Document], list[str]]:
+    """`docs` with every staged policy enforced, as promoting it does (`ConvertStagedPolicyToEnforced`):
+    stagedAction Set replaces the enforced policy of the same kind, namespace and name (or adds it) by one with
+    the staged spec; Delete removes it; Learn and Ignore (policy recommendations) are not promoted. Each enforced
+    policy keeps the staged document's file and lines. The documents must be valid (`read_version`). Also the
+    notes on what was not done."""
+    notes: list[str] = []
+    staged: dict[tuple, tuple[Document, str]] = {}  # the enforced policy -> the staged document and its action
+    for doc in docs:
+        kind = _staged_kind(doc)
+        if kind is None:
+            continue
+        spec = doc.data.get("spec") or {}
+        action = spec.get("stagedAction") or "Set"
+        if action in ("Learn", "Ignore"):
+            notes.append(f"{doc.file}:{doc.line() or 1}: {doc.resource()}: stagedAction {action} (a policy "
+                         "recommendation) is not enforced")
+            continue
+        key = _policy_key(doc)
+        if key in staged:
+            other = staged[key][0]
+            raise ManifestErrors([doc.error(("metadata", "name"), f"{ENFORCED[kind][1]} {key[2]} is also staged at "
+                                                                  f"{other.file}:{other.line() or 1}")])
+        staged[key] = (doc, action)
+    out: list[Document] = []
+    replaced: set[tuple] = set()
+    for doc in docs:
+        kind, key = _staged_kind(doc), _policy_key(doc)
+        if kind is None and key in staged:
+            replaced.add(key)  # by the staged spec, or deleted
+        elif kind is None:
+            out.append(doc)
+        elif key in staged and staged[key][0] is doc and staged[key][1] == "Set":
+            api, enforced = ENFORCED[kind]
+            spec = {k: v for k, v in (doc.data.get("spec") or {}).items() if k != "stagedAction"}
+            out.append(replace(doc, data={**doc.data, "apiVersion": api or doc.data["apiVersion"], "kind": enforced,
+                                          "spec": spec}))
+    for key, (doc, action) in staged.items():
+        if action == "Delete" and key not in replaced:
+            notes.append(f"{doc.file}:{doc.line() or 1}: {doc.resource()}: stagedAction Delete, but there is no "
+                         f"{ENFORCED[doc.data['kind']][1]} {key[2]} to delete")
+    return out, notes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -389,6 +475,23 @@ def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str
     (as when there are too many kinds of them), a UsageError."""
     (old_docs, old_skipped), (new_docs, new_skipped) = (read_version(old_source, options),
                                                         read_version(new_source, options))
+    return _diff_versions(old_docs, old_skipped, new_docs, new_skipped, inventory, scope, budget, options)
+
+
+def diff_staged(source: str, inventory: list[str] = (), scope: str = "inventory", budget: float = DEFAULT_BUDGET,
+                options: ReadOptions = ReadOptions()) -> DiffResult:
+    """What enforcing the staged policies of `source` would change: `source` as it is against `source` with each
+    staged policy enforced (`enforce_staged`)."""
+    docs, skipped = read_version(source, options)
+    enforced, notes = enforce_staged(docs)
+    if not any(_staged_kind(doc) for doc in docs):
+        notes.append(f"{source}: no staged policy (StagedNetworkPolicy, StagedGlobalNetworkPolicy, "
+                     "StagedKubernetesNetworkPolicy) found: nothing to enforce")
+    return _diff_versions(docs, skipped, enforced, notes, inventory, scope, budget, options)
+
+
+def _diff_versions(old_docs: list[Document], old_skipped: list[str], new_docs: list[Document], new_skipped: list[str],
+                   inventory: list[str], scope: str, budget: float, options: ReadOptions) -> DiffResult:
     inv: list[Document] = []
     if inventory:
         inv, errors, inv_skipped = api.read_inputs(inventory, options=options)
@@ -463,11 +566,7 @@ def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: di
 
 def _nets(group: list[Joint]) -> list[str]:
     """The addresses of a group, as the fewest CIDR prefixes."""
-    ranges: dict[int, list[tuple[int, int]]] = {}
-    for j in group:
-        if j.external:
-            ranges.setdefault(j.family, []).append((j.lo, j.hi))
-    return [str(p) for fam, rs in sorted(ranges.items()) for lo, hi in merge(rs) for p in prefixes(fam, lo, hi)]
+    return [str(p) for p in fewest_prefixes((j.family, j.lo, j.hi) for j in group if j.external)]
 
 
 def endpoints(group: list[Joint]) -> list[str]:
@@ -475,4 +574,5 @@ def endpoints(group: list[Joint]) -> list[str]:
     return [m for j in group for m in j.members] + [f"cidr:{n}" for n in _nets(group)]
 
 
-__all__ = ["diff", "compare", "DiffResult", "Change", "DiffMismatch", "describe", "endpoints", "read_version"]
+__all__ = ["diff", "diff_staged", "enforce_staged", "compare", "DiffResult", "Change", "DiffMismatch", "describe",
+           "endpoints", "read_version"]

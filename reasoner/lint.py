@@ -32,6 +32,7 @@ from reasoner.model.cidr import sample_ip
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
 from reasoner.properties import DEFAULT_BUDGET
+from reasoner.report.progress import stage
 
 SEVERITY = {"error": 3, "warning": 2, "info": 1}
 
@@ -122,15 +123,16 @@ class _Linter:
     # ---- findings ----
     def run(self) -> list[Finding]:
         out: list[Finding] = []
-        conflicting = self.conflicts(out)
-        self.shadowed(out, conflicting)
-        self.redundant(out)
-        self.vacuous(out)
-        self.dead_peers(out)
-        self.named_ports(out)
-        self.order_smells(out)
-        self.service_ports(out)
-        self.missing_default_deny(out)
+        with stage("linting"):
+            conflicting = self.conflicts(out)
+            self.shadowed(out, conflicting)
+            self.redundant(out)
+            self.vacuous(out)
+            self.dead_peers(out)
+            self.named_ports(out)
+            self.order_smells(out)
+            self.service_ports(out)
+            self.missing_default_deny(out)
         return out
 
     def service_ports(self, out: list[Finding]) -> None:

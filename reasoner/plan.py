@@ -33,6 +33,7 @@ from typing import Iterable, Iterator
 
 from reasoner.facts.schema import EVALUATIONS
 from reasoner.model.ranges import complement, merge
+from reasoner.report.progress import counted
 
 FULL = ((0, 65535),)
 DIRECTIONS = ("ingress", "egress")
@@ -372,7 +373,7 @@ class Plan:
         out: dict[tuple[int, int], dict] = {}
         wanted = self.every if destinations is None else destinations
         listed: dict[int, tuple[int, ...]] = {}  # the members of a partner set (most sources share one)
-        for src in classes:
+        for src in counted("computing the map", classes):
             s = src.id
             if sources is not None and not sources >> s & 1:
                 continue

@@ -19,7 +19,6 @@ import os
 import re
 import shlex
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError, UsageError
 from reasoner.manifests.load import ReadOptions
 from reasoner.model.calico import parse_protocol
+from reasoner.report import progress
 from reasoner.report.text import escape, terminal
 
 PROMPT = "reasoner> "
@@ -263,20 +263,16 @@ def command(name: str, usage: str, summary: str, details: str = "", args: tuple[
 # The session: one loaded cluster and what the commands need, computed once per load
 # --------------------------------------------------------------------------------------------------
 
-Progress = Callable[[str, float], None]  # (stage, fraction of the whole load done)
-
-
 class Session:
     """The command interpreter. `execute(line)` answers one line; `run(text)` a whole script.
 
     paths: the inputs; `-` reads manifests from `stdin`. options: how they are read (--exclude, --skip-invalid).
-    progress: called with each loading stage.
     freeze_gc: after each load, exempt the loaded model from Python's cyclic garbage collector (`gc.freeze`).
     A 10 000-pod engine is millions of objects, and one full collection of them, which would come at a random
     moment in a later answer, takes seconds. It is a choice for the whole process, so the front end makes it.
     """
 
-    def __init__(self, paths: Sequence[str], stdin=None, progress: Progress | None = None, freeze_gc: bool = False,
+    def __init__(self, paths: Sequence[str], stdin=None, freeze_gc: bool = False,
                  options: ReadOptions = ReadOptions()):
         self.stdin = stdin
         self.options = options
@@ -285,22 +281,15 @@ class Session:
         self.scope: str | None = None  # set scope: overrides a spec's own scope in `prove`
         self.timing = False
         self.load_seconds = 0.0
-        self._load(list(paths), progress)
+        self._load(list(paths))
 
     # ---- loading -----------------------------------------------------------------------------
 
-    def _load(self, paths: list[str], progress: Progress | None = None) -> None:
+    def _load(self, paths: list[str]) -> None:
         """Read, analyse and index `paths`; on failure the session keeps what it had."""
-        report = progress or (lambda stage, done: None)
         start = time.perf_counter()
-        report("reading manifests", 0.0)
         cluster = api.load(paths, stdin=self.stdin, options=self.options)
-        read = time.perf_counter() - start
-        report("evaluating the rules", 0.33)
-        if progress is None:
-            an = api.analyse(cluster)
-        else:  # measured: evaluating the rules takes about twice as long as reading
-            an = _with_ticker(report, "evaluating the rules", 0.33, 0.95, 2.2 * read, lambda: api.analyse(cluster))
+        an = api.analyse(cluster)
         self.paths = paths
         replaced, self.an = self.an is not None, an
         self.warnings = [f"warning: {line}" for line in cluster.skipped]
@@ -309,12 +298,11 @@ class Session:
                 gc.unfreeze()
                 gc.collect()
             gc.freeze()
-        self._reset()
-        report("indexing", 0.95)
-        self._warm()
+        with progress.stage("indexing"):
+            self._reset()
+            self._warm()
         if self.freeze_gc:
             gc.freeze()  # and the indexes just built
-        report("ready", 1.0)
         self.load_seconds = time.perf_counter() - start
 
     def _reset(self) -> None:
@@ -513,26 +501,6 @@ class Session:
 
 class Quit(Exception):
     """`quit`: leave the session."""
-
-
-def _with_ticker(report: Progress, stage: str, lo: float, hi: float, expected: float, work: Callable):
-    """Run `work` while a thread moves the progress from lo towards hi over about `expected` seconds (the rules
-    are one long step with no progress of its own); the thread only reports, it never touches the engine."""
-    done = threading.Event()
-
-    def tick() -> None:
-        begin = time.perf_counter()
-        while not done.wait(0.25):
-            elapsed = time.perf_counter() - begin
-            report(stage, lo + (hi - lo) * min(0.97, elapsed / max(expected, 0.1)))
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    try:
-        return work()
-    finally:
-        done.set()
-        thread.join()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1090,7 +1058,9 @@ class Completer:
         return out
 
     def complete(self, word: str, state: int) -> str | None:
-        """readline's protocol: called with state 0, 1, ... until it returns None."""
+        """readline's protocol: called with state 0, 1, ... until it returns None. A unique match that is a
+        whole word gets a space after it, as a shell does (Python's readline adds none); one that goes on
+        (a namespace's `ns/`, a directory, `ip:`, `has(`) does not."""
         if state == 0:
             import readline
 
@@ -1099,6 +1069,8 @@ class Completer:
                 self._matches = self.candidates(line, word)
             except Exception:  # completion must never break the prompt
                 self._matches = []
+            if len(self._matches) == 1 and not self._matches[0].endswith(("/", ":", "(")):
+                self._matches = [self._matches[0] + " "]
         return self._matches[state] if state < len(self._matches) else None
 
 
@@ -1211,7 +1183,7 @@ def run_terminal(session: Session, colour: bool) -> int:
 
 
 def _large(paths: Sequence[str]) -> bool:
-    """Whether the inputs are large enough for a progress bar and for `Session(freeze_gc=True)`: 512 KiB of
+    """Whether the inputs are large enough for `Session(freeze_gc=True)`: 512 KiB of
     files, or inputs of unknown size (standard input, a live cluster, a path that cannot be read)."""
     total = 0
     for p in paths:
@@ -1262,21 +1234,7 @@ def repl_command(paths: tuple[str, ...], commands: tuple[str, ...], options: Rea
     interactive = not commands and sys.stdin.isatty()
     if "-" in paths and not commands:
         raise UsageError("with `-`, standard input holds the manifests: give the commands with --execute")
-    large = _large(paths)
-    if large and sys.stderr.isatty():
-        with click.progressbar(length=1000, label="loading", file=sys.stderr,
-                               item_show_func=lambda stage: stage) as bar:
-            def progress(stage: str, done: float) -> None:
-                steps = int(done * 1000) - bar.pos
-                if steps > 0:
-                    bar.update(steps, stage)
-                else:  # a new stage at the same position: show its name
-                    bar.current_item = stage
-                    bar.render_progress()
-
-            session = Session(paths, stdin=sys.stdin, progress=progress, freeze_gc=True, options=options)
-    else:
-        session = Session(paths, stdin=sys.stdin, freeze_gc=large, options=options)
+    session = Session(paths, stdin=sys.stdin, freeze_gc=_large(paths), options=options)
     for warning in session.warnings:
         click.echo(escape(warning), err=True)
     if interactive:

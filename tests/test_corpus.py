@@ -146,6 +146,25 @@ def test_diff_matches_expected_and_witnesses_differ(case):
         assert before.allowed != after.allowed and after.allowed == (c["change"] == "newly-allowed"), w
 
 
+STAGED = [s for s in SCENARIOS if "diff_staged" in _expected(s)]
+
+
+@pytest.mark.parametrize("case", [pytest.param((s, c), id=f"{s.name}-staged-{c['scope']}")
+                                  for s in STAGED for c in _expected(s)["diff_staged"]])
+def test_diff_staged_matches_expected(case):
+    """`diff --staged manifests/`: what enforcing the scenario's staged policies changes (witnesses are replayed
+    on both versions inside diff)."""
+    scenario, expected = case
+    result = CliRunner().invoke(main, ["diff", "--staged", str(scenario / "manifests"), "--scope", expected["scope"],
+                                       "-o", "json"])
+    assert result.exit_code == (0 if expected["equivalent"] else 1), result.output
+    data = json.loads(result.stdout)
+    assert data["equivalent"] == expected["equivalent"]
+    rows = {(r["src"], r["dst"], r["protocol"], r["change"], json.dumps(r["ports"]))
+            for r in expected["rows"] or []}
+    assert {r for r in diff_rows(data) if not r[0].startswith("cidr:") and not r[1].startswith("cidr:")} == rows
+
+
 LINTED = sorted(p for p in SCENARIOS if (p / "manifests").is_dir())
 
 

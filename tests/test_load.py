@@ -65,7 +65,8 @@ def test_standard_input_through_the_cli():
                                 input=POD.format(name="a", ns="x") + "---\n" + POD.format(name="b", ns="x"))
     assert result.exit_code == 0, result.output
     pairs = {(c["src"], c["dst"]) for c in json.loads(result.stdout)["connections"]}
-    assert pairs == {("x/a", "x/b"), ("x/b", "x/a")}
+    outside = {(p, w) for p in ("x/a", "x/b") for w in ("cidr:0.0.0.0/0", "cidr:::/0")}  # no policy: open to all
+    assert pairs == {("x/a", "x/b"), ("x/b", "x/a")} | outside | {(w, p) for p, w in outside}
 
 
 WORKLOADS = """

@@ -22,12 +22,12 @@ def test_text_map_is_a_grouped_table_with_a_summary():
     assert out[0].split() == ["SOURCE", "DESTINATION", "ALLOWED"]
     assert any(line.startswith("boutique/frontend ") for line in out)  # a group starts with its source
     assert any(line.split()[:3] == ["boutique/cartservice", "TCP", "7070"] for line in out)  # continuation row
-    assert out[-1].startswith("16 connections between 12 endpoints")
+    assert out[-1].startswith("17 connections between 12 endpoints")  # with the outside world to the frontend
 
 
 def test_json_map_follows_the_contract():
     data = json.loads(run("connectivity", "-o", "json", CORPUS).stdout)
-    assert set(data) == {"connections"}
+    assert set(data) == {"view", "connections"} and data["view"] == "workload"
     for c in data["connections"]:
         assert set(c) == {"src", "dst", "allowed"}
         for a in c["allowed"]:
@@ -41,7 +41,7 @@ def test_csv_has_one_row_per_protocol():
     rows = list(csv.reader(io.StringIO(run("connectivity", "-o", "csv", CORPUS).stdout)))
     assert rows[0] == ["src", "dst", "protocol", "ports"]
     assert ["boutique/frontend", "boutique/cartservice", "TCP", "7070"] in rows
-    assert len(rows) == 17
+    assert len(rows) == 19  # the header, 16 rows between pods, the outside world to the frontend (IPv4, IPv6)
 
 
 def test_markdown_is_a_table():

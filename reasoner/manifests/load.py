@@ -32,10 +32,10 @@ from reasoner.errors import Location, ManifestError, ManifestErrors, UsageError
 
 FieldPath = tuple[Any, ...]
 SUFFIXES = (".yaml", ".yml", ".json")
-CLUSTER_SCOPED = frozenset({"Namespace", "Node", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile",
-                            "HostEndpoint", "FelixConfiguration", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "IPPool",
-                            "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass",
-                            "PersistentVolume", "resource"})
+CLUSTER_SCOPED = frozenset({"Namespace", "Node", "GlobalNetworkPolicy", "StagedGlobalNetworkPolicy", "GlobalNetworkSet",
+                            "Tier", "Profile", "HostEndpoint", "FelixConfiguration", "AdminNetworkPolicy",
+                            "BaselineAdminNetworkPolicy", "IPPool", "ClusterRole", "ClusterRoleBinding",
+                            "CustomResourceDefinition", "StorageClass", "PersistentVolume", "resource"})
 
 
 @dataclass

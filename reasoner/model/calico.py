@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cidr import Cidr
 from reasoner.model.origin import Origin
-from reasoner.model.policy import Direction
+from reasoner.model.policy import Direction, NetworkPolicy
 from reasoner.sources.fields import ascii_int
 
 DEFAULT_TIER = "default"
@@ -159,6 +159,22 @@ class Profile:
     origin: Origin
     ingress: tuple[CalicoRule, ...] = ()
     egress: tuple[CalicoRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class StagedPolicy:
+    """A StagedNetworkPolicy, StagedGlobalNetworkPolicy or StagedKubernetesNetworkPolicy: never enforced
+    (SEMANTICS §4.1). `action` (stagedAction): Set creates or replaces the enforced policy of the same name,
+    Delete removes it; Learn and Ignore mark policy recommendations, which are not promoted. `policy` is the
+    enforced policy that Set would give (None for Delete); `tier` is None for the Kubernetes kind."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    action: str
+    tier: str | None
+    policy: CalicoPolicy | NetworkPolicy | None
+    origin: Origin
 
 
 DEFAULT_ALLOW_PROFILE = "projectcalico-default-allow"  # built in: allows everything both ways (§4.5)

@@ -120,6 +120,7 @@ class Cluster:
     policies: list[NetworkPolicy] = field(default_factory=list)
     calico_policies: list[CalicoPolicy] = field(default_factory=list)
     admin_policies: list[AdminPolicy] = field(default_factory=list)
+    staged: list = field(default_factory=list)  # staged policies (model.calico.StagedPolicy): read, never enforced
     tiers: dict[str, Tier] = field(default_factory=dict)
     network_sets: list[NetworkSet] = field(default_factory=list)
     profiles: list[Profile] = field(default_factory=list)

@@ -24,6 +24,7 @@ from reasoner.model.cidr import Cidr, ip_text
 from reasoner.properties.encode import Encoding, Flow
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
 from reasoner.properties import DEFAULT_BUDGET
+from reasoner.report.progress import counted
 from reasoner.properties.workloads import (DST, SRC, NewPod, Side, TooMany, build_sides, collect_tests, project,
                                           spec_tests)
 
@@ -350,7 +351,7 @@ def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000, budget: float = DE
     in forked processes (`REASONER_JOBS` sets how many; 1: one after the other, here)."""
     if spec.scope != "any-workload":  # the classes must hold the labels the spec's selectors test, as the policies'
         prover = Prover(distinguishing(an, spec.pod_selectors()), timeout_ms)
-        return [prover.check(req, spec.scope) for req in spec.requirements]
+        return [prover.check(req, spec.scope) for req in counted("proving", spec.requirements)]
     global _JOB
     _JOB = (an, spec, timeout_ms, budget, collect_tests(an.cluster), {s.ref: s.selector for s in an.cluster.services})
     try:
@@ -359,8 +360,9 @@ def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000, budget: float = DE
             import multiprocessing
 
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                return pool.map(_prove_one, range(len(spec.requirements)), chunksize=1)
-        return [_prove_one(i) for i in range(len(spec.requirements))]
+                return list(counted("proving", pool.imap(_prove_one, range(len(spec.requirements)), chunksize=1),
+                                    len(spec.requirements)))
+        return [_prove_one(i) for i in counted("proving", range(len(spec.requirements)))]
     finally:
         _JOB = None
 

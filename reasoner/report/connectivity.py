@@ -1,4 +1,6 @@
-"""Renderers for the connectivity map: text, json, csv, md, dot."""
+"""Renderers for the connectivity map: text, json, csv, md, dot. An end that stands for outside addresses
+(`Addresses`) reads as one peer in text, Markdown and DOT, and is one `cidr:PREFIX` row per prefix in JSON and
+CSV."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import io
 import json
 from typing import Iterable, Iterator
 
-from reasoner.connectivity import ALL, Connection
+from reasoner.connectivity import ALL, Addresses, Connection, end_names
 from reasoner.facts.emit import PROTOCOLS
 from reasoner.report.text import join_lines
 
@@ -56,27 +58,30 @@ def allowed_json(allowed: dict[str, object]) -> list[dict]:
             for p, v in allowed.items()]
 
 
-def to_json(conns: Iterable[Connection]) -> str:
-    return "".join(json_chunks(conns))
+def to_json(conns: Iterable[Connection], view: str | None = None) -> str:
+    return "".join(json_chunks(conns, view))
 
 
-def json_chunks(conns: Iterable[Connection]) -> Iterator[str]:
+def json_chunks(conns: Iterable[Connection], view: str | None = None) -> Iterator[str]:
     """`to_json` in pieces, one connection per line: a map of a million connections stays readable to grep and is
     written as it is made (the indenting encoder of the json module is pure Python). A port set shared by many
-    pairs is encoded once."""
+    pairs is encoded once. `view`: the map's view, said first."""
     encoded: dict[int, str] = {}
-    yield '{\n  "connections": ['
+    yield "{\n" + (f'  "view": {json.dumps(view)},\n' if view else "") + '  "connections": ['
     sep = "\n"
     for c in conns:
         allowed = encoded.get(id(c.allowed))
         if allowed is None:
             allowed = encoded[id(c.allowed)] = json.dumps(allowed_json(c.allowed))
-        yield f'{sep}    {{"src": {json.dumps(c.src)}, "dst": {json.dumps(c.dst)}, "allowed": {allowed}}}'
-        sep = ",\n"
+        for src in end_names(c.src):
+            for dst in end_names(c.dst):
+                yield f'{sep}    {{"src": {json.dumps(src)}, "dst": {json.dumps(dst)}, "allowed": {allowed}}}'
+                sep = ",\n"
     yield "\n  ]\n}" if sep != "\n" else "]\n}"
 
 
-def to_text(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...]) -> str:
+def to_text(conns: list[Connection], endpoints: list[str], protocols: tuple[str, ...], filtered: bool = False) -> str:
+    """The map as a table; `filtered`: the rows some filters kept (then no endpoint is said to send nothing)."""
     rows = [("SOURCE", "DESTINATION", "ALLOWED")]
     last = None
     for c in conns:
@@ -88,8 +93,9 @@ def to_text(conns: list[Connection], endpoints: list[str], protocols: tuple[str,
     sources = {c.src for c in conns}
     isolated = [e for e in endpoints if e not in sources]
     lines.append("")
-    lines.append(f"{len(conns)} connections between {len(endpoints)} endpoints"
-                 + (f"; sending nothing: {', '.join(isolated)}" if isolated and len(isolated) <= 10 else
+    lines.append(f"{len(conns)} connection{'s' if len(conns) != 1 else ''} between {len(endpoints)} endpoints"
+                 + (" kept by the filters" if filtered else
+                    f"; sending nothing: {', '.join(isolated)}" if isolated and len(isolated) <= 10 else
                     f"; {len(isolated)} endpoints send nothing" if isolated else ""))
     return join_lines(lines)
 
@@ -99,8 +105,10 @@ def to_csv(conns: list[Connection]) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["src", "dst", "protocol", "ports"])
     for c in conns:
-        for p, v in c.allowed.items():
-            w.writerow([c.src, c.dst, p, ports_text(v)])
+        for src in end_names(c.src):
+            for dst in end_names(c.dst):
+                for p, v in c.allowed.items():
+                    w.writerow([src, dst, p, ports_text(v)])
     return out.getvalue().rstrip("\n")
 
 
@@ -124,10 +132,11 @@ def to_dot(conns: list[Connection], endpoints: list[str], protocols: tuple[str, 
              "  edge [fontname=\"Helvetica\", fontsize=10];"]
     nodes = sorted(set(endpoints) | {c.src for c in conns} | {c.dst for c in conns})
     by_ns: dict[str, list[str]] = {}
+    addresses = {e for c in conns for e in (c.src, c.dst) if isinstance(e, Addresses)}
     for n in nodes:
-        group = n.split("/", 1)[0] if "/" in n and not n.startswith(("cidr:", "ip:")) else ""
+        group = n.split("/", 1)[0] if "/" in n and n not in addresses and not n.startswith(("cidr:", "ip:")) else ""
         by_ns.setdefault(group, []).append(n)
-    for i, (ns, members) in enumerate(sorted(by_ns.items())):
+    for i, (ns, members) in enumerate(sorted(by_ns.items(), key=lambda g: (not g[0], g[0]))):  # namespaces first
         if ns:
             lines.append(f"  subgraph cluster_{i} {{")
             lines.append(f"    label={_dot_id('namespace ' + ns)};")

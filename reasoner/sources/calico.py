@@ -1,5 +1,6 @@
 """Calico resources, `projectcalico.org/v3` and `crd.projectcalico.org/v1`: Tier, NetworkPolicy,
-GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet, Profile, HostEndpoint, IPPool, FelixConfiguration.
+GlobalNetworkPolicy, their staged forms (StagedNetworkPolicy, StagedGlobalNetworkPolicy,
+StagedKubernetesNetworkPolicy), NetworkSet, GlobalNetworkSet, Profile, HostEndpoint, IPPool, FelixConfiguration.
 
 Validation follows Calico's validator where it matters for meaning (SEMANTICS §3.7): known actions;
 numeric ports and notPorts need protocol TCP, UDP or SCTP; ICMP matches need protocol ICMP/ICMPv6 and
@@ -29,6 +30,7 @@ from reasoner.model.calico import (
     PortMatch,
     Profile,
     ServiceAccountMatch,
+    StagedPolicy,
     Tier,
 )
 from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, parse_selector
@@ -37,6 +39,7 @@ from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
 from reasoner.sources.fields import Fields, ascii_int, directions, show
 from reasoner.sources.k8s_core import name_and_namespace
+from reasoner.sources.k8s_networkpolicy import parse_networkpolicy
 
 ACTIONS = {a.value: a for a in Action}
 PORT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?")  # used with fullmatch
@@ -240,6 +243,44 @@ def parse_network_policy(f: Fields) -> CalicoPolicy:
 
 def parse_global_network_policy(f: Fields) -> CalicoPolicy:
     return _policy(f, "GlobalNetworkPolicy")
+
+
+STAGED_ACTIONS = ("Set", "Delete", "Learn", "Ignore")
+
+
+def _staged(f: Fields, kind: str, enforce, namespaced: bool, delete_keeps: tuple[str, ...]) -> StagedPolicy:
+    """A staged policy: its spec is that of the enforced kind (`enforce` parses it, with the same validation)
+    plus `stagedAction`, default Set. With Delete, the spec holds nothing but `delete_keeps` (Calico's validator)."""
+    action = f.get(("spec", "stagedAction"), str, "Set") or "Set"
+    if action not in STAGED_ACTIONS:
+        raise f.fail(("spec", "stagedAction"), f"unknown stagedAction {show(action)} "
+                                               "(want Set, Delete, Learn or Ignore)")
+    tier = (f.get(("spec", "tier"), str) or DEFAULT_TIER) if kind != "StagedKubernetesNetworkPolicy" else None
+    if action == "Delete":
+        kept = ("stagedAction", *delete_keeps)
+        for key in f.get(("spec",), dict, {}):
+            if key not in kept:
+                raise f.fail(("spec", key), f"must be left out when stagedAction is Delete (only {', '.join(kept)} "
+                                            "may be given)")
+        name, ns = name_and_namespace(f, namespaced)
+        policy = None
+    else:
+        policy = enforce(f)
+        name, ns = policy.name, policy.namespace
+    return StagedPolicy(kind, ns if namespaced else None, name, action, tier, policy,
+                        Origin(f.doc.file, f.doc.line(("metadata",))))
+
+
+def parse_staged_network_policy(f: Fields) -> StagedPolicy:
+    return _staged(f, "StagedNetworkPolicy", parse_network_policy, True, ("tier", "types"))
+
+
+def parse_staged_global_network_policy(f: Fields) -> StagedPolicy:
+    return _staged(f, "StagedGlobalNetworkPolicy", parse_global_network_policy, False, ("tier", "types"))
+
+
+def parse_staged_kubernetes_network_policy(f: Fields) -> StagedPolicy:
+    return _staged(f, "StagedKubernetesNetworkPolicy", parse_networkpolicy, True, ())
 
 
 def parse_tier(f: Fields) -> Tier:

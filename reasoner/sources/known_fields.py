@@ -91,6 +91,9 @@ POLICY_FIELDS = dict(order=None, tier=None, selector=None, serviceAccountSelecto
 CALICO = {
     "NetworkPolicy": _top(Closed(**POLICY_FIELDS)),
     "GlobalNetworkPolicy": _top(Closed(**POLICY_FIELDS, namespaceSelector=None)),
+    "StagedNetworkPolicy": _top(Closed(**POLICY_FIELDS, stagedAction=None)),
+    "StagedGlobalNetworkPolicy": _top(Closed(**POLICY_FIELDS, namespaceSelector=None, stagedAction=None)),
+    "StagedKubernetesNetworkPolicy": _top(Closed(**NETWORK_POLICY.fields["spec"].fields, stagedAction=None)),
     "Tier": _top(Closed(order=None, defaultAction=None)),
     "NetworkSet": _top(Closed(nets=None, allowedEgressDomains=None)),
     "GlobalNetworkSet": _top(Closed(nets=None, allowedEgressDomains=None)),

@@ -7,7 +7,8 @@ from typing import Callable
 from reasoner.errors import ManifestError
 from reasoner.manifests.load import Document
 from reasoner.model.cluster import NAME_LABEL, Cluster, HostEndpoint, Namespace
-from reasoner.model.calico import IPPool, DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile, Tier
+from reasoner.model.calico import (IPPool, DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile,
+                                   StagedPolicy, Tier)
 from reasoner.model.admin import ANP_TIER, ANP_TIER_ORDER, BANP_TIER, BANP_TIER_ORDER, AdminPolicy
 from reasoner.sources import admin, calico, k8s_core, k8s_networkpolicy
 from reasoner.sources.known_fields import KNOWN_FIELDS, check
@@ -30,6 +31,9 @@ SOURCES: dict[tuple[str, str], Callable] = {
     **{(group, kind): parser for group in ("projectcalico.org", "crd.projectcalico.org") for kind, parser in {
         "NetworkPolicy": calico.parse_network_policy,
         "GlobalNetworkPolicy": calico.parse_global_network_policy,
+        "StagedNetworkPolicy": calico.parse_staged_network_policy,
+        "StagedGlobalNetworkPolicy": calico.parse_staged_global_network_policy,
+        "StagedKubernetesNetworkPolicy": calico.parse_staged_kubernetes_network_policy,
         "Tier": calico.parse_tier,
         "NetworkSet": calico.parse_network_set,
         "GlobalNetworkSet": calico.parse_global_network_set,
@@ -52,7 +56,7 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
     errors: list[ManifestError] = []
     workloads: list[k8s_core.Workload] = []
     seen: dict[tuple[str, str, str], Document] = {}
-    calico_docs: list[tuple[CalicoPolicy, Document]] = []
+    tiered: list[tuple[str, Document]] = []  # the tier each Calico policy, staged or not, names
     for doc in docs:
         if not isinstance(doc.data, dict):
             errors.append(doc.error((), "expected a Kubernetes resource (a mapping with apiVersion and kind)"))
@@ -88,8 +92,8 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
         if len(errors) > reported:  # bad names or labels, each reported: the resource is not read
             continue
         meta = doc.data.get("metadata") or {}
-        cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "Profile", "IPPool",
-                                  "HostEndpoint", "FelixConfiguration",
+        cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "StagedGlobalNetworkPolicy", "GlobalNetworkSet",
+                                  "Tier", "Profile", "IPPool", "HostEndpoint", "FelixConfiguration",
                                   "AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
         key = (group + "/" + kind if group.endswith("projectcalico.org") else kind,
                "" if cluster_scoped else meta.get("namespace", "default"), meta.get("name"))
@@ -99,16 +103,16 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
                                     f"{seen[key].file}:{seen[key].line() or 1}"))
             continue
         seen[key] = doc
-        if isinstance(obj, CalicoPolicy):
-            calico_docs.append((obj, doc))
+        if isinstance(obj, (CalicoPolicy, StagedPolicy)) and obj.tier is not None:
+            tiered.append((obj.tier, doc))
         _add(cluster, obj, workloads)
     cluster.tiers.setdefault(DEFAULT_TIER, Tier(DEFAULT_TIER, DEFAULT_TIER_ORDER, Action.DENY, None))
     if cluster.admin_policies:  # the tiers Calico gives them (SEMANTICS §4.2, §6.5)
         cluster.tiers.setdefault(ANP_TIER, Tier(ANP_TIER, ANP_TIER_ORDER, Action.PASS, None))
         cluster.tiers.setdefault(BANP_TIER, Tier(BANP_TIER, BANP_TIER_ORDER, Action.PASS, None))
-    for pol, doc in calico_docs:
-        if pol.tier not in cluster.tiers:
-            errors.append(doc.error(("spec", "tier"), f"tier {pol.tier!r} does not exist (known: "
+    for tier, doc in tiered:
+        if tier not in cluster.tiers:
+            errors.append(doc.error(("spec", "tier"), f"tier {tier!r} does not exist (known: "
                                     f"{', '.join(sorted(cluster.tiers))})"))
     _add_workload_templates(cluster, workloads)
     cluster.workloads = workloads
@@ -136,6 +140,8 @@ def _add(cluster: Cluster, obj, workloads: list) -> None:
         cluster.policies.append(obj)
     elif isinstance(obj, CalicoPolicy):
         cluster.calico_policies.append(obj)
+    elif isinstance(obj, StagedPolicy):
+        cluster.staged.append(obj)
     elif isinstance(obj, AdminPolicy):
         cluster.admin_policies.append(obj)
         cluster.skipped.extend(obj.warnings())  # rules that fail closed
