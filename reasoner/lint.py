@@ -301,10 +301,10 @@ class _Linter:
     def dead_peers(self, out: list[Finding]) -> None:
         for r, peer in self.e.ask("dead_peer", None, None):
             pol, rule = self.rule(r)
-            index = sorted(p for _r, p in self.e.ask("rule_peer", r, None)).index(peer)
             word = "from" if rule.direction.value == "ingress" else "to"
-            out.append(self.finding("dead-peer", "warning", r, f"{word}[{index}] matches no endpoint and no address",
-                                    extra=(index,)))
+            for index in self.fb.peer_indexes[(r, peer)]:  # (a peer listed twice in one rule: both entries)
+                out.append(self.finding("dead-peer", "warning", r,
+                                        f"{word}[{index}] matches no endpoint and no address", extra=(index,)))
         for r, ent in self.e.ask("dead_ent", None, None):
             side = "source" if self.e.holds("rule_src", r, ent) else "destination"
             out.append(self.finding("dead-peer", "warning", r,

@@ -10,7 +10,8 @@ Python integer with bit C set for class C.
 For one end (a subject class and a direction):
 - not isolated: every peer, every port;
 - the union of Kubernetes rules (`egress_rule`/`ingress_rule`): each rule gives its ports to the peers it
-  matches (`rule_peer_ok`), a named port resolved on the destination (`class_port`);
+  matches (`rule_peer_ok`: the union of its peers' `peer_match`), a named port resolved on the destination
+  (`class_port`);
 - ordered evaluation (`ordered`; rules/tiers.dl): per port region, the tiers in order; in each tier the rules
   in rank order; the first Allow/Deny/Pass rule matching a peer decides it, a tier's default ends the rest,
   and what no tier decides is allowed (the namespace profile). A rule's peers are those of `rule_hits` in
@@ -84,7 +85,14 @@ class Plan:
         for d in DIRECTIONS:
             for c, r in rows(f"{d}_rule", None, None):
                 self.union_rules.setdefault((c, d), []).append(r)
-        self.peer_ok = bitset(rows("rule_peer_ok", None, None))
+        # rule_peer_ok (peers.dl), composed here from what each peer matches: a rule without peers matches every
+        # endpoint, else the union of its peers' (equal peers of several rules share one id, and one peer_match)
+        matched = bitset(rows("peer_match", None, None))
+        every_endpoint = sum(1 << c for (c,) in rows("endpoint", None))
+        self.peer_ok = {r: every_endpoint for (r,) in rows("rule_all_peers", None)}
+        for r, peer in rows("rule_peer", None, None):
+            if peer in matched:
+                self.peer_ok[r] = self.peer_ok.get(r, 0) | matched[peer]
         self.ranges: dict[int, list[tuple[str, int, int]]] = {}
         for r, p, lo, hi in rows("rule_range", None, None, None, None):
             self.ranges.setdefault(r, []).append((p, lo, hi))

@@ -49,18 +49,25 @@ def analysis(scenario: Path) -> api.Analysis:
     return api.analyse(api.load([scenario / "manifests"]))
 
 
-def test_the_shipped_contracts_are_the_five_schemas_and_their_readme():
+def test_the_shipped_contracts_are_the_six_schemas_and_their_readme():
     names = {p.name for p in SHIPPED.iterdir()}
     assert {"README.md", "common.schema.json", "connectivity.schema.json", "prove.schema.json", "diff.schema.json",
-            "lint.schema.json"} <= names
-    assert len(SCHEMAS) == 5
+            "lint.schema.json", "exposure.schema.json"} <= names
+    assert len(SCHEMAS) == 6
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="no contracts directory beside the checkout")
 def test_the_shipped_contracts_are_a_copy_of_the_shared_ones():
-    shared = {p.name: p.read_bytes() for p in SHARED.iterdir() if p.is_file()}
+    """Every shared schema is shipped as it is; the package adds the schemas of its newer outputs, and its
+    README lists them beside every line of the shared one."""
+    shared = {p.name: p.read_bytes() for p in SHARED.glob("*.schema.json")}
     shipped = {name: SHIPPED.joinpath(name).read_bytes() for name in shared}
     assert shipped == shared
+    readme = SHIPPED.joinpath("README.md").read_text(encoding="utf-8").splitlines()
+    assert [line for line in SHARED.joinpath("README.md").read_text(encoding="utf-8").splitlines()
+            if line not in readme] == []
+    for extra in sorted({p.name for p in SHIPPED.glob("*.schema.json")} - set(shared)):
+        assert any(f"`{extra}`" in line for line in readme), extra
 
 
 def test_the_schemas_reject_an_output_that_breaks_the_contract():

@@ -228,6 +228,64 @@ def test_plan_agrees_with_flow_allowed_on_the_corpus(scenario):
     corpus_check(scenario, CORPUS_STRIDE)
 
 
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
+def test_the_plans_rule_peers_are_rule_peer_ok(scenario):
+    """The plan composes each rule's peers from peer_match (rules naming equal peers share one); the relation
+    rule_peer_ok of rules/peers.dl, evaluated whole, gives the same classes for every rule."""
+    an = api.analyse(api.load([scenario]))
+    spec: dict[int, int] = {}
+    for r, c in an.engine.ask("rule_peer_ok", None, None):
+        spec[r] = spec.get(r, 0) | 1 << c
+    plan = {r: bits for r, bits in Plan(an).peer_ok.items() if bits}
+    assert plan == spec
+
+
+def test_equal_peers_share_one_id_and_each_entry_is_reported():
+    """Two policies allowing from the same peers share the peer ids (one peer_match); a dead peer listed twice in
+    one rule is two dead-peer findings, at its two indexes."""
+    from reasoner.lint import lint
+
+    docs = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a, namespace: x}
+spec:
+  podSelector: {}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: web}}}, {podSelector: {matchLabels: {app: gone}}},
+           {podSelector: {matchLabels: {app: gone}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: web}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: x, labels: {app: web}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: x, labels: {app: db}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.2}
+"""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.yaml"
+        path.write_text(docs)
+        an = api.analyse(api.load([path]))
+        peers = an.engine.ask("rule_peer", None, None)
+        assert len(peers) == 3 and len({p for _r, p in peers}) == 2  # web (twice) and gone: two ids
+        dead = [f for f in lint(an) if f.kind == "dead-peer"]
+    assert sorted(f.message for f in dead) == ["from[1] matches no endpoint and no address",
+                                               "from[2] matches no endpoint and no address"]
+
+
 @pytest.mark.slow  # every atom's first and last port, for every pair
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
 def test_plan_agrees_with_flow_allowed_on_the_corpus_exhaustively(scenario):

@@ -104,6 +104,7 @@ class FactBase:
     calico_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # class -> its labels as Calico sees them
     service_ids: dict[int, object] = field(default_factory=dict)  # node-port facts' Service id -> Service
     forwards: dict[int, tuple[int, int]] = field(default_factory=dict)  # fwd id -> (host endpoint, backend class)
+    peer_indexes: dict[tuple[int, int], list[int]] = field(default_factory=dict)  # (rule, peer id) -> its from/to indexes
 
     def ns_name(self, ns_id: int) -> str:
         return next(name for name, i in self.ns_ids.items() if i == ns_id)
@@ -161,6 +162,7 @@ class _Emitter:
         self.cidrs: dict[Cidr, int] = {}
         self.tier_rank: dict[str, int] = {}
         self.entities: dict[tuple, int] = {}  # (side, facts) -> entity id
+        self.peers: dict[tuple, int] = {}  # a Kubernetes peer by what it matches -> its id (rules share equal peers)
 
     def add(self, relation: str, *values) -> None:
         self.fb.facts.append((relation, *values))
@@ -530,20 +532,10 @@ class _Emitter:
         self.add("rule_index", rid, rule.index)
         if rule.peers is None:
             self.add("rule_all_peers", rid)
-        for peer in rule.peers or ():
-            peer_id = next(self.ids)
+        for index, peer in enumerate(rule.peers or ()):
+            peer_id = self.peer(peer, ns)
             self.add("rule_peer", rid, peer_id)
-            if isinstance(peer, IPBlockPeer):
-                self.add("peer_cidr", peer_id, self.cidr(peer.cidr))
-                for ex in peer.excepts:
-                    self.add("peer_except", peer_id, self.cidr(ex))
-            elif isinstance(peer, PodPeer):
-                if peer.namespace_selector is None:
-                    self.add("peer_same_ns", peer_id, ns)
-                else:
-                    self.add("peer_nssel", peer_id, self.selector(peer.namespace_selector, "nssel"))
-                # k8s: no podSelector means every pod of the selected namespaces, as the empty selector does
-                self.add("peer_podsel", peer_id, self.selector(peer.pod_selector or LabelSelector(), "podsel"))
+            self.fb.peer_indexes.setdefault((rid, peer_id), []).append(index)
         if rule.ports is None:
             self.add("rule_all_ports", rid)
         for spec in rule.ports or ():
@@ -556,6 +548,31 @@ class _Emitter:
             else:
                 self.add("port_range", eid, spec.protocol.value, spec.first, spec.last)
         return rid
+
+    def peer(self, peer: IPBlockPeer | PodPeer, ns: int) -> int:
+        """The id of a Kubernetes rule's peer; equal peers (in one namespace, for those of the policy's own) share
+        one, so that what a peer matches (peer_match) is evaluated once for all the rules that name it."""
+        if isinstance(peer, IPBlockPeer):
+            key: tuple = ("ipBlock", self.cidr(peer.cidr), tuple(sorted({self.cidr(ex) for ex in peer.excepts})))
+        else:  # k8s: no podSelector means every pod of the selected namespaces, as the empty selector does
+            pods = self.selector(peer.pod_selector or LabelSelector(), "podsel")
+            key = (("pods", ns, pods) if peer.namespace_selector is None else
+                   ("pods in", self.selector(peer.namespace_selector, "nssel"), pods))
+        peer_id = self.peers.get(key)
+        if peer_id is not None:
+            return peer_id
+        peer_id = self.peers[key] = next(self.ids)
+        if key[0] == "ipBlock":
+            self.add("peer_cidr", peer_id, key[1])
+            for ex in key[2]:
+                self.add("peer_except", peer_id, ex)
+        else:
+            if key[0] == "pods":
+                self.add("peer_same_ns", peer_id, ns)
+            else:
+                self.add("peer_nssel", peer_id, key[1])
+            self.add("peer_podsel", peer_id, key[2])
+        return peer_id
 
     def admin_policy(self, pol: AdminPolicy, rank: list[int]) -> None:
         """An ANP or the BANP: subject by namespace and pod selectors, k8s-style peers and ports, ordered."""
