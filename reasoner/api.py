@@ -13,7 +13,7 @@ from reasoner.manifests.load import Document, ReadOptions, read_paths
 from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cluster import Cluster
 from reasoner.model.selector import LabelSelector
-from reasoner.report.progress import stage
+from reasoner.progress import stage
 from reasoner.sources.registry import build_cluster
 
 

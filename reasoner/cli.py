@@ -14,6 +14,7 @@ from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError
 from reasoner.manifests.load import ReadOptions
 from reasoner.properties import DEFAULT_BUDGET
+from reasoner.progress import counted
 from reasoner.report import progress
 from reasoner.report.text import escape
 
@@ -195,7 +196,8 @@ def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--output", "output", default="text", show_default=True,
-              type=click.Choice(["text", "json", "csv", "md", "dot"]), help="Output format.")
+              type=click.Choice(["text", "json", "csv", "md", "dot", "svg"]),
+              help="Output format (svg: the dot picture drawn by Graphviz's dot).")
 @click.option("--by", "by", type=click.Choice(["workload", "pod", "namespace", "service", "endpoint"]),
               default="workload", show_default=True,
               help="The ends of a row: workload (NAMESPACE/NAME[Kind] where every pod of it is alike, else its "
@@ -211,9 +213,12 @@ def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
                                                                      "SCTP), showing only it.")
 @click.option("--protocol", help="Only rows that allow this protocol (TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or a "
                                  "number), showing only it.")
+@click.option("--exposure", is_flag=True, help="What could reach each end (--direction out: what it could reach) "
+                                               "beyond the input's endpoints: pods that could be deployed, in existing "
+                                               "or new namespaces, and outside addresses (text or json).")
 def connectivity(paths: tuple[str, ...], output: str, by: str, namespace: str | None, selector: str | None,
                  focus: str | None, peer: str | None, direction: str | None, port: int | None, protocol: str | None,
-                 options: ReadOptions) -> None:
+                 exposure: bool, options: ReadOptions) -> None:
     """Who can talk to whom, on which protocols and ports.
 
     Every ordered pair of distinct ends with some allowed traffic is listed once. By default the ends
@@ -239,6 +244,19 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, namespace: str | 
 
     filters = (namespace, selector, focus, peer, direction, port, protocol)
     an = _load(paths, options)
+    if exposure:  # reasoner/exposure.py
+        from reasoner.exposure import EGRESS, INGRESS
+        from reasoner.exposure import exposure as exposed
+        from reasoner.report import exposure as shown
+
+        if by == "service" or peer is not None or output not in ("text", "json"):
+            raise UsageError("--exposure prints text or json, --by workload, pod or namespace, without --peer")
+        kept = make_focus(an, namespace, selector, focus, None, None, protocol, port) if any(
+            f is not None for f in (namespace, selector, focus, port, protocol)) else None
+        way = EGRESS if direction == "out" else INGRESS
+        rows = exposed(an, "pod" if by == "endpoint" else by, kept, way)
+        click.echo(shown.to_json(rows) if output == "json" else shown.to_text(rows, an.facts.protocols, way))
+        return
     if by == "service":
         import json
 
@@ -273,8 +291,10 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, namespace: str | 
         click.echo(render.to_csv(conns))
     elif output == "md":
         click.echo(render.to_md(conns, an.facts.protocols))
-    elif output == "dot":
-        click.echo(render.to_dot(conns, endpoints, an.facts.protocols))
+    elif output in ("dot", "svg"):
+        alike = {u.name: u.rep for u in the_map.units if [u.name] == [ep.ref for ep in u.members]}  # pods alike
+        dot = render.to_dot(conns, endpoints, an.facts.protocols, alike)
+        click.echo(render.to_svg(dot) if output == "svg" else dot)
     else:
         click.echo(render.to_text(conns, endpoints, an.facts.protocols, kept is not None))
 
@@ -370,7 +390,7 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str, 
         rows = []
         for name, rel in sorted(RELATIONS.items()):
             rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), rel.doc))
-        for name, comment in progress.counted("sizing the relations", sorted(derived.items())):
+        for name, comment in counted("sizing the relations", sorted(derived.items())):
             arity = len(columns(comment))
             size: object = "bound"  # asked per flow, with arguments bound
             if name not in BOUND_ONLY:
@@ -498,9 +518,21 @@ def snapshot(directory: str) -> None:
               help="inventory: the endpoints given; any-workload: also every pod that could be deployed.")
 @BUDGET
 @click.option("-o", "--output", "output", default="text", show_default=True,
-              type=click.Choice(["text", "md", "json"]), help="Output format.")
+              type=click.Choice(["text", "md", "json", "sarif"]), help="Output format.")
+@click.option("--link-base", metavar="URL",
+              help="With -o md: link each rule to URL + its path from the top of the repository + #L + its line "
+                   "(e.g. https://github.com/ORG/REPO/blob/SHA/).")
+@click.option("-n", "--namespace", metavar="NS", help="Only flows that touch namespace NS.")
+@click.option("-l", "--selector", metavar="SEL", help="Only flows that touch an endpoint this Calico selector matches.")
+@click.option("--focus", metavar="ENDPOINT", help="Only flows to or from ENDPOINT (a name as `can` takes it).")
+@click.option("--peer", metavar="ENDPOINT", help="With --focus: only flows between the two.")
+@click.option("--direction", type=click.Choice(["in", "out"]), help="With --focus: only flows into it, or out of it.")
+@click.option("--port", type=Whole("a port number (1-65535)"), help="Only flows on this port (TCP, UDP or SCTP).")
+@click.option("--protocol", help="Only flows of this protocol (TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or a number).")
 def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], scope: str, budget: float,
-         output: str, options: ReadOptions) -> None:
+         output: str, link_base: str | None, namespace: str | None, selector: str | None, focus: str | None,
+         peer: str | None, direction: str | None, port: int | None, protocol: str | None,
+         options: ReadOptions) -> None:
     """What changes between two versions of the policies: the flows newly allowed and newly denied.
 
     OLD and NEW are each a file, a directory, or git:REV:PATH (read from the git repository of the
@@ -509,7 +541,13 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
     deciding rule chain before and after. When nothing changes, the equivalence is proved with z3.
     With --staged, give one version: it is compared with itself where each staged policy is enforced
     (stagedAction Set creates or replaces the policy of the same name, Delete removes it; Learn and
-    Ignore are not enforced). Exit status 0 equivalent, 1 different, 2 bad input.
+    Ignore are not enforced). Groups are named as a reviewer says them: NAMESPACE/* (every endpoint of
+    it), workloads NAMESPACE/NAME[Kind], `app=api in shop (92 pods)`, pods, merged address ranges. The
+    filters (as `connectivity` takes them; names resolved in NEW, else OLD) keep the flows that match
+    all of them; the exit status is still that of the whole diff. -o md writes a pull-request comment
+    (tables of the flows newly allowed, newly denied and changed, each with its witness and deciding
+    rules), -o sarif one code-scanning result per change at the rule that decides it. Exit status 0
+    equivalent, 1 different, 2 bad input.
 
     \b
     Examples:
@@ -517,6 +555,8 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
       reasoner diff old/ new/ --inventory cluster-snapshot/ -o md >> review.md
       reasoner diff v1.yaml v2.yaml --scope any-workload -o json
       reasoner diff --staged manifests/
+      reasoner diff git:main:deploy/ deploy/ -n shop --port 443
+      reasoner diff git:main:deploy/ deploy/ -o md --link-base https://github.com/ORG/REPO/blob/HEAD/
     """
     from reasoner.diff import diff as run, diff_staged
     from reasoner.errors import UsageError
@@ -526,11 +566,24 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
         raise UsageError("with --staged give one version (its staged policies are enforced in the other)")
     if not staged and new is None:
         raise UsageError("give OLD and NEW (or --staged VERSION)")
+    if link_base is not None and output != "md":
+        raise UsageError("--link-base goes with -o md")
     result = (diff_staged(old, inventory, scope, budget, options) if staged
               else run(old, new, inventory, scope, budget, options))
+    filters = {"namespace": namespace, "selector": selector, "ends": focus, "peers": peer, "direction": direction,
+               "protocol": protocol, "port": port}
+    if any(v is not None for v in filters.values()):
+        from reasoner.diff import focus as keep, make_diff_focus
+
+        result = keep(result, make_diff_focus(result, **filters))
     for line in result.warnings:
         click.echo(f"warning: {escape(line)}", err=True)
-    click.echo({"md": render.to_md, "json": render.to_json}.get(output, render.to_text)(result))
+    if output == "md":
+        click.echo(render.to_md(result, link_base))
+    elif output == "sarif":
+        click.echo(render.to_sarif(result, render.files_read(result)))
+    else:
+        click.echo((render.to_json if output == "json" else render.to_text)(result))
     sys.exit(0 if result.equivalent else 1)
 
 

@@ -431,11 +431,13 @@ def make_focus(an: Analysis, namespace: str | None = None, selector: str | None 
 
 class Map:
     """The connectivity map of an analysis in one view (`pod`, `workload` or `namespace`: see `Unit`), from its
-    class-level connections: `units` are its ends, `rows` its connections."""
+    class-level connections: `units` are its ends, `rows` its connections. `among`: the endpoints (by name) that
+    `units` group, when not every one."""
 
-    def __init__(self, an: Analysis, view: str = "pod"):
+    def __init__(self, an: Analysis, view: str = "pod", among: frozenset[str] | None = None):
         self.an = an
         self.view = view
+        self.among = among
         self.out: dict[int, dict[int, dict[str, object]]] = {}  # source class -> destination class -> allowed
         self.into: dict[int, dict[int, dict[str, object]]] = {}
         atoms: dict[tuple[str, int], list] = {}  # (direction, class) -> [(atom, allowed)]
@@ -537,10 +539,11 @@ class Map:
             return out
 
         units = [one(hep) for hep in an.cluster.host_endpoints]
+        endpoints = [ep for ep in an.cluster.endpoints if self.among is None or ep.ref in self.among]
         if self.view != "namespace":
-            return sorted(units + by_workload(an.cluster.endpoints), key=lambda u: u.name)
+            return sorted(units + by_workload(endpoints), key=lambda u: u.name)
         spaces: dict[str, list] = {}
-        for ep in an.cluster.endpoints:
+        for ep in endpoints:
             spaces.setdefault(ep.namespace, []).append(ep)
         for ns, members in spaces.items():
             unit = group(f"{ns}/*", ns, members)

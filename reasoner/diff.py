@@ -9,7 +9,8 @@ only (a network set too, which is never taken from the other side) is listed as 
 flows are not compared, but the versions are not equivalent. The comparison runs over *joint classes*:
 endpoints present in both versions and alike in both, and address ranges alike in both (the atoms of both
 sides cut together). For each ordered pair of joint classes the two class-level connectivity relations are
-compared per protocol and port; differences are grouped into flow classes as a reviewer would state them.
+compared per protocol and port; differences are grouped into flow classes as a reviewer would state them
+(`describe` names their groups; `focus` keeps the part of them that the filters of `connectivity` match).
 With no difference, z3 proves that the joint classes agree, from the two z3 encodings of the versions
 (properties/encode.py). Every reported flow class carries a witness flow replayed through `can` on both
 versions, which must really differ.
@@ -21,18 +22,23 @@ import os
 import posixpath
 import subprocess
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import z3
 
 from reasoner import api
-from reasoner.connectivity import ALL, PORTED, class_connections, fewest_prefixes, minus, span
+from reasoner.connectivity import (ALL, PORTED, Focus, addresses_text, class_connections, class_connections_for,
+                                   fewest_prefixes, make_focus, minus, span)
 from reasoner.errors import ManifestError, ManifestErrors, UsageError
 from reasoner.explain import Verdict, can, other_protocol_number
 from reasoner.manifests.load import SUFFIXES, Document, ReadOptions, decode, documents, excluded
 from reasoner.model.cidr import sample_ip
+from reasoner.model.cidr import ip_int
 from reasoner.model.cluster import Cluster
+from reasoner.model.ranges import merge
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.encode import Encoding
+from reasoner.progress import stage
 from reasoner.sources.registry import build_cluster
 
 ENDPOINT_KINDS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
@@ -318,6 +324,8 @@ class Change:
     witness: dict = field(default_factory=dict)
     before: Verdict | None = None
     after: Verdict | None = None
+    traffic_before: dict = field(default_factory=dict)  # all the witness's pair allowed before, by protocol
+    traffic_after: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -332,6 +340,10 @@ class DiffResult:
     endpoints_added: list[str] = field(default_factory=list)  # in the new version only: their flows not compared
     endpoints_removed: list[str] = field(default_factory=list)  # in the old version only
     shared: int = 0  # how many endpoints both versions hold (the flows compared are theirs)
+    old: api.Analysis | None = field(default=None, repr=False)
+    new: api.Analysis | None = field(default=None, repr=False)
+    total: int | None = None  # with filters (`focus`): how many changes there were before filtering
+    naming: _Names | None = field(default=None, repr=False)  # made when first needed (`describe`)
 
 
 def _pair_ok(s: Joint, d: Joint) -> bool:
@@ -346,57 +358,76 @@ def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_
             added: list[str] = (), removed: list[str] = ()) -> DiffResult:
     """`added`, `removed`: the endpoints of one version only. The versions are equivalent when no flow between
     endpoints of both changes verdict and no endpoint is added or removed."""
-    joints = joint_classes(old, new)
-    conns_old = {(c.src.id, c.dst.id): c.allowed for c in class_connections(old)}
-    conns_new = {(c.src.id, c.dst.id): c.allowed for c in class_connections(new)}
-    listed_old, listed_new = old.facts.protocols, new.facts.protocols
-    protocols = list(dict.fromkeys([*listed_old, *listed_new]))
-    rows: dict[tuple, list[Joint]] = {}
-    for s in joints:
-        for d in joints:
-            if not _pair_ok(s, d):
-                continue
-            a = conns_old.get((s.old, d.old), {})
-            b = conns_new.get((s.new, d.new), {})
-            if not a and not b:
-                continue
-            for p in protocols:
-                ra, rb = _ranges(a, p, listed_old), _ranges(b, p, listed_new)
-                if ra == rb:
+    with stage("comparing the versions"):
+        joints = joint_classes(old, new)
+        conns_old = {(c.src.id, c.dst.id): c.allowed for c in class_connections(old)}
+        conns_new = {(c.src.id, c.dst.id): c.allowed for c in class_connections(new)}
+        listed_old, listed_new = old.facts.protocols, new.facts.protocols
+        protocols = list(dict.fromkeys([*listed_old, *listed_new]))
+        rows: dict[tuple, list[Joint]] = {}
+        for s in joints:
+            for d in joints:
+                if not _pair_ok(s, d):
                     continue
-                for kind, diff in (("newly-allowed", minus(rb, ra)), ("newly-denied", minus(ra, rb))):
-                    if diff:
-                        rows.setdefault((s.id, kind, p, tuple(diff)), []).append(d)
-    grouped: dict[tuple, list[Joint]] = {}
-    for (sid, kind, p, diff), dsts in rows.items():
-        grouped.setdefault((kind, p, diff, tuple(d.id for d in dsts)), []).append(joints[sid])
-    changes = [Change(kind, srcs, [joints[i] for i in dst_ids], p, list(diff))
-               for (kind, p, diff, dst_ids), srcs in grouped.items()]
-    changes.sort(key=lambda c: (c.kind, c.protocol, c.srcs[0].id, c.dsts[0].id))
-    result = DiffResult(not changes and not added and not removed, scope, changes, new_pods=new_pods or {},
-                        endpoints_added=list(added), endpoints_removed=list(removed),
-                        shared=sum(m not in (new_pods or {}) for j in joints for m in j.members))
-    both = {ep.ref for ep in new.cluster.endpoints}
-    for ep in old.cluster.endpoints:
-        if ep.ref in both and ep.ref not in result.new_pods:
-            result.by_ns.setdefault(ep.namespace, []).append(ep.name)
-    if changes:
-        for c in changes:
-            _witness(old, new, c)
-    else:
-        result.proof = _prove_equivalent(Encoding(old, conns_old), Encoding(new, conns_new), joints)
-    return result
+                a = conns_old.get((s.old, d.old), {})
+                b = conns_new.get((s.new, d.new), {})
+                if not a and not b:
+                    continue
+                for p in protocols:
+                    ra, rb = _ranges(a, p, listed_old), _ranges(b, p, listed_new)
+                    if ra == rb:
+                        continue
+                    for kind, diff in (("newly-allowed", minus(rb, ra)), ("newly-denied", minus(ra, rb))):
+                        if diff:
+                            rows.setdefault((s.id, kind, p, tuple(diff)), []).append(d)
+        grouped: dict[tuple, list[Joint]] = {}
+        for (sid, kind, p, diff), dsts in rows.items():
+            grouped.setdefault((kind, p, diff, tuple(d.id for d in dsts)), []).append(joints[sid])
+        changes = [Change(kind, srcs, [joints[i] for i in dst_ids], p, list(diff))
+                   for (kind, p, diff, dst_ids), srcs in grouped.items()]
+        changes.sort(key=lambda c: (c.kind, c.protocol, c.srcs[0].id, c.dsts[0].id))
+        result = DiffResult(not changes and not added and not removed, scope, changes, new_pods=new_pods or {},
+                            endpoints_added=list(added), endpoints_removed=list(removed),
+                            shared=sum(m not in (new_pods or {}) for j in joints for m in j.members), old=old, new=new)
+        both = {ep.ref for ep in new.cluster.endpoints}
+        for ep in old.cluster.endpoints:
+            if ep.ref in both and ep.ref not in result.new_pods:
+                result.by_ns.setdefault(ep.namespace, []).append(ep.name)
+        if changes:
+            for c in changes:
+                if not _witness(old, new, c):
+                    raise DiffMismatch(f"a change of {c.protocol} holds no flow")
+        else:
+            result.proof = _prove_equivalent(Encoding(old, conns_old), Encoding(new, conns_new), joints)
+        return result
 
 
-def _name(j: Joint, not_this: str | None = None) -> str:
+def _name(j: Joint, not_this: str | None = None) -> str | None:
     if j.external:
         return f"ip:{sample_ip(j.family, j.lo, j.hi)}"
-    return next(m for m in j.members if m != not_this)
+    return next((m for m in j.members if m != not_this), None)
 
 
-def _witness(old: api.Analysis, new: api.Analysis, c: Change) -> None:
-    src = _name(c.srcs[0])
-    dst = _name(c.dsts[0], src)
+def first_flow(c: Change) -> tuple[Joint, str, Joint, str] | None:
+    """The first flow of a change: a source and a destination that are not both addresses, nor one endpoint."""
+    for s in c.srcs:
+        for d in c.dsts:
+            if s.external and d.external or not set(s.families) & set(d.families):
+                continue
+            src = _name(s)
+            dst = _name(d, src)
+            if src is not None and dst is not None:
+                return s, src, d, dst
+    return None
+
+
+def _witness(old: api.Analysis, new: api.Analysis, c: Change) -> bool:
+    """Replays the change's first flow through `can` on both versions (it must differ) and keeps it as the witness,
+    with what its pair of classes allows before and after; False when the change holds no flow."""
+    pair = first_flow(c)
+    if pair is None:
+        return False
+    sj, src, dj, dst = pair
     port = c.ranges[0][0]
     proto = c.protocol
     icmp = proto in ("ICMP", "ICMPv6")
@@ -417,6 +448,9 @@ def _witness(old: api.Analysis, new: api.Analysis, c: Change) -> None:
     if icmp and port < 65535:
         c.witness.update({"icmpType": port // 256, "icmpCode": port % 256})
     c.before, c.after = before, after
+    c.traffic_before = class_connections_for(old, sj.old, dj.old)
+    c.traffic_after = class_connections_for(new, sj.new, dj.new)
+    return True
 
 
 def _prove_equivalent(ea: Encoding, eb: Encoding, joints: list[Joint]) -> str:
@@ -524,10 +558,81 @@ def endpoint_names(cluster: Cluster) -> set[str]:
     return {e.ref for e in [*cluster.endpoints, *cluster.host_endpoints, *cluster.network_sets]}
 
 
-def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: dict | None = None) -> str:
-    """A set of endpoints or addresses as a reviewer would say it: `ns/*`, `ns/{a, b}`, CIDRs, and new pods
-    (any-workload) by namespace and labels."""
-    by_ns: dict[str, list[str]] = {}
+class _Names:
+    """What the endpoints of both versions are called in the new version: their workloads (by ownerReferences,
+    `services.owner_chain`), their labels, and the endpoints of each namespace and workload."""
+
+    def __init__(self, result: DiffResult):
+        from reasoner.services import owner_chain
+
+        cluster = result.new.cluster if result.new is not None else None
+        self.by_ns = {ns: set(names) for ns, names in result.by_ns.items()}
+        self.labels: dict[str, dict[str, str]] = {}
+        self.owner: dict[str, str] = {}
+        self.owned: dict[str, set[str]] = {}
+        self.spare: dict[int, list[tuple[int, int]]] = {}  # the endpoints' own addresses
+        for ep in cluster.endpoints if cluster is not None else ():
+            if ep.name not in self.by_ns.get(ep.namespace, ()):
+                continue
+            self.labels[ep.ref] = dict(ep.labels)
+            chain = owner_chain(cluster, ep) if ep.kind == "Pod" else []
+            if chain:
+                kind, name = chain[-1]
+                self.owner[ep.ref] = f"{ep.namespace}/{name}[{kind}]"
+                self.owned.setdefault(self.owner[ep.ref], set()).add(ep.ref)
+        for ep in [*cluster.endpoints, *cluster.host_endpoints] if cluster is not None else ():
+            for ip in ep.ips:
+                fam, value = ip_int(ip)
+                self.spare.setdefault(fam, []).append((value, value))
+        self.spare = {fam: merge(rs) for fam, rs in self.spare.items()}
+
+    def namespace(self, ns: str, names: set[str]) -> str:
+        """Endpoints of one namespace: `ns/*` when they are all of it, else the shortest of their workloads and
+        pods, and a label set they are exactly the endpoints of in `ns`."""
+        everyone = self.by_ns.get(ns, set())
+        if len(names) > 1 and names == everyone:
+            return f"{ns}/* ({_pods(len(names))})"
+        refs = {f"{ns}/{n}" for n in names}
+        workloads = sorted({w for r in refs if (w := self.owner.get(r)) is not None and self.owned[w] <= refs})
+        rest = sorted(r.split("/", 1)[1] for r in refs if self.owner.get(r) not in workloads)
+        items = workloads + ([f"{ns}/{rest[0]}"] if len(rest) == 1 else [f"{ns}/{{{', '.join(rest)}}}"] if rest else [])
+        listed = ", ".join(items)
+        if len(workloads) + len(rest) > 4:
+            shown = (workloads + [f"{ns}/{r}" for r in rest])[:3]
+            listed = f"{', '.join(shown)}, … {len(workloads) + len(rest) - 3} more in {ns}"
+        by_labels = self._labels(ns, refs, everyone)
+        if by_labels is not None and (len(by_labels) < len(", ".join(items)) or len(items) > 4):
+            return by_labels
+        return listed
+
+    def _labels(self, ns: str, refs: set[str], everyone: set[str]) -> str | None:
+        """`k=v in ns (N pods)`: the fewest labels (one, else all they share) that exactly these endpoints of `ns`
+        carry; None when there is none."""
+        if len(refs) < 2 or any(r not in self.labels for r in refs):
+            return None
+        common = set.intersection(*(set(self.labels[r].items()) for r in refs))
+        for chosen in [*({kv} for kv in sorted(common)), common]:
+            if not chosen:
+                continue
+            matched = {f"{ns}/{n}" for n in everyone if chosen <= set(self.labels.get(f"{ns}/{n}", {}).items())}
+            if matched == refs:
+                return f"{','.join(f'{k}={v}' for k, v in sorted(chosen))} in {ns} ({_pods(len(refs))})"
+        return None
+
+
+def _pods(n: int) -> str:
+    return f"{n} pod{'s' if n != 1 else ''}"
+
+
+def describe(group: list[Joint], result: DiffResult) -> str:
+    """A set of endpoints or addresses as a reviewer says it (`_Names.namespace`): `ns/*`, workloads
+    (`ns/name[Kind]`), `k=v in ns (N pods)`, pods; host endpoints; new pods (any-workload) by namespace and labels;
+    addresses as the fewest CIDR prefixes (`addresses_text`, the endpoints' own addresses counting as either)."""
+    if result.naming is None:
+        result.naming = _Names(result)
+    names = result.naming
+    new_pods = result.new_pods
+    by_ns: dict[str, set[str]] = {}
     kinds: list[str] = []
     hosts: list[str] = []
     for j in group:
@@ -544,24 +649,127 @@ def describe(group: list[Joint], all_members: dict[str, list[str]], new_pods: di
                 hosts.append(m)
                 continue
             ns, name = m.split("/", 1)
-            by_ns.setdefault(ns, []).append(name)
+            by_ns.setdefault(ns, set()).add(name)
     parts = sorted(set(hosts))
-    for ns, names in sorted(by_ns.items()):
-        names = sorted(set(names))
-        if len(names) > 1 and set(names) == set(all_members.get(ns, ())):
-            parts.append(f"{ns}/* ({len(names)})")
-        elif len(names) == 1:
-            parts.append(f"{ns}/{names[0]}")
-        elif len(names) <= 4:
-            parts.append(f"{ns}/{{{', '.join(names)}}}")
-        else:
-            parts.append(f"{ns}/{{{', '.join(names[:3])}, … {len(names) - 3} more}}")
+    parts.extend(names.namespace(ns, members) for ns, members in sorted(by_ns.items()))
     if kinds:
-        parts.append("; ".join(kinds) if len(kinds) <= 3 else f"{'; '.join(kinds[:2])}; … {len(kinds) - 2} more kinds")
-    nets = _nets(group)
+        parts.append("; ".join(kinds) if len(kinds) <= 3
+                     else f"{'; '.join(kinds[:2])}; … {len(kinds) - 2} more kinds")
+    nets = fewest_prefixes(((j.family, j.lo, j.hi) for j in group if j.external), names.spare)
     if nets:
-        parts.append(", ".join(nets) if len(nets) <= 4 else f"{', '.join(nets[:3])}, … {len(nets) - 3} more")
+        parts.append(addresses_text(nets))
     return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Filters
+# --------------------------------------------------------------------------------------------------
+
+def make_diff_focus(result: DiffResult, **filters) -> Focus:
+    """`make_focus` (its keyword arguments) with names resolved in the new version, else in the old one."""
+    try:
+        return make_focus(result.new, **filters)
+    except UsageError as exc:
+        try:
+            return make_focus(result.old, **filters)
+        except UsageError:
+            raise exc from None
+
+
+_Pick = Callable[[str], bool]  # an endpoint name -> whether it is in a part
+
+
+class _Part:
+    """The endpoints (by name) and addresses a filter names; None of either: all of them."""
+
+    def __init__(self, refs: _Pick | None, nets: tuple = ()):
+        self.refs, self.nets = refs, nets
+
+    def cut(self, group: list[Joint], inside: bool) -> list[Joint]:
+        """The part of `group` inside (or outside) this one."""
+        if self.refs is None and not self.nets:
+            return list(group) if inside else []
+        out = []
+        for j in group:
+            if j.external:
+                spans = [(c.lo, c.hi) for c in self.nets if c.family == j.family]
+                pieces = _within(j.lo, j.hi, spans) if inside else _without(j.lo, j.hi, spans)
+                out.extend(replace(j, lo=lo, hi=hi) for lo, hi in pieces)
+            else:
+                members = [m for m in j.members if (self.refs is not None and self.refs(m)) == inside]
+                if members:
+                    out.append(replace(j, members=members))
+        return out
+
+
+EVERYTHING = _Part(None)
+
+
+def _within(lo: int, hi: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    return [(max(lo, a), min(hi, b)) for a, b in merge(spans) if max(lo, a) <= min(hi, b)]
+
+
+def _without(lo: int, hi: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out, at = [], lo
+    for a, b in _within(lo, hi, spans):
+        if at < a:
+            out.append((at, a - 1))
+        at = b + 1
+    return out + ([(at, hi)] if at <= hi else [])
+
+
+def focus(result: DiffResult, f: Focus) -> DiffResult:
+    """`result` with only the flows the filters keep, as `connectivity` keeps rows (`Focus`): each change cut to the
+    flows that touch the namespace, touch an endpoint the selector matches, go out of or into the focus (from or to
+    the peer), on the protocol and port; each part that holds a flow gets its own witness."""
+    old, new = result.old, result.new
+    endpoints = {ep.ref: ep for an in (old, new) for ep in [*an.cluster.endpoints, *an.cluster.host_endpoints]}
+    checks: list[Callable[[list[Joint], list[Joint]], list[tuple[list[Joint], list[Joint]]]]] = []
+
+    def touching(part: _Part):
+        return lambda s, d: [(part.cut(s, True), d), (part.cut(s, False), part.cut(d, True))]
+    if f.namespace is not None:
+        checks.append(touching(_Part(lambda m: getattr(endpoints.get(m), "namespace", None) == f.namespace)))
+    if f.selector is not None:
+        from reasoner.repl import calico_view
+
+        def selected(m: str) -> bool:
+            an = new if m in new.facts.class_of else old
+            return f.selector.matches(calico_view(an.facts, an.facts.class_of[m], endpoints[m]))
+        checks.append(touching(_Part(selected)))
+    if f.ends is not None:
+        ends = _Part(f.ends.refs.__contains__, f.ends.nets)
+        peers = _Part(f.peers.refs.__contains__, f.peers.nets) if f.peers is not None else EVERYTHING
+
+        def around(s, d):
+            out_of = [(ends.cut(s, True), peers.cut(d, True))]
+            into = [(peers.cut(s, True), ends.cut(d, True))]
+            if f.direction is not None:
+                return out_of if f.direction == "out" else into
+            return out_of + [(ends.cut(peers.cut(s, True), False), ends.cut(d, True)),  # into, not already out of
+                             (peers.cut(ends.cut(s, True), True), peers.cut(ends.cut(d, True), False))]
+        checks.append(around)
+    kept: list[Change] = []
+    for c in result.changes:
+        if f.protocol is not None and c.protocol != f.protocol:
+            continue
+        ranges = c.ranges
+        if f.port is not None:
+            if c.protocol not in PORTED or not any(lo <= f.port <= hi for lo, hi in ranges):
+                continue
+            ranges = [(f.port, f.port)]
+        rects = [(c.srcs, c.dsts)]
+        for check in checks:
+            rects = [r for s, d in rects if s and d for r in check(s, d)]
+        for s, d in rects:
+            if s and d and ranges == c.ranges and (s, d) == (c.srcs, c.dsts):
+                kept.append(c)
+            elif s and d:
+                part = Change(c.kind, s, d, c.protocol, ranges)
+                if _witness(old, new, part):
+                    kept.append(part)
+    return replace(result, changes=kept, total=len(result.changes) if result.total is None else result.total,
+                   naming=None)
 
 
 def _nets(group: list[Joint]) -> list[str]:
@@ -575,4 +783,4 @@ def endpoints(group: list[Joint]) -> list[str]:
 
 
 __all__ = ["diff", "diff_staged", "enforce_staged", "compare", "DiffResult", "Change", "DiffMismatch", "describe",
-           "endpoints", "read_version"]
+           "endpoints", "focus", "make_diff_focus", "read_version"]

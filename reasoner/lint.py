@@ -32,7 +32,7 @@ from reasoner.model.cidr import sample_ip
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
 from reasoner.properties import DEFAULT_BUDGET
-from reasoner.report.progress import stage
+from reasoner.progress import stage
 
 SEVERITY = {"error": 3, "warning": 2, "info": 1}
 

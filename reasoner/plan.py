@@ -34,7 +34,7 @@ from typing import Iterable, Iterator
 
 from reasoner.facts.schema import EVALUATIONS
 from reasoner.model.ranges import complement, merge
-from reasoner.report.progress import counted
+from reasoner.progress import counted
 
 FULL = ((0, 65535),)
 DIRECTIONS = ("ingress", "egress")

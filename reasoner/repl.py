@@ -30,7 +30,7 @@ from reasoner import api
 from reasoner.errors import ManifestErrors, ReasonerError, UsageError
 from reasoner.manifests.load import ReadOptions
 from reasoner.model.calico import parse_protocol
-from reasoner.report import progress
+from reasoner.progress import stage
 from reasoner.report.text import escape, terminal
 
 PROMPT = "reasoner> "
@@ -298,7 +298,7 @@ class Session:
                 gc.unfreeze()
                 gc.collect()
             gc.freeze()
-        with progress.stage("indexing"):
+        with stage("indexing"):
             self._reset()
             self._warm()
         if self.freeze_gc:
@@ -312,6 +312,7 @@ class Session:
         self._from: dict[int, dict[int, dict]] = {}
         self._names: dict[str, dict[str, list[int]]] | None = None
         self._relations: dict[str, tuple[str, tuple[str, ...], str]] | None = None
+        self._exposures = None  # the any-workload universe and its map (`exposure`), built when first asked
         from reasoner.facts.emit import evaluation_order
 
         self.rank = {id(pol): i for i, pol in enumerate(evaluation_order(an.cluster))}
@@ -647,6 +648,37 @@ Examples:
 """, args=("endpoint", "flow"))
 def _reachable_from(s: Session, arg: str) -> str:
     return _reach(s, arg, COMMANDS["reachable-from"].usage, into=False)
+
+
+@command("exposure", "exposure [ENDPOINT] [in|out]",
+         "what could reach each endpoint, or ENDPOINT, beyond the loaded ones (out: what it could reach)",
+         """
+As `reasoner connectivity --exposure`: for each endpoint (workloads whose pods are alike, else pods), the
+pods that could be deployed (new pods in an existing namespace, with the labels they would need; pods in
+new namespaces, with the namespace labels needed) and the outside addresses that can reach it, with the
+ports allowed. The first answer finds the kinds of pods that could be deployed (any-workload scope); the
+next ones reuse them.
+
+Examples:
+  exposure
+  exposure shop/db
+  exposure shop/db out
+""", args=("endpoint", "direction"))
+def _exposure(s: Session, arg: str) -> str:
+    from reasoner.connectivity import make_focus
+    from reasoner.exposure import EGRESS, INGRESS, Exposures
+    from reasoner.report.exposure import to_text
+
+    words = _words(arg)
+    way = INGRESS
+    if words and words[-1] in ("in", "out"):
+        way = EGRESS if words.pop() == "out" else INGRESS
+    if len(words) > 1:
+        raise UsageError(f"usage: {COMMANDS['exposure'].usage}")
+    focus = make_focus(s.an, ends=words[0]) if words else None
+    if s._exposures is None:
+        s._exposures = Exposures(s.an)
+    return to_text(s._exposures.rows(focus, way), s.an.facts.protocols, way)
 
 
 @command("policies", "policies ENDPOINT", "the policies that apply to an endpoint, in evaluation order",
@@ -1049,6 +1081,8 @@ class Completer:
                 head = word[2:] if word.startswith("?-") else word
                 out += [("?-" if word.startswith("?-") else "") + r for r in sorted(self.session.relations)
                         if r.startswith(head)]
+            elif sug.kind == "direction":
+                out += [d for d in ("in", "out") if d.startswith(word)]
             elif sug.kind == "setting":
                 out += [n for n in SETTINGS if n.startswith(word)]
             elif sug.kind == "value":
@@ -1212,6 +1246,7 @@ def repl_command(paths: tuple[str, ...], commands: tuple[str, ...], options: Rea
       can SRC DST [PORT/PROTO]      the verdict (any port without PORT/PROTO)
       why SRC DST [PORT/PROTO]      the verdict and the deciding rule chain at each end
       who-can-reach DST [PORT/PROTO], reachable-from SRC [PORT/PROTO]
+      exposure [ENDPOINT] [in|out]  what could reach it beyond the loaded endpoints
       policies ENDPOINT             what applies to it, in evaluation order
       endpoints [SELECTOR]          the endpoints a Calico selector matches
       ?- RELATION(ARG, ...)         a Datalog query; `relations` lists the relations

@@ -88,7 +88,7 @@ def test_removed_policy_is_newly_denied_and_reads_well(versions):
     text = run("diff", str(old), str(new)).stdout
     assert "NEWLY DENIED" in text and "before: allowed" in text and "after: denied" in text
     md = run("diff", str(old), str(new), "-o", "md").stdout
-    assert "| change | from | to | traffic | witness |" in md
+    assert "### Newly denied (1)" in md and "| from | to | traffic | witness | after | before |" in md
 
 
 def test_namespace_relabel_changes_what_a_namespace_selector_matches(tmp_path):
@@ -255,7 +255,7 @@ spec:
     (c,) = data["changes"]
     assert c["witness"]["port"] == 80 and replay(tmp_path / "old", c["witness"]) and not replay(tmp_path / "new", c["witness"])
     # the groups, described for a reader and listed as endpoints (addresses as cidr: prefixes)
-    assert (c["src"], c["dst"]) == ("x/a; 0.0.0.0/0", "x/b")
+    assert (c["src"], c["dst"]) == ("x/a; any address (0.0.0.0/0)", "x/b")
     assert (c["src_endpoints"], c["dst_endpoints"]) == (["x/a", "cidr:0.0.0.0/0"], ["x/b"])
 
 

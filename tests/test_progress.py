@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from reasoner.cli import main
 from reasoner.report import progress
-from reasoner.report.progress import DELAY, GAP, Line, counted, shown, stage
+from reasoner.progress import counted, listening, stage
+from reasoner.report.progress import DELAY, GAP, Line, shown
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "corpus" / "microservices-demo"
@@ -139,12 +140,9 @@ def test_counted_reports_each_step(term):
     stream, clock = term
     line = Line(stream, clock, columns=80)
     seen = []
-    progress._line = line
-    try:
+    with listening(line):
         for item in counted("proving", ["a", "b", "c"]):
             seen.append((item, [e[1:] for e in line.stages]))
-    finally:
-        progress._line = None
     assert seen == [("a", [[0, 3]]), ("b", [[1, 3]]), ("c", [[2, 3]])]
     assert line.stages == []
 

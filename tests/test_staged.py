@@ -163,7 +163,8 @@ def test_diff_staged_equals_diff_against_the_policies_enforced_by_hand(name):
         def strip(chain):
             return [{k: v for k, v in step.items() if k not in ("file", "line")} for step in chain]
         return [{**c, "before": {k: strip(v) if isinstance(v, list) else v for k, v in c["before"].items()},
-                 "after": {k: strip(v) if isinstance(v, list) else v for k, v in c["after"].items()}}
+                 "after": {k: strip(v) if isinstance(v, list) else v for k, v in c["after"].items()},
+                 "decided_by": {k: v and strip([v])[0] for k, v in c["decided_by"].items()}}
                 for c in data["changes"]]
 
     assert staged["equivalent"] == by_hand["equivalent"] is False

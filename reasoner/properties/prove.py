@@ -24,7 +24,7 @@ from reasoner.model.cidr import Cidr, ip_text
 from reasoner.properties.encode import Encoding, Flow
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
 from reasoner.properties import DEFAULT_BUDGET
-from reasoner.report.progress import counted
+from reasoner.progress import counted
 from reasoner.properties.workloads import (DST, SRC, NewPod, Side, TooMany, build_sides, collect_tests, project,
                                           spec_tests)
 

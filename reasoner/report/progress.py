@@ -1,14 +1,12 @@
 """A progress line on standard error, for work that goes on for more than a second on a terminal.
 
-The work says what it is doing with `stage` (a context manager; stages nest, and one may count its steps);
-a front end shows it with `shown(stream)` around a command. Nothing is written unless the stream is a
+The work says what it is doing with `reasoner.progress.stage` (a context manager; stages nest, and one may count
+its steps); a front end shows it with `shown(stream)` around a command. Nothing is written unless the stream is a
 terminal, some stage is open, and the work has gone on for `DELAY` seconds; then one line, redrawn in place
 with `\\r`, names the open stages, with a bar (the outermost counted stage's share done, else a block that
 moves) and the seconds elapsed. The line is erased as soon as the last stage closes, so what the command
 prints next starts on a clean line: no stage may be open while a command writes its answer. Standard
 output is never written.
-
-Without `shown`, or off a terminal, `stage` costs a function call and a list append.
 """
 
 from __future__ import annotations
@@ -17,17 +15,15 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, TextIO, TypeVar
+from typing import Callable, Iterator, TextIO
 
+from reasoner.progress import listening
 from reasoner.report.text import escape
 
 DELAY = 1.0  # seconds of work before the line appears
 TICK = 0.1  # seconds between redraws
 GAP = 0.5  # a stage opened within GAP seconds of the last one's close goes on the same piece of work
 BAR = 20  # characters inside the brackets
-
-T = TypeVar("T")
-
 
 class Line:
     """The progress line of one terminal stream: the open stages, and what was last drawn.
@@ -145,7 +141,8 @@ def shown(stream: TextIO) -> Iterator[None]:
     thread = threading.Thread(target=tick, name="progress", daemon=True)
     thread.start()
     try:
-        yield
+        with listening(line):
+            yield
     finally:
         stop.set()
         thread.join()
@@ -159,26 +156,3 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # no such method, or closed
         return False
-
-
-@contextmanager
-def stage(name: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """Report the work inside as `name`; with `total`, the function yielded takes the number of steps done."""
-    entry = [name, 0, total]
-    line = _line
-    if line is None:
-        yield lambda done: None
-        return
-    line.open(entry)
-    try:
-        yield lambda done: entry.__setitem__(1, done)
-    finally:
-        line.close(entry)
-
-
-def counted(name: str, items: Iterable[T], total: int | None = None) -> Iterator[T]:
-    """`items` one by one, reported as the stage `name` of `total` steps (default: len(items))."""
-    with stage(name, len(items) if total is None else total) as step:
-        for done, item in enumerate(items):
-            step(done)
-            yield item

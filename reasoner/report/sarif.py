@@ -1,11 +1,12 @@
-"""SARIF 2.1.0 for code scanning (`lint -o sarif`, `prove -o sarif`): the log, its tool, and its locations.
+"""SARIF 2.1.0 for code scanning (`lint`, `prove`, `diff -o sarif`): the log, its tool, and its locations.
 
 Locations are relative to the source root, the git top level of the current directory (else the
 directory itself), with `uriBaseId: %SRCROOT%`, as code scanning expects. A location that is not a
 file under the root (standard input, a live cluster, a file outside the repository) is never given.
 Code scanning rejects a result without a location: such a result is placed at the first input file
 under the root (the spec, else the first manifest file read); when there is none, it is a
-notification of the run's invocation instead of a result.
+notification of the run's invocation instead of a result. A `git:REV:PATH` name (`diff`) stands for PATH
+in the work tree.
 """
 
 from __future__ import annotations
@@ -34,12 +35,24 @@ def source_root() -> Path:
     return Path(os.fsdecode(top.rstrip(b"\n"))).resolve()
 
 
-def location(file: str, line: int | None, root: Path) -> dict | None:
-    """A physicalLocation for `file` (and `line`) relative to `root`; None when `file` is not a file under it."""
+def repo_path(file: str, root: Path) -> str | None:
+    """`file` as a path from `root`, in POSIX form: a `git:REV:PATH` name (`diff`) is PATH, from the top of the
+    repository; a file on disk must be a file under `root`. None otherwise."""
+    if file.startswith("git:") and not os.path.lexists(file):  # not a file of that name
+        parts = file.split(":", 2)
+        return parts[2] if len(parts) == 3 and parts[2] else None
     path = Path(file).resolve() if file else None
     if path is None or not path.is_file() or not path.is_relative_to(root):
         return None
-    out: dict = {"artifactLocation": {"uri": quote(path.relative_to(root).as_posix()), "uriBaseId": SRCROOT}}
+    return path.relative_to(root).as_posix()
+
+
+def location(file: str, line: int | None, root: Path) -> dict | None:
+    """A physicalLocation for `file` (and `line`) relative to `root`; None when `file` is not a file under it."""
+    rel = repo_path(file, root)
+    if rel is None or not (root / rel).is_file():
+        return None
+    out: dict = {"artifactLocation": {"uri": quote(rel), "uriBaseId": SRCROOT}}
     if line:
         out["region"] = {"startLine": line}
     return out
