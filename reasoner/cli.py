@@ -42,6 +42,16 @@ class Group(click.Group):
             exc.exit_code = 2
             raise
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "repl"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "repl" and name not in self.commands:  # imported when used: the other commands start faster
+            from reasoner.repl import repl_command
+
+            self.add_command(input_options(repl_command))
+        return super().get_command(ctx, name)
+
 
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(package_name="reasoner")
@@ -675,7 +685,3 @@ def completion(shell: str) -> None:
 
     click.echo(get_completion_class(shell)(main, {}, "reasoner", "_REASONER_COMPLETE").source())
 
-
-from reasoner.repl import repl_command  # noqa: E402
-
-main.add_command(input_options(repl_command))

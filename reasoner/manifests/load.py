@@ -119,6 +119,7 @@ class _Frame:
         self.merges: list[dict] = []
 
 
+_RESOLVED: dict[str, str] = {}  # plain scalar text -> its implicit tag (_Loader's resolvers never change)
 _NO_KEY = object()
 _MERGE = object()
 
@@ -149,7 +150,14 @@ def _compose(loader: _Loader, file: str, base: int) -> tuple[Any, dict[FieldPath
         if kind is yaml.ScalarEvent:
             tag = event.tag
             if tag is None or tag == "!":
-                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit) if event.implicit[0] else STR_TAG
+                if not event.implicit[0]:
+                    tag = STR_TAG
+                else:  # a plain scalar's tag depends on its text alone: each text resolved once per process
+                    tag = _RESOLVED.get(event.value)
+                    if tag is None:
+                        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                        if len(_RESOLVED) < 100_000:
+                            _RESOLVED[event.value] = tag
             if tag == STR_TAG:
                 value = event.value
             elif tag == MERGE_TAG and path is None:
