@@ -141,22 +141,37 @@ class Plan:
         self.rcov_d: dict[int, dict[int, int]] = {}  # rule -> {atom: destination classes}
         single = {(p, lo): aid for aid, (p, lo, hi) in fb.port_atoms.items() if lo == hi}
         calico_dynamic = {r for (r,) in rows("crule_dynamic", None)}
+        def named_on(p: str, name: str, by_atom: dict[int, int], skip: frozenset = frozenset(),
+                     excluded: dict[int, int] | None = None) -> None:
+            """rcov_dd's named ports: the destinations that define `name` on P, at the atom of its number there
+            (a single-port atom: every port a container names is a bound), but atoms in `skip` (cneg) and the
+            destinations `excluded` per atom (cneg_d)."""
+            for port, holders in self.class_port.get((name, p), {}).items():
+                a = single.get((p, port))
+                if a is not None and a not in skip:
+                    by_atom[a] = by_atom.get(a, 0) | (holders & ~(excluded or {}).get(a, 0))
+
         for r in sorted(dynamic & used):
             by_atom = self.rcov_d.setdefault(r, {})
-            if r in calico_dynamic:  # rcov_d: per destination (rcov_dd), or numeric but for notPorts named there
-                for _r, dcls, _p, a in rows("rcov_dd", r, None, None, None):
-                    by_atom[a] = by_atom.get(a, 0) | (1 << dcls)
-                excluded: dict[int, int] = {}
-                for _r, dcls, _p, a in rows("cneg_d", r, None, None, None):
-                    excluded[a] = excluded.get(a, 0) | (1 << dcls)
-                for _r, _p, a in rows("rcov_dn", r, None, None):
-                    by_atom[a] = by_atom.get(a, 0) | (self.endpoints & ~excluded.get(a, 0))
+            for p, name in self.named.get(r, ()):  # rcov_dd's first rule
+                named_on(p, name, by_atom)
+            if r not in calico_dynamic:
                 continue
-            for p, name in self.named[r]:  # rcov_d's first rule: a named port, at the atom of its number on D
-                for port, holders in self.class_port.get((name, p), {}).items():
-                    a = single.get((p, port))
-                    if a is not None:
-                        by_atom[a] = by_atom.get(a, 0) | holders
+            # rcov_d of a Calico rule: per destination (rcov_dd), or numeric but for notPorts named there
+            protocols = [p for _r, p in rows("cproto", r, None)]
+            for _r, dcls, p, port in rows("svc_port", r, None, None, None):  # rcov_dd's second rule
+                a = single.get((p, port))
+                if a is not None and p in protocols:
+                    by_atom[a] = by_atom.get(a, 0) | (1 << dcls)
+            excluded: dict[int, int] = {}
+            for _r, dcls, _p, a in rows("cneg_d", r, None, None, None):
+                excluded[a] = excluded.get(a, 0) | (1 << dcls)
+            skip = frozenset(a for _r, _p, a in rows("cneg", r, None, None))
+            for _r, name in rows("cport_named", r, None):  # rcov_dd's third rule
+                for p in protocols:
+                    named_on(p, name, by_atom, skip, excluded)
+            for _r, _p, a in rows("rcov_dn", r, None, None):
+                by_atom[a] = by_atom.get(a, 0) | (self.endpoints & ~excluded.get(a, 0))
         self._ends: dict[tuple[int, str], dict[str, list[tuple[tuple[tuple[int, int], ...], int]]]] = {}
         self._interned: dict[tuple, dict[str, tuple[tuple[int, int], ...]]] = {}
         self._regions: dict[tuple[int, str], dict] = {}

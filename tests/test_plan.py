@@ -240,6 +240,28 @@ def test_the_plans_rule_peers_are_rule_peer_ok(scenario):
     assert plan == spec
 
 
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
+def test_the_plans_destination_ports_are_rcov_d(scenario):
+    """The plan composes the ports that depend on the destination from class_port, svc_port, cneg and cneg_d;
+    rules/ports.dl's rcov_dd (with rcov_dn and cneg_d, as rcov_d reads them) gives the same classes per atom."""
+    an = api.analyse(api.load([scenario]))
+    e = an.engine
+    plan = Plan(an)
+    endpoints = sum(1 << c for (c,) in e.ask("endpoint", None) if c < len(an.facts.classes))
+    calico = {r for (r,) in e.ask("crule_dynamic", None)}
+    for r, by_atom in plan.rcov_d.items():
+        spec: dict[int, int] = {}
+        for _r, d, _p, a in e.ask("rcov_dd", r, None, None, None):
+            spec[a] = spec.get(a, 0) | 1 << d
+        if r in calico:
+            excluded: dict[int, int] = {}
+            for _r, d, _p, a in e.ask("cneg_d", r, None, None, None):
+                excluded[a] = excluded.get(a, 0) | 1 << d
+            for _r, _p, a in e.ask("rcov_dn", r, None, None):
+                spec[a] = spec.get(a, 0) | (endpoints & ~excluded.get(a, 0))
+        assert {a: b for a, b in by_atom.items() if b} == {a: b for a, b in spec.items() if b}, r
+
+
 def test_equal_peers_share_one_id_and_each_entry_is_reported():
     """Two policies allowing from the same peers share the peer ids (one peer_match); a dead peer listed twice in
     one rule is two dead-peer findings, at its two indexes."""
