@@ -50,7 +50,7 @@ STAGE1: tuple[tuple[str, int], ...] = (
     ("sel_sa", 2), ("applies", 3), ("isolated", 2), ("egress_open", 1), ("ingress_open", 1), ("ordered", 2),
     ("tier_applies", 3), ("subject_rule", 3), ("egress_rule", 2), ("ingress_rule", 2), ("peer_excepted", 2), ("peer_match", 2),
     ("rule_range", 4), ("rule_named", 3),
-    ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2), ("notsel_match", 2),
+    ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2),
     ("ent_in_nets", 2), ("ent_match", 2), ("universal", 1), ("cproto", 2), ("rfull", 2),
     ("cneg", 3), ("rcov", 3),
 )
