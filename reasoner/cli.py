@@ -277,7 +277,7 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, namespace: str | 
                              "--protocol)")
         rows = service_map(an)
         if output not in ("text", "json"):
-            raise click.UsageError("--by service prints text or json")
+            raise UsageError("--by service prints text or json")
         click.echo(json.dumps({"services": [r.to_json() for r in rows]}, indent=2) if output == "json"
                    else service_map_text(rows))
         return

@@ -119,13 +119,16 @@ class Exposures:
                 (whole if fresh else out).append(row)
                 continue
             rows: dict[tuple, tuple[Outsider, dict]] = {}
-            for r in reps:
+            kinds: dict[Outsider, set] = {}  # every kind of the namespace: what its representatives get
+            for r in self.spaces[ns]:
                 p = new[r]
                 peer = Outsider(kind, named, _items(p.labels), ns_labels,
                                 p.service_account if p.service_account != "default" else None,
                                 _items(p.new_service_account) if p.new_service_account is not None else None)
-                rows.setdefault((peer, key(reach[r])), (peer, reach[r]))
-            out.extend(row for row in rows.values() if not _implied(row, rows.values(), key))
+                kinds.setdefault(peer, set()).add(key(reach.get(r)))
+                if r in reach:
+                    rows.setdefault((peer, key(reach[r])), (peer, reach[r]))
+            out.extend(row for row in rows.values() if not _implied(row, rows.values(), kinds, key))
         if whole and len(whole) == len(self.fresh) and len({key(a) for _p, a in whole}) == 1:
             out.append((Outsider(NEW_NAMESPACE), whole[0][1]))  # any pod in any new namespace
         else:
@@ -134,12 +137,17 @@ class Exposures:
         return out
 
 
-def _implied(row: tuple[Outsider, dict], rows, key) -> bool:
+def _implied(row: tuple[Outsider, dict], rows, kinds: dict[Outsider, set], key) -> bool:
     """Whether another row of the same namespace and traffic says as much with fewer labels (`labelled a=1`
-    before `labelled a=1, b=2`)."""
+    before `labelled a=1, b=2`): one whose kind gets what every kind holding its labels gets (`kinds`: what the
+    representatives of each get, None for nothing), so that `labelled a=1` is true of every pod labelled so."""
     peer, allowed = row
-    return any(other != peer and key(a) == key(allowed) and set(other.labels) < set(peer.labels)
-               and dataclasses.replace(other, labels=peer.labels) == peer for other, a in rows)
+
+    def holds(other: Outsider, kind: Outsider) -> bool:  # kind's labels hold other's, all else alike
+        return set(other.labels) <= set(kind.labels) and dataclasses.replace(other, labels=kind.labels) == kind
+
+    return any(other != peer and key(a) == key(allowed) and holds(other, peer)
+               and all(got == kinds[other] for kind, got in kinds.items() if holds(other, kind)) for other, a in rows)
 
 
 def names_read(cluster) -> set[str] | None:

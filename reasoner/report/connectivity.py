@@ -305,7 +305,7 @@ def to_dot(conns: list[Connection], endpoints: list[str], protocols: tuple[str, 
         names = sorted((m.split("/", 1)[1] if ns else m for m in picture.members.get(n, [n])),
                        key=lambda m: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", m)])  # pod-2 < pod-10
         label = ([names[0] if names[0] != "*" else "the whole namespace"] if len(names) == 1 else
-                 [f"{names[0]} … {names[-1]}", f"({len(names)} alike)"])
+                 [", ".join(names) if len(names) == 2 else f"{names[0]} … {names[-1]}", f"({len(names)} alike)"])
         lines.append(f"{indent}{_dot_id(n)} [{shape}label={_dot_label([*label, *note])}{marked}];")
 
     def rows(members: list[str], indent: str) -> None:

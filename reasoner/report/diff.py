@@ -10,6 +10,7 @@ from urllib.parse import quote
 from reasoner.connectivity import ALL, span
 from reasoner.diff import Change, DiffResult, describe, endpoints, first_flow
 from reasoner.explain import Verdict
+from reasoner.model.calico import DEFAULT_TIER
 from reasoner.report.connectivity import allowed_json, allowed_text
 from reasoner.report.prove import chain, chain_lines, describe_new_pod
 from reasoner.report.sarif import first_location, location, repo_path, rule, source_root
@@ -119,7 +120,8 @@ def to_text(result: DiffResult) -> str:
 def decider(v: Verdict, other: Verdict) -> dict | None:
     """What decides `v` at the ends where it differs from `other`: {"text", "rule", "file", "line"} of the deciding rule
     (the last step of an ordered evaluation, else the first rule that allows), else of a policy that selects the
-    endpoint while none of its rules allows the flow; None when no policy decides (none applies)."""
+    endpoint while none of its rules allows the flow (one of the tier whose end denies it); None when no policy
+    decides (none applies)."""
     for side, was in ((v.egress, other.egress), (v.ingress, other.ingress)):
         if side.allowed == was.allowed:
             continue
@@ -130,8 +132,9 @@ def decider(v: Verdict, other: Verdict) -> dict | None:
             ref = f"{pol['namespace']}/{pol['name']}" if pol["namespace"] else pol["name"]
             return {"text": f"{ref} {step['rule']['direction']}[{step['rule']['index']}]", "rule": True,
                     "file": step["file"], "line": step["line"]}
-        if not side.allowed and side.isolating:
-            p = side.isolating[0]
+        if not side.allowed and side.isolating:  # of the tier whose end denies it, when there are tiers
+            p = next((q for q in side.isolating if getattr(q, "tier", DEFAULT_TIER) == step.get("tier")),
+                     side.isolating[0])
             return {"text": f"{p.ref if p.namespace else p.name} (no rule allows it)", "rule": False,
                     "file": p.origin.file, "line": p.origin.line}
     return None
