@@ -278,8 +278,7 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, namespace: str | 
         rows = service_map(an)
         if output not in ("text", "json"):
             raise UsageError("--by service prints text or json")
-        click.echo(json.dumps({"services": [r.to_json() for r in rows]}, indent=2) if output == "json"
-                   else service_map_text(rows))
+        click.echo(json.dumps(render.service_json(rows), indent=2) if output == "json" else service_map_text(rows))
         return
     view = "pod" if by == "endpoint" else by
     kept = make_focus(an, namespace, selector, focus, peer, direction, protocol, port) if any(

@@ -94,6 +94,22 @@ def test_connectivity_and_lint_json_follow_the_contracts(scenario: Path):
         assert all(set(ref["policy"]) == {"kind", "namespace", "name"} for ref in refs), f
 
 
+@pytest.mark.parametrize("scenario", ["calico-services", "services-dns", "microservices-demo"])
+def test_the_service_view_follows_the_connectivity_contract(scenario: str):
+    """`connectivity --by service -o json`: the contract's connections (a service as `svc:NS/NAME`, with the
+    service ports that reach every backend), beside the rows in detail."""
+    from reasoner.report.connectivity import service_json
+    from reasoner.services import service_map
+
+    rows = service_map(analysis(CORPUS / scenario))
+    out = validate(json.dumps(service_json(rows)), "connectivity")
+    assert out["connections"] and len(out["services"]) == len(rows)
+    for conn, row in zip([c for c in out["connections"]], [r for r in rows if r.allowed]):
+        assert conn["dst"] == f"svc:{row.service.ref}" and conn["src"] == row.src
+        assert {(a["protocol"], p) for a in conn["allowed"] for lo, hi in a["ports"] for p in range(lo, hi + 1)} == \
+            {(sp.protocol, sp.port) for sp in row.allowed}
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=[f"{s.parent.name}-{s.stem}" for s in SPECS])
 def test_prove_json_follows_the_contract(spec: Path):
     validate(prove_report.to_json(prove(analysis(spec.parent), load_spec(spec))), "prove")

@@ -130,10 +130,13 @@ def _holds(condition: str, context: dict) -> bool:
     return True
 
 
-def run_action(tmp_path: Path, inputs: dict, event: str, gh_status: int = 0) -> dict:
+def run_action(tmp_path: Path, inputs: dict, event: str, gh_status: int = 0, commented: bool = True,
+               new_dir: str | None = None) -> dict:
     """Run the action's `run:` steps in bash, in order, as a runner does (`uses:` steps and the install are
     checked, not run), in a clone of a repository whose main branch holds the demo and whose work tree opens
-    a port. Returns each step's exit status (None: skipped), output, and what `gh` was asked."""
+    a port (and, with `new_dir`, adds that directory: a copy of the demo). `commented`: the pull request has a
+    comment of the action's to edit. Returns each step's exit status (None: skipped), output, and what `gh` was
+    asked (`gh`: the last call; `gh_calls`: every call)."""
     origin, work, fake, temp = (tmp_path / n for n in ("origin", "work", "bin", "runner"))
     shutil.copytree(DEMO / "manifests", origin / "deploy")
     shutil.copy(DEMO / "spec.yaml", origin / "spec.yaml")
@@ -145,9 +148,13 @@ def run_action(tmp_path: Path, inputs: dict, event: str, gh_status: int = 0) -> 
         f.write("---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
                 "metadata: {name: open-payment, namespace: boutique}\n"
                 "spec:\n  podSelector: {matchLabels: {app: paymentservice}}\n  ingress: [{}]\n")
+    if new_dir:
+        shutil.copytree(DEMO / "manifests", work / new_dir)
     fake.mkdir()
     (fake / "gh").write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > "$GH_RECORD/args"\n'
-                             f'cat "${{@: -1}}" > "$GH_RECORD/body"\nexit {gh_status}\n')
+                             'echo "$*" >> "$GH_RECORD/calls"\n'
+                             + ('' if commented else '[[ " $* " == *" --edit-last "* ]] && exit 1\n')
+                             + f'cat "${{@: -1}}" > "$GH_RECORD/body"\nexit {gh_status}\n')
     (fake / "gh").chmod(0o755)
     temp.mkdir()
     context = {f"inputs.{name}": str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
@@ -181,7 +188,8 @@ def run_action(tmp_path: Path, inputs: dict, event: str, gh_status: int = 0) -> 
         ran[name] = (done.returncode, done.stdout + done.stderr)
         context[f"steps.{name}.outcome"] = "success" if done.returncode == 0 else "failure"
     gh = (temp / "args").read_text().split("\n")[:-1] if (temp / "args").exists() else None
-    return {"steps": ran, "temp": temp, "gh": gh}
+    calls = (temp / "calls").read_text().splitlines() if (temp / "calls").exists() else []
+    return {"steps": ran, "temp": temp, "gh": gh, "gh_calls": calls}
 
 
 def test_the_action_lints_proves_uploads_comments_the_diff_and_fails_on_a_violation(tmp_path):
@@ -196,12 +204,23 @@ def test_the_action_lints_proves_uploads_comments_the_diff_and_fails_on_a_violat
     assert [(u["sarif_file"], u["category"]) for u in uploads] == [
         (str(temp / "reasoner" / "lint.sarif"), "reasoner-lint"), (str(temp / "reasoner" / "prove.sarif"), "reasoner-prove")]
     assert steps["diff"][0] == 0, steps["diff"][1]
-    assert run["gh"] == ["pr", "comment", "7", "--body-file", str(temp / "reasoner" / "comment.md")]
+    assert run["gh"] == ["pr", "comment", "7", "--edit-last", "--body-file", str(temp / "reasoner" / "comment.md")]
     body = (temp / "body").read_text()
     assert body.startswith("### reasoner diff `main` → this pull request (`deploy/`)")
     assert "boutique/paymentservice" in body and "newly allowed" in body.lower()
     code, log = steps["Verdict"]
     assert code == 1 and "::error::reasoner prove failed" in log and "reasoner lint failed" not in log
+
+
+def test_the_first_push_comments_and_a_new_manifest_directory_is_diffed_from_nothing(tmp_path):
+    run = run_action(tmp_path, {"paths": "added/", "lint": "false", "fail-on": "never"}, "pull_request",
+                     commented=False, new_dir="added")
+    code, log = run["steps"]["diff"]
+    assert code == 0, log
+    body = (run["temp"] / "body").read_text()
+    assert "boutique/frontend" in body and "newly" in body.lower()
+    comment = str(run["temp"] / "reasoner" / "comment.md")
+    assert run["gh_calls"] == [f"pr comment 7 --edit-last --body-file {comment}", f"pr comment 7 --body-file {comment}"]
 
 
 def test_the_action_goes_on_when_it_cannot_comment(tmp_path):

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator
 from reasoner.connectivity import ALL, Addresses, Connection, end_names
 from reasoner.errors import ReasonerError, UsageError
 from reasoner.facts.emit import PROTOCOLS
+from reasoner.model.ranges import merge
 from reasoner.report.text import escape, join_lines
 
 
@@ -358,3 +359,19 @@ def to_svg(dot: str) -> str:
         raise ReasonerError(f"Graphviz's dot failed (exit status {done.returncode})"
                             + (f": {said[0]}" if said else ""))
     return done.stdout.decode().rstrip("\n")
+
+
+def service_json(rows) -> dict:
+    """`connectivity --by service -o json`: the contract's `connections`, a service as the destination `svc:NS/NAME`
+    with the service ports that reach every backend, and the `services` rows in detail (target ports, the ports
+    only some backends admit)."""
+    connections = []
+    for r in rows:
+        ports: dict[str, list[tuple[int, int]]] = {}
+        for sp in r.allowed:
+            ports.setdefault(sp.protocol, []).append((sp.port, sp.port))
+        if ports:
+            connections.append({"src": r.src, "dst": f"svc:{r.service.ref}",
+                                "allowed": [{"protocol": p, "ports": [list(x) for x in merge(v)]}
+                                            for p, v in sorted(ports.items())]})
+    return {"view": "service", "connections": connections, "services": [r.to_json() for r in rows]}
