@@ -541,14 +541,14 @@ class Map:
         units = [one(hep) for hep in an.cluster.host_endpoints]
         endpoints = [ep for ep in an.cluster.endpoints if self.among is None or ep.ref in self.among]
         if self.view != "namespace":
-            return sorted(units + by_workload(endpoints), key=lambda u: u.name)
+            return sorted(units + by_workload(endpoints), key=_order)
         spaces: dict[str, list] = {}
         for ep in endpoints:
             spaces.setdefault(ep.namespace, []).append(ep)
         for ns, members in spaces.items():
             unit = group(f"{ns}/*", ns, members)
             units.extend([unit] if unit is not None else by_workload(members))
-        return sorted(units, key=lambda u: u.name)
+        return sorted(units, key=_order)
 
     def rows(self, focus: Focus | None = None) -> Iterator[Connection]:
         """The connections between units and with outside addresses, by source then destination (endpoints before
@@ -571,15 +571,20 @@ class Map:
                 row = _row(u, v, allowed, keep)
                 if row is not None:
                     yield row
-        incoming.sort(key=lambda r: (r[0], r[1].name))
+        incoming.sort(key=lambda r: (r[0], _order(r[1])))
         for a, u, allowed in incoming:
             row = _row(a, u, allowed, keep)
             if row is not None:
                 yield row
 
 
-def _order(end: Unit | Addresses) -> tuple[bool, str]:
-    return (True, end) if isinstance(end, Addresses) else (False, end.name)
+def _order(end: Unit | Addresses) -> tuple[bool, str, str]:
+    """Endpoints by name (a workload by its name before its kind: `auth[Deployment]` before `auth-v2[…]`),
+    then addresses."""
+    if isinstance(end, Addresses):
+        return (True, end, "")
+    name, _, kind = end.name.partition("[")
+    return (False, name, kind)
 
 
 def _row(src: Unit | Addresses, dst: Unit | Addresses, allowed: dict, keep: _Keep | None) -> Connection | None:

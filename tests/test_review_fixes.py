@@ -143,3 +143,25 @@ def test_a_service_map_in_another_format_is_a_one_line_error(tmp_path):
     result = cli("connectivity", "--by", "service", "-o", "csv", write_docs(tmp_path, *SHOP))
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["error: --by service prints text or json"]
+
+
+def owned_pod(name: str, owner: str, app: str, ip: str) -> str:
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: shop
+  labels: {{app: {app}}}
+  ownerReferences: [{{apiVersion: apps/v1, kind: StatefulSet, name: {owner}, controller: true, uid: u-{owner}}}]
+spec: {{containers: [{{name: c, image: i}}]}}
+status: {{podIP: {ip}}}
+"""
+
+
+def test_a_workload_sorts_by_its_name_before_its_kind(tmp_path):
+    path = write_docs(tmp_path, owned_pod("auth-v2-0", "auth-v2", "b", "10.0.0.2"),
+                      owned_pod("auth-0", "auth", "a", "10.0.0.1"))
+    rows = json.loads(cli("connectivity", "-o", "json", path).stdout)["connections"]
+    sources = list(dict.fromkeys(r["src"] for r in rows))
+    assert sources[:2] == ["shop/auth[StatefulSet]", "shop/auth-v2[StatefulSet]"]
