@@ -313,6 +313,7 @@ class Session:
         self._names: dict[str, dict[str, list[int]]] | None = None
         self._relations: dict[str, tuple[str, tuple[str, ...], str]] | None = None
         self._exposures = None  # the any-workload universe and its map (`exposure`), built when first asked
+        self._outside: dict | None = None  # the map's merged outside addresses per class and direction
         from reasoner.facts.emit import evaluation_order
 
         self.rank = {id(pol): i for i, pol in enumerate(evaluation_order(an.cluster))}
@@ -433,6 +434,15 @@ class Session:
         if c not in cache:
             cache[c] = self._map()[side].get(c, {})
         return cache[c]
+
+    def outside(self, c: int, into: bool) -> list:
+        """The outside addresses that may send to class c (`into`) or that c may send to, merged as the
+        connectivity map shows them: [(Addresses, what is allowed)]."""
+        if self._outside is None:
+            from reasoner.connectivity import Map
+
+            self._outside = Map(self.an, "pod").addresses
+        return self._outside.get(("in" if into else "out", c), [])
 
     def _map(self) -> tuple[dict, dict]:
         """The class-level connectivity map, indexed by destination and by source (built once per load)."""
@@ -581,27 +591,23 @@ def _reach(s: Session, arg: str, usage: str, into: bool) -> str:
     classes = s.an.facts.classes
     rows = s._classes_into(end.cls.id) if into else s._classes_from(end.cls.id)
     listed: list[tuple[str, str]] = []
-    outside: set[str] = set()
+    protocols = s.an.facts.protocols
     for cid, allowed in rows.items():
-        if not _admits(allowed, flow, s.an.facts.protocols):
-            continue
         cls = classes[cid]
-        if cls.external is not None and not cls.external.mentioned:
-            outside.add(f"IPv{cls.external.family}")
-            continue
-        text = allowed_text(allowed, s.an.facts.protocols)
-        listed.extend((n, text) for n in names(cls) if n != end.name)
+        if cls.external is None and _admits(allowed, flow, protocols):
+            text = allowed_text(allowed, protocols)
+            listed.extend((n, text) for n in names(cls) if n != end.name)
     listed.sort(key=lambda row: s.sort_key(row[0]))
+    if end.cls.external is None:  # outside addresses, merged as the map shows them, after the endpoints
+        listed += [(str(addresses), allowed_text(allowed, protocols))
+                   for addresses, allowed in s.outside(end.cls.id, into) if _admits(allowed, flow, protocols)]
     on = "" if flow.protocol is None else f" on {flow}"
     lines = table(("SOURCE" if into else "DESTINATION", "ALLOWED"), listed) if listed else []
-    if outside:
-        lines.append(f"{'from' if into else 'to'} every {' and '.join(sorted(outside))} address outside the cluster "
-                     "that no policy names")
     if into:
-        lines.append(f"{_plural(len(listed), 'source')} can reach {end.name}{on}" if listed or outside
+        lines.append(f"{_plural(len(listed), 'source')} can reach {end.name}{on}" if listed
                      else f"nothing can reach {end.name}{on}")
     else:
-        lines.append(f"{end.name} can reach {_plural(len(listed), 'destination')}{on}" if listed or outside
+        lines.append(f"{end.name} can reach {_plural(len(listed), 'destination')}{on}" if listed
                      else f"{end.name} can reach nothing{on}")
     return "\n".join(lines)
 
