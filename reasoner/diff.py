@@ -344,6 +344,7 @@ class DiffResult:
     new: api.Analysis | None = field(default=None, repr=False)
     total: int | None = None  # with filters (`focus`): how many changes there were before filtering
     naming: _Names | None = field(default=None, repr=False)  # made when first needed (`describe`)
+    wider: dict | None = None  # inventory scope, equivalent: what any-workload scope says (`_any_workload_check`)
 
 
 def _pair_ok(s: Joint, d: Joint) -> bool:
@@ -550,7 +551,35 @@ def _diff_versions(old_docs: list[Document], old_skipped: list[str], new_docs: l
     old, new = api.analyse(old_cluster), api.analyse(new_cluster)
     result = compare(old, new, scope, new_pods, sorted(new_names - old_names), sorted(old_names - new_names))
     result.warnings = warnings
+    if scope == "inventory" and result.equivalent:
+        result.wider = _any_workload_check(old_cluster, new_cluster, budget)
     return result
+
+
+WIDER_BUDGET = 10.0  # seconds for finding the pods that could be deployed, after an equivalent inventory diff
+WIDER_KINDS = 200  # kinds of such pods at most (each kind is a pod in both versions' analyses)
+
+
+def _any_workload_check(old_cluster: Cluster, new_cluster: Cluster, budget: float) -> dict:
+    """After an equivalent inventory diff: whether the versions also agree for the pods that could be deployed
+    (scope any-workload), when that is quick to tell; else why it was not told. {"checked", "equivalent",
+    "changes", "witness" (of the first change, with "change" and its new pods as "newPods"), "why"}."""
+    from reasoner.properties.workloads import OutOfBudget, TooMany, build_worlds
+
+    seconds = min(budget, WIDER_BUDGET)
+    try:
+        (old_w, new_w), universe = build_worlds([old_cluster, new_cluster], limit=WIDER_KINDS, budget=seconds)
+    except OutOfBudget:
+        return {"checked": False, "why": f"finding the kinds of pods that could be deployed takes more than {seconds:g} s"}
+    except TooMany:
+        return {"checked": False, "why": f"more than {WIDER_KINDS} kinds of pods could be deployed"}
+    wide = compare(api.analyse(old_w), api.analyse(new_w), "any-workload", universe.new_pods)
+    out: dict = {"checked": True, "equivalent": not wide.changes, "changes": len(wide.changes)}
+    if wide.changes:
+        c = wide.changes[0]
+        out["witness"] = dict(c.witness, change=c.kind, newPods={
+            n: wide.new_pods[n].describe() for n in (c.witness["src"], c.witness["dst"]) if n in wide.new_pods})
+    return out
 
 
 def endpoint_names(cluster: Cluster) -> set[str]:

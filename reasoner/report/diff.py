@@ -90,11 +90,26 @@ def _note(result: DiffResult) -> str | None:
     return None
 
 
+def wider_note(result: DiffResult) -> str | None:
+    """After an equivalent inventory diff, what scope any-workload says (when it differs, or could not be told)."""
+    w = result.wider
+    if w is None or (w["checked"] and w["equivalent"]):
+        return None
+    if not w["checked"]:
+        return f"Not checked for pods that could be deployed ({w['why']}): run with --scope any-workload."
+    n, x = w["changes"], w["witness"]
+    flow = f"{x['src']} -> {x['dst']} {x['protocol']}" + (f"/{x['port']}" if x.get("port") is not None else "")
+    pods = "; ".join(f"{name} stands for {describe_new_pod(pod)}" for name, pod in x["newPods"].items())
+    return (f"But for pods that could be deployed (--scope any-workload) the versions differ: {n} flow "
+            f"{'classes change' if n != 1 else 'class changes'} verdict, e.g. {flow} is {x['change'].replace('-', ' ')}"
+            + (f" ({pods})" if pods else "") + ".")
+
+
 def to_text(result: DiffResult) -> str:
     one_version = _one_version(result)
     if not result.changes:
         word, sentence = _no_change(result)
-        return join_lines([f"{word} {sentence}", result.proof])
+        return join_lines([f"{word} {sentence}", result.proof, *([n] if (n := wider_note(result)) else [])])
     note = _note(result)
     lines = [f"{_count(result)} (scope: {result.scope})", *([note] if note else []), "",
              *([*one_version, ""] if one_version else [])]
@@ -192,7 +207,9 @@ def to_md(result: DiffResult, link_base: str | None = None) -> str:
     one_version = [f"- {line}" for line in _one_version(result)]
     if not result.changes:
         word, sentence = _no_change(result)
-        return join_lines([f"**{word.capitalize()}** {sentence} {result.proof}".rstrip(), *one_version])
+        note = wider_note(result)
+        return join_lines([f"**{word.capitalize()}** {sentence} {result.proof}".rstrip(), *one_version,
+                           *(["", f"> **Note:** {note}"] if note else [])])
     link = Links(link_base)
     pairs: dict[tuple[str, str], list[Change]] = {}
     for c in result.changes:
@@ -281,6 +298,8 @@ def to_json(result: DiffResult) -> str:
         out["changes_before_filters"] = result.total
     if result.scope == "any-workload":
         out["inventory_equivalent"] = bool(inventory_equivalent(result)) if result.changes else result.equivalent
+    if result.wider is not None:  # inventory scope, equivalent: what any-workload scope says
+        out["any_workload"] = result.wider
     return json.dumps(out, indent=2)
 
 
@@ -329,4 +348,5 @@ def files_read(result: DiffResult) -> list[str]:
     return list(dict.fromkeys(f for an in (result.new, result.old) if an is not None for f in an.cluster.files))
 
 
-__all__ = ["to_text", "to_md", "to_json", "to_sarif", "files_read", "decider", "inventory_equivalent"]
+__all__ = ["to_text", "to_md", "to_json", "to_sarif", "files_read", "decider", "inventory_equivalent",
+           "wider_note"]
