@@ -26,10 +26,13 @@ metadata: {name: y, labels: {team: blue}}
 
 
 def pod(ns: str, name: str, labels: dict | None = None, ip: str | None = None, ports: list | None = None,
-        host_network: bool = False) -> str:
-    """A Pod manifest as YAML text. ports: [(name, protocol, number), ...]."""
-    lines = [f"apiVersion: v1", "kind: Pod", f"metadata: {{name: {name}, namespace: {ns}, labels: {labels or {}}}}",
-             "spec:", f"  hostNetwork: {'true' if host_network else 'false'}", "  containers:", "  - name: c",
+        host_network: bool = False, owner: tuple[str, str] | None = None) -> str:
+    """A Pod manifest as YAML text. ports: [(name, protocol, number), ...]; owner: (kind, name) of its controller
+    (an apps/v1 ownerReference)."""
+    owned = (f", ownerReferences: [{{apiVersion: apps/v1, kind: {owner[0]}, name: {owner[1]}, controller: true, "
+             f"uid: u-{owner[1]}}}]" if owner else "")
+    lines = [f"apiVersion: v1", "kind: Pod",
+             f"metadata: {{name: {name}, namespace: {ns}, labels: {labels or {}}{owned}}}", "spec:", f"  hostNetwork: {'true' if host_network else 'false'}", "  containers:", "  - name: c",
              "    image: i"]
     if ports:
         lines.append("    ports:")

@@ -109,17 +109,7 @@ def test_an_address_held_by_a_pod_counts_either_way_when_merging(tmp_path):
 
 def replica(ns: str, name: str, deployment: str, labels: dict, ip: str) -> str:
     """A pod of Deployment `deployment`, owned by its ReplicaSet DEPLOYMENT-5d7f (as the controller names it)."""
-    labels = {**labels, "pod-template-hash": "5d7f"}
-    return f"""
-    apiVersion: v1
-    kind: Pod
-    metadata:
-      name: {name}
-      namespace: {ns}
-      labels: {json.dumps(labels)}
-      ownerReferences: [{{apiVersion: apps/v1, kind: ReplicaSet, name: {deployment}-5d7f, uid: u}}]
-    status: {{podIP: {ip}}}
-    """
+    return pod(ns, name, {**labels, "pod-template-hash": "5d7f"}, ip, owner=("ReplicaSet", f"{deployment}-5d7f"))
 
 
 DB_POLICY = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import cli, write_docs
+from helpers import cli, pod, write_docs
 
 # shop/open has no policy. A new pod of shop labelled app=gw may send only to app=db pods, so it cannot reach
 # shop/open; a new pod labelled app=db (a value the db policy names) or without labels can.
@@ -145,23 +145,9 @@ def test_a_service_map_in_another_format_is_a_one_line_error(tmp_path):
     assert result.output.strip().splitlines() == ["error: --by service prints text or json"]
 
 
-def owned_pod(name: str, owner: str, app: str, ip: str) -> str:
-    return f"""
-apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-  namespace: shop
-  labels: {{app: {app}}}
-  ownerReferences: [{{apiVersion: apps/v1, kind: StatefulSet, name: {owner}, controller: true, uid: u-{owner}}}]
-spec: {{containers: [{{name: c, image: i}}]}}
-status: {{podIP: {ip}}}
-"""
-
-
 def test_a_workload_sorts_by_its_name_before_its_kind(tmp_path):
-    path = write_docs(tmp_path, owned_pod("auth-v2-0", "auth-v2", "b", "10.0.0.2"),
-                      owned_pod("auth-0", "auth", "a", "10.0.0.1"))
+    path = write_docs(tmp_path, pod("shop", "auth-v2-0", {"app": "b"}, "10.0.0.2", owner=("StatefulSet", "auth-v2")),
+                      pod("shop", "auth-0", {"app": "a"}, "10.0.0.1", owner=("StatefulSet", "auth")))
     rows = json.loads(cli("connectivity", "-o", "json", path).stdout)["connections"]
     sources = list(dict.fromkeys(r["src"] for r in rows))
     assert sources[:2] == ["shop/auth[StatefulSet]", "shop/auth-v2[StatefulSet]"]
