@@ -151,3 +151,14 @@ def test_a_workload_sorts_by_its_name_before_its_kind(tmp_path):
     rows = json.loads(cli("connectivity", "-o", "json", path).stdout)["connections"]
     sources = list(dict.fromkeys(r["src"] for r in rows))
     assert sources[:2] == ["shop/auth[StatefulSet]", "shop/auth-v2[StatefulSet]"]
+
+
+def test_a_witness_address_is_an_ordinary_one_when_the_range_holds_one():
+    from reasoner.model.cidr import sample_ip
+
+    assert sample_ip(4, 0, 2**32 - 1) == "1.0.0.10"  # not 0.0.0.10 ("this network")
+    assert sample_ip(4, 0x7F000000, 0x80FFFFFF) == "128.0.0.10"  # past loopback
+    assert sample_ip(4, 0x0A000000, 0x0AFFFFFF) == "10.0.0.10"  # an ordinary range: as before
+    assert sample_ip(4, 0, 0xFF) == "0.0.0.10"  # nothing else in the range: its own address
+    assert sample_ip(6, 0, 2**128 - 1) == "2000::a"
+    assert sample_ip(4, 0xE0000000, 0xFFFFFFFF) == "224.0.0.10"

@@ -43,9 +43,24 @@ def ip_text(family: int, value: int) -> str:
     return str(ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value))
 
 
+# Address ranges a witness avoids when its range holds others: "this network", loopback, link-local, multicast and
+# reserved (IPv4); below the global unicast 2000::/3 (unspecified, loopback, IPv4-mapped, discard…), link-local
+# and multicast (IPv6). Sorted, disjoint.
+_SPECIAL = {4: [(0x00000000, 0x00FFFFFF), (0x7F000000, 0x7FFFFFFF), (0xA9FE0000, 0xA9FEFFFF),
+                (0xE0000000, 0xFFFFFFFF)],
+            6: [(0, (0x2000 << 112) - 1), (0xFE80 << 112, (0xFEC0 << 112) - 1), (0xFF00 << 112, (1 << 128) - 1)]}
+
+
 def sample_ip(family: int, lo: int, hi: int) -> str:
-    """An address inside [lo, hi] to show in a witness: a little past its start (not a network address)."""
-    return ip_text(family, lo if hi - lo < 10 else lo + 10)
+    """An address inside [lo, hi] to show in a witness: a little past its start (not a network address), and
+    outside the special ranges (`0.0.0.10` reads as no real peer) when the range holds an ordinary address."""
+    at = lo
+    for s_lo, s_hi in _SPECIAL[family]:
+        if s_lo <= at <= s_hi and s_hi < hi:
+            at = s_hi + 1
+    ordinary = not any(s_lo <= at <= s_hi for s_lo, s_hi in _SPECIAL[family])
+    start = at if ordinary else lo
+    return ip_text(family, start if hi - start < 10 else start + 10)
 
 
 def prefixes(family: int, lo: int, hi: int) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
