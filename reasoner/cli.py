@@ -263,6 +263,8 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, namespace: str | 
             raise UsageError("--exposure prints text or json, --by workload, pod or namespace, without --peer")
         kept = make_focus(an, namespace, selector, focus, None, None, protocol, port) if any(
             f is not None for f in (namespace, selector, focus, port, protocol)) else None
+        if kept is not None and kept.ends is not None and kept.ends.nets:
+            raise UsageError("--exposure --focus takes an endpoint, not addresses (exposure is of endpoints)")
         way = EGRESS if direction == "out" else INGRESS
         rows = exposed(an, "pod" if by == "endpoint" else by, kept, way)
         click.echo(shown.to_json(rows) if output == "json" else shown.to_text(rows, an.facts.protocols, way))

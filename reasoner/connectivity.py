@@ -273,6 +273,17 @@ def fewest_prefixes(ranges: Iterable[tuple[int, int, int]], spare: dict[int, lis
     return out
 
 
+def own_addresses(cluster) -> dict[int, list[tuple[int, int]]]:
+    """The addresses the endpoints of `cluster` (pods, host endpoints) hold, merged per family: a merge of outside
+    addresses may cover them or not (`fewest_prefixes`' spare), since they are shown as the endpoints."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for ep in [*cluster.endpoints, *cluster.host_endpoints]:
+        for ip in ep.ips:
+            fam, value = ip_int(ip)
+            out.setdefault(fam, []).append((value, value))
+    return {fam: merge(rs) for fam, rs in out.items()}
+
+
 def addresses_text(nets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
     """Prefixes as a reader takes them in: `any address (0.0.0.0/0)` for all of each family, else per family the
     list, or the prefix that spans them `except` the ones between when that is shorter
@@ -466,12 +477,7 @@ class Map:
     def _merge(self, atoms: dict[tuple[str, int], list]) -> dict[tuple[str, int], list[tuple[Addresses, dict]]]:
         """For each class and direction, the atoms it exchanges the same traffic with, as `Addresses` (the
         endpoints' own addresses spare); one merge for each set of atoms."""
-        spare: dict[int, list[tuple[int, int]]] = {}
-        for ep in [*self.an.cluster.endpoints, *self.an.cluster.host_endpoints]:
-            for ip in ep.ips:
-                fam, value = ip_int(ip)
-                spare.setdefault(fam, []).append((value, value))
-        spare = {fam: merge(rs) for fam, rs in spare.items()}
+        spare = own_addresses(self.an.cluster)
         merged: dict[tuple[int, ...], Addresses | None] = {}
         out: dict[tuple[str, int], list[tuple[Addresses, dict]]] = {}
         for end, pairs in atoms.items():
@@ -493,10 +499,15 @@ class Map:
         """Whether members in `classes` (class -> how many) get the same traffic from and to every endpoint
         outside them and every outside address, and one member from another alike; and what that is."""
         cs = list(classes)
-        pairs = [(a, b) for a in cs for b in cs if a != b or classes[a] > 1]
-        inner = {self.key(self.out.get(a, {}).get(b)) for a, b in pairs}
-        if len(inner) > 1:
-            return False, None
+        inner: set = set()
+        first: tuple[int, int] | None = None  # a pair of members: what one sends the other is the unit's inner
+        for a in cs:  # one member to another: alike for every pair (stops at the first that differs)
+            for b in cs:
+                if a != b or classes[a] > 1:
+                    first = first or (a, b)
+                    inner.add(self.key(self.out.get(a, {}).get(b)))
+                    if len(inner) > 1:
+                        return False, None
         if len(cs) > 1:
             for table in (self.out, self.into):
                 for d in {d for c in cs for d in table.get(c, ())}:
@@ -506,7 +517,7 @@ class Map:
                 if len({tuple((a.nets, self.key(v)) for a, v in self.addresses.get((direction, c), ()))
                         for c in cs}) > 1:
                     return False, None
-        return True, self.out.get(pairs[0][0], {}).get(pairs[0][1]) if pairs else None
+        return True, self.out.get(first[0], {}).get(first[1]) if first else None
 
     def _units(self) -> list[Unit]:
         from reasoner.services import owner_chain

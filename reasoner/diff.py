@@ -28,12 +28,11 @@ import z3
 
 from reasoner import api
 from reasoner.connectivity import (ALL, PORTED, Focus, addresses_text, class_connections, class_connections_for,
-                                   fewest_prefixes, make_focus, minus, span)
+                                   fewest_prefixes, make_focus, minus, own_addresses, span)
 from reasoner.errors import ManifestError, ManifestErrors, UsageError
 from reasoner.explain import Verdict, can, other_protocol_number
 from reasoner.manifests.load import SUFFIXES, Document, ReadOptions, decode, documents, excluded
 from reasoner.model.cidr import sample_ip
-from reasoner.model.cidr import ip_int
 from reasoner.model.cluster import Cluster
 from reasoner.model.ranges import merge
 from reasoner.properties import DEFAULT_BUDGET
@@ -609,11 +608,8 @@ class _Names:
                 kind, name = chain[-1]
                 self.owner[ep.ref] = f"{ep.namespace}/{name}[{kind}]"
                 self.owned.setdefault(self.owner[ep.ref], set()).add(ep.ref)
-        for ep in [*cluster.endpoints, *cluster.host_endpoints] if cluster is not None else ():
-            for ip in ep.ips:
-                fam, value = ip_int(ip)
-                self.spare.setdefault(fam, []).append((value, value))
-        self.spare = {fam: merge(rs) for fam, rs in self.spare.items()}
+        if cluster is not None:
+            self.spare = own_addresses(cluster)
 
     def namespace(self, ns: str, names: set[str]) -> str:
         """Endpoints of one namespace: `ns/*` when they are all of it, else the shortest of their workloads and

@@ -22,10 +22,6 @@ class Listener(Protocol):
 _listener: Listener | None = None
 
 
-def listener() -> Listener | None:
-    return _listener
-
-
 @contextmanager
 def listening(who: Listener) -> Iterator[None]:
     """Have `who` told of the stages opened inside."""

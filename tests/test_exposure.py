@@ -254,3 +254,11 @@ def test_rows_and_representatives_agree():
             assert any(rows[i].allowed == verdict.ports for i in mine), (ref, dst, verdict.ports)
             used.update(i for i in mine if rows[i].allowed == verdict.ports)
     assert used == set(range(len(rows)))
+
+
+def test_exposure_focus_on_addresses_is_a_usage_error():
+    from helpers import cli
+
+    demo = Path(__file__).resolve().parents[1] / "corpus" / "microservices-demo" / "manifests"
+    r = cli("connectivity", "--exposure", "--focus", "cidr:10.0.0.0/8", str(demo))
+    assert r.exit_code == 2 and "--exposure --focus takes an endpoint, not addresses" in r.output

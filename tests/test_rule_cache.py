@@ -112,3 +112,17 @@ def test_the_command_line_writes_and_reads_the_cache(tmp_path):
     second = subprocess.run(args, capture_output=True, text=True, env=env)
     assert (first.returncode, first.stdout) == (second.returncode, second.stdout) and first.stdout
     assert kept[0].stat().st_mtime_ns == stamp  # read, not written again
+
+
+def test_a_copy_others_may_write_is_not_read(cache_dir):
+    texts = datalog.rule_texts()
+    rule_cache.write(texts, parsed())
+    where = rule_cache.path(texts)
+    assert rule_cache.read(texts) is not None and not cache_dir.stat().st_mode & 0o077  # made 0700
+    where.chmod(0o664)  # the file writable by its group
+    assert rule_cache.read(texts) is None
+    where.chmod(0o600)
+    cache_dir.chmod(0o777)  # the directory writable by anyone: a file there could be swapped
+    assert rule_cache.read(texts) is None
+    cache_dir.chmod(0o700)
+    assert rule_cache.read(texts) is not None

@@ -5,7 +5,8 @@ clauses are written once, as plain values (`marshal`), to the user's cache direc
 the rule texts, the installed pyDatalog (its modules' files) and the Python version: an edited rule file, another
 pyDatalog or another Python reads a different name, so a stale copy is never used. The file starts with the
 SHA-256 of the rest: a copy that cannot be read (damaged, truncated, of another shape) is ignored and written
-again; a cache directory that cannot be written is not an error.
+again; a cache directory that cannot be written is not an error. The copy holds code (the rules' lambdas): it is
+read only from a directory and file of this user that no one else may write (the directory is made 0700).
 
 `REASONER_CACHE_DIR` names the directory (default: `$XDG_CACHE_HOME/reasoner`, else `~/.cache/reasoner`); set
 to the empty string, nothing is read or written.
@@ -61,6 +62,15 @@ def _engine_stamp() -> str:
         except (OSError, TypeError):
             parts.append(f"{module.__name__}:unknown")
     return "|".join(parts)
+
+
+def _ours(path: Path) -> bool:
+    """Whether `path` belongs to this user and no one else may write it: the cache holds code (the rules'
+    lambdas), so a copy another user could have written is not read."""
+    stat = path.stat()
+    if hasattr(os, "getuid") and stat.st_uid != os.getuid():
+        return False
+    return not stat.st_mode & 0o022  # not writable by group or others
 
 
 class _Unsupported(Exception):
@@ -130,6 +140,8 @@ def read(texts: dict[str, str]) -> list | None:
     if where is None:
         return None
     try:
+        if not _ours(where.parent) or not _ours(where):
+            return None
         content = where.read_bytes()
         digest, payload = content[:32], content[32:]
         if hashlib.sha256(payload).digest() != digest:  # damaged, or cut short
@@ -153,7 +165,9 @@ def write(texts: dict[str, str], clauses: list) -> None:
     except (_Unsupported, ValueError):
         return
     try:
-        where.parent.mkdir(parents=True, exist_ok=True)
+        where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _ours(where.parent):
+            return
         handle, temporary = tempfile.mkstemp(dir=where.parent, prefix=".rules-")
     except OSError:
         return

@@ -100,7 +100,8 @@ def to_text(conns: list[Connection], endpoints: list[str], protocols: tuple[str,
     sources = {c.src for c in conns}
     isolated = [e for e in endpoints if e not in sources]
     lines.append("")
-    lines.append(f"{len(conns)} connection{'s' if len(conns) != 1 else ''} between {len(endpoints)} endpoints"
+    lines.append(f"{len(conns)} connection{'s' if len(conns) != 1 else ''} between {len(endpoints)} "
+                 f"endpoint{'s' if len(endpoints) != 1 else ''}"
                  + (" kept by the filters" if filtered else
                     f"; sending nothing: {', '.join(isolated)}" if isolated and len(isolated) <= 10 else
                     f"; {len(isolated)} endpoints send nothing" if isolated else ""))
