@@ -57,12 +57,18 @@ class DiffMismatch(AssertionError):
 def read_version(source: str, options: ReadOptions = ReadOptions()) -> tuple[list[Document], list[str]]:
     """A file, a directory, `cluster:`, or `git:REV:PATH` (read from the git repository of the current
     directory): its documents, each a valid object on its own (see `api.settle`), and the warnings of reading it."""
+    _, docs, warnings = _read_version(source, options)
+    return docs, warnings
+
+
+def _read_version(source: str, options: ReadOptions) -> tuple[Cluster, list[Document], list[str]]:
+    """`read_version`, with the cluster of the documents read."""
     if source.startswith("git:"):
         docs, errors, skipped = _read_git(source, options.exclude)
     else:
         docs, errors, skipped = api.read_inputs([source], options=options)
-    _, docs, warnings = api.settle(docs, errors, options)  # before any of them is joined with the other version
-    return docs, skipped + warnings
+    cluster, docs, warnings = api.settle(docs, errors, options)  # before any of them is joined with the other version
+    return cluster, docs, skipped + warnings
 
 
 def _git(args: list[str], what: str, stdin: bytes | None = None) -> bytes:
@@ -507,25 +513,29 @@ def diff(old_source: str, new_source: str, inventory: list[str] = (), scope: str
          budget: float = DEFAULT_BUDGET, options: ReadOptions = ReadOptions()) -> DiffResult:
     """`budget`: seconds for finding, in any-workload scope, the pods that could be deployed; when it runs out
     (as when there are too many kinds of them), a UsageError."""
-    (old_docs, old_skipped), (new_docs, new_skipped) = (read_version(old_source, options),
-                                                        read_version(new_source, options))
-    return _diff_versions(old_docs, old_skipped, new_docs, new_skipped, inventory, scope, budget, options)
+    old_built, old_docs, old_skipped = _read_version(old_source, options)
+    new_built, new_docs, new_skipped = _read_version(new_source, options)
+    return _diff_versions(old_docs, old_skipped, new_docs, new_skipped, inventory, scope, budget, options,
+                          built=(old_built, new_built))
 
 
 def diff_staged(source: str, inventory: list[str] = (), scope: str = "inventory", budget: float = DEFAULT_BUDGET,
                 options: ReadOptions = ReadOptions()) -> DiffResult:
     """What enforcing the staged policies of `source` would change: `source` as it is against `source` with each
     staged policy enforced (`enforce_staged`)."""
-    docs, skipped = read_version(source, options)
+    built, docs, skipped = _read_version(source, options)
     enforced, notes = enforce_staged(docs)
     if not any(_staged_kind(doc) for doc in docs):
         notes.append(f"{source}: no staged policy (StagedNetworkPolicy, StagedGlobalNetworkPolicy, "
                      "StagedKubernetesNetworkPolicy) found: nothing to enforce")
-    return _diff_versions(docs, skipped, enforced, notes, inventory, scope, budget, options)
+    return _diff_versions(docs, skipped, enforced, notes, inventory, scope, budget, options, built=(built, None))
 
 
 def _diff_versions(old_docs: list[Document], old_skipped: list[str], new_docs: list[Document], new_skipped: list[str],
-                   inventory: list[str], scope: str, budget: float, options: ReadOptions) -> DiffResult:
+                   inventory: list[str], scope: str, budget: float, options: ReadOptions,
+                   built: tuple[Cluster | None, Cluster | None] = (None, None)) -> DiffResult:
+    """`built`: the clusters of `old_docs` and `new_docs` as read, when known: a version the other completes with
+    nothing (`complete`) is not built again."""
     inv: list[Document] = []
     if inventory:
         inv, errors, inv_skipped = api.read_inputs(inventory, options=options)
@@ -533,8 +543,10 @@ def _diff_versions(old_docs: list[Document], old_skipped: list[str], new_docs: l
         new_skipped += inv_skipped + inv_warnings
     own = not inventory and holds_endpoints(old_docs) and holds_endpoints(new_docs)  # else the inventory is shared
     kinds = INVENTORY_KINDS - ENDPOINT_KINDS if own else INVENTORY_KINDS
-    old_cluster = cluster_of(complete(old_docs, new_docs, inv, kinds=kinds))
-    new_cluster = cluster_of(complete(new_docs, old_docs, inv, kinds=kinds))
+    old_cluster, new_cluster = (
+        cluster_of(whole) if len(whole) > len(docs) or cluster is None else cluster
+        for whole, docs, cluster in ((complete(old_docs, new_docs, inv, kinds=kinds), old_docs, built[0]),
+                                     (complete(new_docs, old_docs, inv, kinds=kinds), new_docs, built[1])))
     old_names, new_names = endpoint_names(old_cluster), endpoint_names(new_cluster)
     warnings = list(dict.fromkeys(old_skipped + new_skipped + old_cluster.skipped + new_cluster.skipped))
     if scope == "any-workload":

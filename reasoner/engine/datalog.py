@@ -19,6 +19,7 @@ from pyDatalog import Logic, pyEngine, pyParser
 from pyDatalog.util import DatalogError
 
 from reasoner.engine import rule_cache
+from reasoner.engine.bulk import Bulk, Uncovered, recursive
 from reasoner.errors import ReasonerError
 from reasoner.facts.schema import EVALUATIONS, RELATIONS
 
@@ -272,6 +273,30 @@ def _load_rules() -> None:
             raise RuntimeError(f"rules: cannot replay the clause of {head[0]}")
 
 
+BOTTOM_UP = True  # the first stage evaluated by engine/bulk.py; False: by pyDatalog alone (tests compare the two)
+
+
+@functools.cache
+def _clauses_by_head() -> dict[tuple[str, int], list]:
+    out: dict[tuple[str, int], list] = {}
+    for head, body in _CLAUSES:
+        out.setdefault((head[0], len(head[1])), []).append((head, body))
+    return out
+
+
+@functools.cache
+def _loops() -> dict[str, frozenset[str]]:
+    return recursive(_clauses_by_head())
+
+
+def _ask_terms(relation: str, terms: list) -> list[tuple]:
+    """pyDatalog's tuples of `relation` for terms (Const: bound, Var: free)."""
+    result = pyEngine.Literal(relation, terms).ask()
+    if result is True:
+        return [tuple(t.id for t in terms)]
+    return [tuple(r) for r in result] if result else []
+
+
 class Engine:
     def __init__(self, facts: Iterable[tuple], transient: bool = False):
         """`transient`: an engine used briefly while the engines built before it stay in use (one per requirement
@@ -295,12 +320,28 @@ class Engine:
             _assert(name, dummy)
             pyEngine.retract(pyEngine.Clause(pyEngine.Literal(name, [pyEngine.Term_of(v) for v in dummy]), []))
         add = _Facts().add
+        held: dict[tuple[str, int], dict[tuple, None]] = {
+            (name, len(rel.columns)): {} for name, rel in RELATIONS.items() if name not in _UNIT_FACTS}
         for fact in facts:
-            add(fact[0], fact[1:])
+            values = fact[1:]
+            add(fact[0], values)
+            held.setdefault((fact[0], len(values)), {})[values] = None
             self.size += 1
         _INDEXES.clear()
+        bulk = Bulk({key: list(rows) for key, rows in held.items()}, _clauses_by_head(), _loops(), _ask_terms)
         for relation, arity in STAGE1:
-            self._materialize(relation, arity)
+            if BOTTOM_UP:
+                try:
+                    rows = bulk.relation(relation, arity)
+                except Uncovered:
+                    pass
+                else:
+                    self._keep(relation, arity, rows)
+                    bulk.keep(relation, arity, rows)
+                    continue
+            bulk.keep(relation, arity, self._materialize(relation, arity))
+        for key, rows in bulk.rows.items():  # the tables `_lookup` would otherwise build from pyDatalog's
+            self._fact_tables[key] = (rows, {})
         self._active = Logic(True)
 
     def _complete(self) -> None:
@@ -357,10 +398,16 @@ class Engine:
             _assert("unit", (s, d, q, g))
         self.units = len(ids)
 
-    def _materialize(self, relation: str, arity: int) -> None:
-        literal = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)])
-        rows = literal.ask() or []
-        pred = literal.pred
+    def _materialize(self, relation: str, arity: int) -> list[tuple]:
+        """Evaluate a relation whole with pyDatalog and keep it as facts; its tuples."""
+        rows = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)]).ask() or []
+        rows = [tuple(r) for r in rows]
+        self._keep(relation, arity, rows)
+        return rows
+
+    def _keep(self, relation: str, arity: int, rows: list[tuple]) -> None:
+        """Hold a relation's tuples as facts in place of its clauses."""
+        pred = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)]).pred
         for clause in list(pred.clauses.values()):
             pyEngine.retract(clause)
         add = _Facts().add
