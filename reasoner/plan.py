@@ -67,7 +67,7 @@ class Plan:
             lst.sort()
         self.atom_of = {aid: (p, lo, hi) for aid, (p, lo, hi) in fb.port_atoms.items()}
 
-        rows = e.ask
+        rows = e.evaluate  # (the first stage's helpers set at a time, as the kept relations are)
 
         def bitset(pairs: Iterable[tuple]) -> dict:
             out: dict = {}

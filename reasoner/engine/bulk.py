@@ -214,6 +214,7 @@ class Bulk:
         self._indexes: dict[tuple[str, int, tuple[int, ...]], dict[tuple, list[tuple]]] = {}
         self._memo: dict[tuple[str, int, tuple[int, ...]], dict[tuple, list[tuple]]] = {}
         self._compiled: dict[tuple[str, int, tuple[int, ...]], list[_Compiled] | None] = {}
+        self._open: set[tuple] = set()  # the calls of a relation that reads itself, whose fixpoint is under way
 
     def relation(self, name: str, arity: int) -> list[tuple]:
         """Every tuple of a derived relation. Raises `Uncovered` when pyDatalog must evaluate it."""
@@ -239,6 +240,22 @@ class Bulk:
     def keep(self, name: str, arity: int, rows: list[tuple]) -> None:
         """Hold a relation's tuples: later clauses join them in instead of evaluating the relation."""
         self._hold(name, arity, rows)
+
+    def _invariant(self, name: str, arity: int) -> set[int]:
+        """The head positions that every recursive literal of the relation's clauses passes on unchanged (the same
+        variable as the head's there): a call binding only these calls itself with the same binding."""
+        out = set(range(arity))
+        for head, body in self._clauses.get((name, arity), ()):
+            for lit in body:
+                if lit[0] == name and len(lit[1]) == arity:
+                    out &= {i for i, (h, b) in enumerate(zip(head[1], lit[1]))
+                            if isinstance(h, pyEngine.Var) and isinstance(b, pyEngine.Var) and h.id == b.id}
+        return out
+
+    def forget(self) -> None:
+        """Let go of what was derived on the way (the helpers' tuples, the indexes); the held tuples stay."""
+        self._memo.clear()
+        self._indexes.clear()
 
     def _hold(self, name: str, arity: int, rows: list[tuple] | None) -> None:
         if rows is not None:
@@ -275,8 +292,9 @@ class Bulk:
                     out[tuple(e[s] if s is not None else c for s, c in clause.head_out)] = None
         return list(out)
 
-    def _call(self, name: str, arity: int, positions: tuple[int, ...], key: tuple) -> list[tuple]:
-        """The tuples of a relation whose `positions` hold `key`."""
+    def call(self, name: str, arity: int, positions: tuple[int, ...], key: tuple) -> list[tuple]:
+        """The tuples of a relation whose `positions` hold `key`: held, else evaluated from its clauses (once per
+        binding), else asked of pyDatalog."""
         held = self.rows.get((name, arity))
         if held is not None:
             if not positions:
@@ -287,17 +305,42 @@ class Bulk:
                 for row in held:
                     index.setdefault(tuple(row[i] for i in positions), []).append(row)
             return index.get(key, [])
+        loop = self._loops.get(name)
+        if loop == {name} and positions:
+            kept = self._invariant(name, arity)
+            if not set(positions) <= kept:  # evaluate with the positions its recursive calls pass on, then filter
+                inner = tuple(p for p in positions if p in kept)
+                rows = self.call(name, arity, inner, tuple(v for p, v in zip(positions, key) if p in kept))
+                rest = [(p, v) for p, v in zip(positions, key) if p not in kept]
+                return [r for r in rows if all(r[p] == v for p, v in rest)]
         memo = self._memo.setdefault((name, arity, positions), {})
         rows = memo.get(key)
         if rows is None:
-            compiled = None if name in self._loops else self._compile(name, arity, positions)
+            call = (name, arity, positions, key)
+            compiled = None if loop not in (None, {name}) else self._compile(name, arity, positions)
+            if compiled is not None and loop is not None and any(o[0] == name for o in self._open):
+                compiled = None  # a second binding of a relation whose fixpoint for another one is under way
             if compiled is None:
                 terms: list = [pyEngine.Var(f"V{i}") for i in range(arity)]
                 for i, value in zip(positions, key):
                     terms[i] = pyEngine.Term_of(value)
                 rows = self._ask(name, terms)
-            else:
+            elif loop is None:
                 rows = self._evaluate(compiled, key)
+            else:
+                # a relation that reads itself with this same binding: the calls inside read the tuples found so
+                # far (memo), and every clause is evaluated again until none is added (the least fixpoint). What
+                # it calls besides cannot read it back (it is alone in its cycles), so their memos stay right.
+                memo[key] = rows = []
+                self._open.add(call)
+                try:
+                    while True:
+                        more = self._evaluate(compiled, key)
+                        if len(more) == len(rows):
+                            break
+                        memo[key] = rows = more
+                finally:
+                    self._open.discard(call)
             memo[key] = rows
         return rows
 
@@ -315,7 +358,7 @@ class Bulk:
                 out.append(e)
             return out
         name, arity, positions, key_of, same, outs = step.name, step.arity, step.positions, step.key, step.same, step.out
-        call = self._call
+        call = self.call
         result = []
         for e in envs:
             rows = call(name, arity, positions, tuple(e[s] if s is not None else c for s, c in key_of))

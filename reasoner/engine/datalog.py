@@ -128,8 +128,42 @@ KNOWN = _known()
 _INDEXES: dict[Any, dict[tuple[int, ...], dict[tuple, list]]] = {}
 
 
+class _Held:
+    """A relation held in Python, not in pyDatalog: a base relation, or one kept whole (its clauses retracted). When
+    pyDatalog resolves a call of it, `relevant_clauses` hands it fact clauses for the matching tuples only, made on
+    first use: a fact base that pyDatalog is never asked about costs it nothing, and one it is asked about costs
+    what the questions touch."""
+
+    __slots__ = ("pred", "rows", "indexes", "made")
+
+    def __init__(self, pred, rows: list[tuple], indexes: dict) -> None:
+        self.pred, self.rows, self.indexes = pred, rows, indexes  # indexes: shared with Engine._fact_tables
+        self.made: dict[tuple, Any] = {}
+
+    def clauses(self, terms) -> list:
+        positions = tuple(i for i, term in enumerate(terms) if term.is_const())
+        rows = self.rows
+        if positions:
+            index = self.indexes.get(positions)
+            if index is None:
+                index = self.indexes[positions] = {}
+                for row in rows:
+                    index.setdefault(tuple(row[i] for i in positions), []).append(row)
+            rows = index.get(tuple(terms[i].id for i in positions), ())
+        made, out = self.made, []
+        for row in rows:
+            clause = made.get(row)
+            if clause is None:
+                clause = made[row] = pyEngine.Clause(pyEngine.Literal(self.pred, [pyEngine.Term_of(v) for v in row]), [])
+            out.append(clause)
+        return out
+
+
 def _relevant_clauses(literal):
     pred = literal.pred
+    held = getattr(pred, "held", None)
+    if held is not None:
+        return held.clauses(literal.terms)
     terms = literal.terms
     positions = tuple(i for i, term in enumerate(terms) if term.is_const())
     if not positions:
@@ -190,34 +224,6 @@ def _thaw() -> None:
 
 def _assert(relation: str, values) -> None:
     pyEngine.assert_(pyEngine.Clause(pyEngine.Literal(relation, [pyEngine.Term_of(v) for v in values]), []))
-
-
-class _Facts:
-    """Adds facts to the current logic as `pyEngine.assert_` adds a fact (once, keyed by its id; in the predicate's
-    per-argument indexes), with the predicate looked up and registered once per relation instead of once per fact:
-    a large fact base and every materialized relation go in this way (measured: 94 000 facts, 0.72 s by `assert_`,
-    0.3 s so). A pyDatalog whose predicates keep their facts otherwise than in dicts gets `assert_` itself."""
-
-    def __init__(self) -> None:
-        self._preds: dict[tuple[str, int], Any] = {}
-
-    def add(self, relation: str, values) -> None:
-        pred = self._preds.get((relation, len(values)))
-        if pred is None:
-            pred = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(len(values))]).pred
-            pyEngine.insert(pred)
-            self._preds[(relation, len(values))] = pred
-        clause = pyEngine.Clause(pyEngine.Literal(pred, [pyEngine.Term_of(v) for v in values]), [])
-        db = pred.db
-        if not isinstance(db, dict) or not isinstance(pred.index, list):
-            pyEngine.assert_(clause)
-            return
-        id_ = clause.get_id()
-        if id_ in db:
-            return
-        db[id_] = clause
-        for index, term in zip(pred.index, clause.head.terms):
-            index.setdefault(term.id, set()).add(clause)
 
 
 _Recipe = tuple[str, list, Any, Any]  # a literal of a rule: predicate name, terms, prearity, aggregate
@@ -319,16 +325,17 @@ class Engine:
             dummy = ("\0declare",) * len(rel.columns)
             _assert(name, dummy)
             pyEngine.retract(pyEngine.Clause(pyEngine.Literal(name, [pyEngine.Term_of(v) for v in dummy]), []))
-        add = _Facts().add
         held: dict[tuple[str, int], dict[tuple, None]] = {
             (name, len(rel.columns)): {} for name, rel in RELATIONS.items() if name not in _UNIT_FACTS}
         for fact in facts:
             values = fact[1:]
-            add(fact[0], values)
             held.setdefault((fact[0], len(values)), {})[values] = None
             self.size += 1
         _INDEXES.clear()
-        bulk = Bulk({key: list(rows) for key, rows in held.items()}, _clauses_by_head(), _loops(), _ask_terms)
+        bulk = Bulk({}, _clauses_by_head(), _loops(), _ask_terms)
+        for (name, arity), rows in held.items():
+            self._hold(name, arity, list(rows), derived=False)
+            bulk.keep(name, arity, self._fact_tables[(name, arity)][0])
         for relation, arity in STAGE1:
             if BOTTOM_UP:
                 try:
@@ -340,8 +347,8 @@ class Engine:
                     bulk.keep(relation, arity, rows)
                     continue
             bulk.keep(relation, arity, self._materialize(relation, arity))
-        for key, rows in bulk.rows.items():  # the tables `_lookup` would otherwise build from pyDatalog's
-            self._fact_tables[key] = (rows, {})
+        bulk.forget()
+        self._bulk = bulk
         self._active = Logic(True)
 
     def _complete(self) -> None:
@@ -399,21 +406,26 @@ class Engine:
         self.units = len(ids)
 
     def _materialize(self, relation: str, arity: int) -> list[tuple]:
-        """Evaluate a relation whole with pyDatalog and keep it as facts; its tuples."""
+        """Evaluate a relation whole with pyDatalog and keep it; its tuples."""
         rows = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)]).ask() or []
         rows = [tuple(r) for r in rows]
         self._keep(relation, arity, rows)
         return rows
 
     def _keep(self, relation: str, arity: int, rows: list[tuple]) -> None:
-        """Hold a relation's tuples as facts in place of its clauses."""
-        pred = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)]).pred
-        for clause in list(pred.clauses.values()):
-            pyEngine.retract(clause)
-        add = _Facts().add
-        for row in rows:
-            add(relation, row)
+        """Hold a derived relation's tuples in place of its clauses."""
+        self._hold(relation, arity, rows, derived=True)
         self.size += len(rows)
+
+    def _hold(self, relation: str, arity: int, rows: list[tuple], derived: bool) -> None:
+        """Hold a relation's tuples in Python (`_Held`); `_lookup` and pyDatalog read them from there."""
+        pred = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)]).pred
+        if derived:
+            for clause in list(pred.clauses.values()):
+                pyEngine.retract(clause)
+        indexes: dict = {}
+        self._fact_tables[(relation, arity)] = (rows, indexes)
+        pred.held = _Held(pred, rows, indexes)
         _INDEXES.pop(pred, None)
 
     def close(self) -> None:
@@ -422,10 +434,11 @@ class Engine:
         logic = self._active
         for pred in list(logic.Db.values()) + list(logic.Pred_registry.values()):
             _INDEXES.pop(pred, None)
-            pred.db = pred.clauses = pred.index = pred.base_pred = None
+            pred.db = pred.clauses = pred.index = pred.base_pred = pred.held = None
         logic.Db.clear()
         logic.Subgoals.clear()
         self._fact_tables.clear()
+        self._bulk = None
         if getattr(Logic.tl, "logic", None) is logic:
             Logic()  # a fresh, empty logic is current instead
 
@@ -457,6 +470,16 @@ class Engine:
         if result is True:  # every argument was bound, and the tuple holds
             return [tuple(args)]
         return [tuple(r) for r in result] if result else []
+
+    def evaluate(self, relation: str, *args: Any) -> list[tuple]:
+        """`ask`, for the bulk plan: a relation of the first stage's kind (one that reads no evaluation unit) is
+        evaluated set at a time from its clauses (engine/bulk.py), once per binding, instead of by pyDatalog."""
+        if self._bulk is None or relation in late_relations() or relation not in KNOWN:
+            return self.ask(relation, *args)
+        self._activate()
+        positions = tuple(i for i, a in enumerate(args) if a is not None)
+        rows = self._bulk.call(relation, len(args), positions, tuple(args[i] for i in positions))
+        return list(rows)
 
     def _lookup(self, relation: str, args: tuple) -> list[tuple] | None:
         """The tuples matching `args` of a relation held as facts only (a base relation, or one kept by
