@@ -305,8 +305,8 @@ def _unsingled_port(an: Analysis, direction: str, c: int, q: int) -> int:
     e = an.engine
     hit = [r for *_x, r in e.ask("rule_hits", c, direction, q, None)]
     dest = [d for *_x, d in e.ask("flow_dest", c, direction, q, None)]
-    singled = {a for r in hit for _r, _p, a in e.ask("rcov", r, "TCP", None)}
-    singled |= {a for r in hit for d in dest for *_x, a in e.ask("rcov_d", r, d, "TCP", None)}
+    singled = {a for r in hit for _r, _p, a in e.ask("rule_atom", r, "TCP", None)}
+    singled |= {a for r in hit for d in dest for *_x, a in e.ask("rule_atom_to", r, d, "TCP", None)}
     atoms = sorted((lo, hi, a) for a, (p, lo, hi) in an.facts.port_atoms.items() if p == "TCP")
     for lo, hi, a in atoms:
         if a not in singled and hi >= 1:

@@ -127,9 +127,9 @@ class LintPlan:
                     continue
                 for p in plan.rfull.get(r, ()):
                     full.setdefault(p, {})[r] = peers
-                for a in plan.rcov.get(r, ()):
+                for a in plan.rule_atom.get(r, ()):
                     part.setdefault((plan.atom_of[a][0], a), {})[r] = peers
-                for a, dests in plan.rcov_d.get(r, {}).items():
+                for a, dests in plan.rule_atom_to.get(r, {}).items():
                     got = (peers if dests >> dest & 1 else 0) if dest is not None else peers & dests
                     if got:
                         key = (plan.atom_of[a][0], a)

@@ -129,21 +129,21 @@ class Plan:
         self.ent_any = {x for (x,) in rows("ent_any", None)}
         self.ent_match = bitset(rows("ent_match", None, None))
         self.backend = {f: b for f, _h, b in rows("fwd", None, None, None)}  # a forwarded packet goes to backend b
-        # ports: every port of P (rfull), one atom whatever the destination (rcov), or per destination (rcov_d)
+        # ports: every port of P (rfull), one atom whatever the destination (rule_atom), or per destination (rule_atom_to)
         self.rfull: dict[int, set[str]] = {}
         for r, p in rows("rfull", None, None):
             self.rfull.setdefault(r, set()).add(p)
-        self.rcov: dict[int, set[int]] = {}
-        for r, _p, a in rows("rcov", None, None, None):
-            self.rcov.setdefault(r, set()).add(a)
+        self.rule_atom: dict[int, set[int]] = {}
+        for r, _p, a in rows("rule_atom", None, None, None):
+            self.rule_atom.setdefault(r, set()).add(a)
         dynamic = {r for (r,) in rows("crule_dynamic", None)} | set(self.named)  # ports resolved on the destination
         used = {r for rules in [*self.subject_rules.values(), *self.union_rules.values()] for r in rules}
-        self.rcov_d: dict[int, dict[int, int]] = {}  # rule -> {atom: destination classes}
+        self.rule_atom_to: dict[int, dict[int, int]] = {}  # rule -> {atom: destination classes}
         single = {(p, lo): aid for aid, (p, lo, hi) in fb.port_atoms.items() if lo == hi}
         calico_dynamic = {r for (r,) in rows("crule_dynamic", None)}
         def named_on(p: str, name: str, by_atom: dict[int, int], skip: frozenset = frozenset(),
                      excluded: dict[int, int] | None = None) -> None:
-            """rcov_dd's named ports: the destinations that define `name` on P, at the atom of its number there
+            """rule_named_atom_to's named ports: the destinations that define `name` on P, at the atom of its number there
             (a single-port atom: every port a container names is a bound), but atoms in `skip` (cneg) and the
             destinations `excluded` per atom (cneg_d)."""
             for port, holders in self.class_port.get((name, p), {}).items():
@@ -152,14 +152,14 @@ class Plan:
                     by_atom[a] = by_atom.get(a, 0) | (holders & ~(excluded or {}).get(a, 0))
 
         for r in sorted(dynamic & used):
-            by_atom = self.rcov_d.setdefault(r, {})
-            for p, name in self.named.get(r, ()):  # rcov_dd's first rule
+            by_atom = self.rule_atom_to.setdefault(r, {})
+            for p, name in self.named.get(r, ()):  # rule_named_atom_to's first rule
                 named_on(p, name, by_atom)
             if r not in calico_dynamic:
                 continue
-            # rcov_d of a Calico rule: per destination (rcov_dd), or numeric but for notPorts named there
+            # rule_atom_to of a Calico rule: per destination (rule_named_atom_to), or numeric but for notPorts named there
             protocols = [p for _r, p in rows("cproto", r, None)]
-            for _r, dcls, p, port in rows("svc_port", r, None, None, None):  # rcov_dd's second rule
+            for _r, dcls, p, port in rows("svc_port", r, None, None, None):  # rule_named_atom_to's second rule
                 a = single.get((p, port))
                 if a is not None and p in protocols:
                     by_atom[a] = by_atom.get(a, 0) | (1 << dcls)
@@ -167,10 +167,10 @@ class Plan:
             for _r, dcls, _p, a in rows("cneg_d", r, None, None, None):
                 excluded[a] = excluded.get(a, 0) | (1 << dcls)
             skip = frozenset(a for _r, _p, a in rows("cneg", r, None, None))
-            for _r, name in rows("cport_named", r, None):  # rcov_dd's third rule
+            for _r, name in rows("cport_named", r, None):  # rule_named_atom_to's third rule
                 for p in protocols:
                     named_on(p, name, by_atom, skip, excluded)
-            for _r, _p, a in rows("rcov_dn", r, None, None):
+            for _r, _p, a in rows("rule_numeric_atom", r, None, None):
                 by_atom[a] = by_atom.get(a, 0) | (self.endpoints & ~excluded.get(a, 0))
         self._ends: dict[tuple[int, str], dict[str, list[tuple[tuple[tuple[int, int], ...], int]]]] = {}
         self._interned: dict[tuple, dict[str, tuple[tuple[int, int], ...]]] = {}
@@ -270,9 +270,9 @@ class Plan:
         touched: dict[str, set[int]] = {}
         dest = self._dest(c, d)
         for r in rules:
-            for a in self.rcov.get(r, ()):
+            for a in self.rule_atom.get(r, ()):
                 touched.setdefault(self.atom_of[a][0], set()).add(a)
-            for a, dests in self.rcov_d.get(r, {}).items():
+            for a, dests in self.rule_atom_to.get(r, {}).items():
                 if dest is None or dests >> dest & 1:
                     touched.setdefault(self.atom_of[a][0], set()).add(a)
         regions: list[tuple[str, tuple[tuple[int, int], ...], int | None]] = []
@@ -297,9 +297,9 @@ class Plan:
             return self.every
         if a is None:
             return 0
-        if a in self.rcov.get(r, ()):
+        if a in self.rule_atom.get(r, ()):
             return self.every
-        dests = self.rcov_d.get(r, {}).get(a, 0)
+        dests = self.rule_atom_to.get(r, {}).get(a, 0)
         if dest is not None:
             return self.every if dests >> dest & 1 else 0
         return dests

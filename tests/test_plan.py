@@ -6,8 +6,8 @@ Port atoms cut every engine protocol at every bound a rule mentions, so one port
 real one (port 0 is no flow port of TCP, UDP or SCTP, and the plan's ranges may hold it). The exhaustive check
 probes every atom, at its first real port and at its last. The sampled check probes, for each pair and protocol,
 the first atom with a real port and the atoms on either side of each place where the plan's ranges or the ports
-that a rule of the source's egress end or the destination's ingress end covers towards the destination (`rcov`,
-`rcov_d`) change: a run of atoms that the plan gets wrong starts at the first atom or at such a place, so the
+that a rule of the source's egress end or the destination's ingress end covers towards the destination (`rule_atom`,
+`rule_atom_to`) change: a run of atoms that the plan gets wrong starts at the first atom or at such a place, so the
 sampled check finds it whenever the verdict of a pair changes only where the ports of its rules do. On the corpus
 it also probes a rotating subset of the other atoms.
 
@@ -80,8 +80,8 @@ def inside(ranges, port: int) -> bool:
 
 class RuleEdges:
     """Where the rules of a pair's ends change: for pair (s, d), per protocol, the atoms on either side of each edge
-    of the port set that a rule of s's egress end or of d's ingress end covers towards destination d (`rcov`, and
-    `rcov_d` for named ports and Calico port lists that depend on the destination)."""
+    of the port set that a rule of s's egress end or of d's ingress end covers towards destination d (`rule_atom`, and
+    `rule_atom_to` for named ports and Calico port lists that depend on the destination)."""
 
     def __init__(self, an):
         self.atoms = atoms_by_protocol(an)
@@ -90,11 +90,11 @@ class RuleEdges:
         for c, d, r in an.engine.ask("subject_rule", None, None, None):
             self.rules.setdefault((c, d), []).append(r)
         self.static: dict[int, set[int]] = {}
-        for r, _p, a in an.engine.ask("rcov", None, None, None):
+        for r, _p, a in an.engine.ask("rule_atom", None, None, None):
             self.static.setdefault(r, set()).add(a)
         self.dynamic: dict[tuple[int, int], set[int]] = {}  # (rule, destination) -> atoms
         for r in {r for rules in self.rules.values() for r in rules}:
-            for _r, dest, _p, a in an.engine.ask("rcov_d", r, None, None, None):
+            for _r, dest, _p, a in an.engine.ask("rule_atom_to", r, None, None, None):
                 self.dynamic.setdefault((r, dest), set()).add(a)
         self.cache: dict[tuple[int, str, int], dict[str, set[tuple[int, int]]]] = {}
 
@@ -241,23 +241,23 @@ def test_the_plans_rule_peers_are_rule_peer_ok(scenario):
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
-def test_the_plans_destination_ports_are_rcov_d(scenario):
+def test_the_plans_destination_ports_are_rule_atom_to(scenario):
     """The plan composes the ports that depend on the destination from class_port, svc_port, cneg and cneg_d;
-    rules/ports.dl's rcov_dd (with rcov_dn and cneg_d, as rcov_d reads them) gives the same classes per atom."""
+    rules/ports.dl's rule_named_atom_to (with rule_numeric_atom and cneg_d, as rule_atom_to reads them) gives the same classes per atom."""
     an = api.analyse(api.load([scenario]))
     e = an.engine
     plan = Plan(an)
     endpoints = sum(1 << c for (c,) in e.ask("endpoint", None) if c < len(an.facts.classes))
     calico = {r for (r,) in e.ask("crule_dynamic", None)}
-    for r, by_atom in plan.rcov_d.items():
+    for r, by_atom in plan.rule_atom_to.items():
         spec: dict[int, int] = {}
-        for _r, d, _p, a in e.ask("rcov_dd", r, None, None, None):
+        for _r, d, _p, a in e.ask("rule_named_atom_to", r, None, None, None):
             spec[a] = spec.get(a, 0) | 1 << d
         if r in calico:
             excluded: dict[int, int] = {}
             for _r, d, _p, a in e.ask("cneg_d", r, None, None, None):
                 excluded[a] = excluded.get(a, 0) | 1 << d
-            for _r, _p, a in e.ask("rcov_dn", r, None, None):
+            for _r, _p, a in e.ask("rule_numeric_atom", r, None, None):
                 spec[a] = spec.get(a, 0) | (endpoints & ~excluded.get(a, 0))
         assert {a: b for a, b in by_atom.items() if b} == {a: b for a, b in spec.items() if b}, r
 

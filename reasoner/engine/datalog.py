@@ -28,7 +28,7 @@ class QueryError(ReasonerError):
     """A query the engine cannot answer: an unknown relation, or one that needs bound arguments."""
 
 # Derived relations that are asked with some arguments bound (a comparison or an enumeration needs them).
-BOUND_ONLY = frozenset({"within", "atom_in_range", "rcov_d", "cneg_d", "ord_ok", "egress_allows", "ingress_allows",
+BOUND_ONLY = frozenset({"within", "atom_in_range", "rule_atom_to", "cneg_d", "ord_ok", "egress_allows", "ingress_allows",
                         "egress_ok", "ingress_ok", "flow_allowed", "ent_ok", "ipver_rejects", "cpol_sa_rejects",
                         "cpol_nssel_rejects", "pos_pod_rejects", "pos_netset_rejects", "ent_fails", "conj_rejects",
                         "local_ok", "wl_ingress_ok", "hook_decides", "fs_ok", "np_blocked", "hep_in_ok",
@@ -53,12 +53,12 @@ STAGE1: tuple[tuple[str, int], ...] = (
     ("rule_range", 4), ("rule_named", 3),
     ("netset_atom", 2), ("pos_pod", 2), ("pos_netset", 2), ("pos_match", 2),
     ("ent_in_nets", 2), ("ent_match", 2), ("universal", 1), ("cproto", 2), ("rfull", 2),
-    ("cneg", 3), ("rcov", 3),
+    ("cneg", 3), ("rule_atom", 3),
 )
 STAGE2: tuple[tuple[str, int], ...] = (
     ("crule_ok", 3), ("egress_grant", 6), ("ingress_grant", 6),
-    ("uhit", 3), ("shit", 4), ("has_shit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
-    ("dcover", 6), ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("decided", 4), ("verdict_ord", 4),
+    ("universal_hit", 3), ("peer_hit", 4), ("has_peer_hit", 3), ("@units", 0), ("touch", 3), ("region", 3), ("cover", 4),
+    ("decisive_cover", 6), ("tier_first", 5), ("tier_outcome", 5), ("stop", 5), ("decided", 4), ("verdict_ord", 4),
     ("nohit_verdict", 3),
 )
 MATERIALIZE = STAGE1 + STAGE2
@@ -375,13 +375,13 @@ class Engine:
         tiers: dict[tuple, set] = {}
         for s, d, t in rows("tier_applies", 3):
             tiers.setdefault((s, d), set()).add(t)
-        # the hit rules of each (S, Dir, Q), as rules/tiers.dl defines `hit`: the peer-specific ones (shit) and,
-        # for the peers that have some, the universal ones (uhit); Q = -2 gets the universal ones alone.
+        # the hit rules of each (S, Dir, Q), as rules/tiers.dl defines `hit`: the peer-specific ones (peer_hit) and,
+        # for the peers that have some, the universal ones (universal_hit); Q = -2 gets the universal ones alone.
         universal: dict[tuple, set] = {}
-        for s, d, r in rows("uhit", 3):
+        for s, d, r in rows("universal_hit", 3):
             universal.setdefault((s, d), set()).add(r)
         hits: dict[tuple, set] = {}
-        for s, d, q, r in rows("shit", 4):
+        for s, d, q, r in rows("peer_hit", 4):
             hits.setdefault((s, d, q), set()).add(r)
         for (s, d, q), rules in hits.items():
             rules |= universal.get((s, d), set())
