@@ -1,103 +1,279 @@
-"""The one way into the engine, shared by the CLI (and later the REPL): load, analyse, ask."""
+"""The facade: every question the CLI and the REPL ask goes through here, and what they print comes from
+reasoner/report/. Below it: reading and analysing (analysis.py), the questions (query/), lint, diff and prove.
+
+    cluster = api.load(["deploy/"])              # read, check, settle (ManifestErrors on bad input)
+    an = api.analyse(cluster)                    # its facts in an engine
+    api.can(an, "shop/web", "shop/db", "TCP", 5432)
+    api.connections(an, view="workload")         # the map; .rows(focus) its connections
+    api.lint(an); api.prove(an, spec); api.diff("old/", "new/")
+
+The modules behind a question are imported when it is first asked, so that a command starts without the solver
+and the parts it does not use.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from reasoner.engine.datalog import Engine
-from reasoner.errors import ManifestError, ManifestErrors
-from reasoner.facts.emit import FactBase, emit
-from reasoner.manifests.load import Document, ReadOptions, read_paths
-from reasoner.model.calico_selector import CalicoSelector
-from reasoner.model.cluster import Cluster
-from reasoner.model.selector import LabelSelector
-from reasoner.progress import stage
-from reasoner.sources.registry import build_cluster
+from reasoner.analysis import Analysis, analyse, distinguishing, load, read_inputs, settle
+from reasoner.facts.emit import CLASS_COLUMNS, ID_COLUMNS
+from reasoner.manifests.load import ReadOptions
+from reasoner.model.ports import PORTED
+from reasoner.properties import DEFAULT_BUDGET
+
+if TYPE_CHECKING:
+    from reasoner.diff import DiffResult
+    from reasoner.model.cluster import Cluster
+    from reasoner.properties.prove import Result
+    from reasoner.properties.spec import Spec
+    from reasoner.query.exposure import Exposures
+    from reasoner.query.map import ClassConnection, Focus, Map
+    from reasoner.query.services import ServiceReach
+    from reasoner.query.verdict import Target, Verdict
+    from reasoner.results import Finding
+
+__all__ = ["CLASS_COLUMNS", "DEFAULT_BUDGET", "ID_COLUMNS", "PORTED", "Analysis", "ReadOptions", "admits",
+           "class_connections", "evaluation_order", "exposures", "parse_protocol", "resolve", "verdict", "analyse", "whole_number", "use_cluster", "snapshot", "can", "can_in", "check_endpoints", "connections", "diff", "diff_focus",
+           "diff_staged", "distinguishing", "exposure", "focus", "lint", "load", "prove", "read_inputs", "relations",
+           "service_map", "settle", "severity_rank", "spec"]
 
 
-def read_inputs(paths: Iterable[str | Path], stdin: Any = None,
-                options: ReadOptions = ReadOptions()) -> tuple[list[Document], list[ManifestError], list[str]]:
-    """The documents of every input (files, directories, `-`, and `cluster:`/`cluster:CONTEXT` read from a running
-    cluster by reasoner/live.py), the errors of reading them, and warnings (files skipped, kinds a cluster lacks)."""
+def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
+        icmp_type: int | None = None, icmp_code: int | None = None):
+    """The verdict for SRC to DST, for any names: pods (also by DNS name), workloads (each of their pods), host
+    endpoints, addresses, and a Service as the destination: a `Verdict`, `ServiceVerdict` or `WorkloadVerdict`."""
+    from reasoner.query.services import decide
+
+    return decide(an, src, dst, protocol, port, icmp_type, icmp_code)
+
+
+def check_endpoints(cluster: Cluster, src: str, dst: str) -> None:
+    """A UsageError (with the nearest names) for an end that names nothing in `cluster`."""
+    from reasoner.query.endpoints import check_endpoints as check
+
+    check(cluster, src, dst)
+
+
+def can_in(cluster: Cluster, src: str, dst: str, protocol: str | None = None, port: int | None = None,
+           icmp_type: int | None = None, icmp_code: int | None = None):
+    """`can` on a cluster not analysed yet: the names are checked first, and only the pods the question is about
+    are analysed (the rules then need nothing else)."""
+    import dataclasses
+
+    from reasoner.query.endpoints import involved
+    from reasoner.query.services import decide
+
+    check_endpoints(cluster, src, dst)
+    pods = involved(cluster, src, dst)
+    if pods is not None:
+        cluster = dataclasses.replace(cluster, endpoints=[ep for ep in cluster.endpoints if ep.ref in pods])
+    return decide(analyse(cluster), src, dst, protocol, port, icmp_type, icmp_code, checked=True)
+
+
+def verdict(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None) -> Verdict:
+    """The verdict between two ends named as `resolve` takes them, without the readings of `can` (a workload's
+    pods, a Service's backends, a DNS name) and without checking the names first."""
+    from reasoner.query.can import can as pair
+
+    return pair(an, src, dst, protocol, port)
+
+
+def resolve(an: Analysis, name: str) -> Target:
+    """An endpoint name as `can` takes it for one end (NS/POD, ip:ADDRESS, cidr:PREFIX): its name and class."""
+    from reasoner.query.endpoints import resolve as target
+
+    return target(an, name)
+
+
+def class_connections(an: Analysis) -> list[ClassConnection]:
+    """The connectivity map between endpoint classes: every pair with some allowed traffic, as port sets per
+    protocol."""
+    from reasoner.query.map import class_connections as pairs
+
+    return pairs(an)
+
+
+def evaluation_order(cluster: Cluster) -> list:
+    """Every policy of `cluster` in Calico's evaluation order: tiers by order, then policies by order and name."""
+    from reasoner.facts.tiers import evaluation_order as order
+
+    return order(cluster)
+
+
+def connections(an: Analysis, view: str = "workload", among: frozenset[str] | None = None) -> Map:
+    """The connectivity map in `view` (`pod`, `workload`, `namespace`); its `rows(focus)` are the connections."""
+    from reasoner.query.map import Map
+
+    return Map(an, view, among)
+
+
+def focus(an: Analysis, namespace: str | None = None, selector: str | None = None, ends: str | None = None,
+          peers: str | None = None, direction: str | None = None, protocol: str | None = None,
+          port: int | None = None) -> Focus:
+    """A focus for the map from what a user wrote, each part checked (a UsageError names the one that is wrong)."""
+    from reasoner.query.map import make_focus
+
+    return make_focus(an, namespace, selector, ends, peers, direction, protocol, port)
+
+
+def exposure(an: Analysis, view: str = "workload", focus: Focus | None = None, outward: bool = False) -> list:
+    """What could reach each endpoint (`outward`: be reached from it) beyond the input's endpoints."""
+    from reasoner.query.exposure import EGRESS, INGRESS
+    from reasoner.query.exposure import exposure as rows
+
+    return rows(an, view, focus, EGRESS if outward else INGRESS)
+
+
+def exposures(an: Analysis, view: str = "workload") -> Exposures:
+    """`exposure` for many questions: the any-workload universe of `an`, analysed once, and its map in `view`;
+    `rows(focus, direction)` answers each."""
+    from reasoner.query.exposure import Exposures
+
+    return Exposures(an, view)
+
+
+def service_map(an: Analysis) -> list[ServiceReach]:
+    """The map by Service: which service ports each source reaches on every backend, or on some."""
+    from reasoner.query.services import service_map as rows
+
+    return rows(an)
+
+
+def relations() -> tuple[dict[str, tuple[tuple[str, ...], str]], dict[str, tuple[tuple[str, ...], str]], frozenset[str]]:
+    """The relations a user may ask about: the base ones and the derived ones (rules/*.dl), each by name with its
+    columns and meaning, and the derived ones that are asked only with arguments bound."""
+    from reasoner.engine.datalog import BOUND_ONLY, columns, derived_relations
+    from reasoner.facts.schema import RELATIONS
+
+    return ({name: (tuple(rel.columns), rel.doc) for name, rel in RELATIONS.items()},
+            {name: (columns(comment), comment.split(": ", 1)[-1]) for name, comment in derived_relations().items()},
+            BOUND_ONLY)
+
+
+def lint(an: Analysis, scope: str = "inventory", budget: float | None = None) -> list[Finding]:
+    """The findings of lint, with their evidence."""
+    from reasoner.lint import lint as run
+    from reasoner.properties import DEFAULT_BUDGET
+
+    return run(an, scope, DEFAULT_BUDGET if budget is None else budget)
+
+
+def severity_rank(severity: str) -> int:
+    """A finding severity's rank (`never` above every one)."""
+    from reasoner.results import SEVERITY
+
+    return SEVERITY[severity]
+
+
+def diff(old: str, new: str | None, inventory: list[str] | tuple[str, ...] = (), scope: str = "inventory",
+         budget: float | None = None, options: Any = None, staged: bool = False) -> DiffResult:
+    """What changes from OLD to NEW (or, `staged`, from OLD to OLD with its staged policies enforced)."""
+    from reasoner import diff as diffing
+    from reasoner.manifests.load import ReadOptions
+    from reasoner.properties import DEFAULT_BUDGET
+
+    budget = DEFAULT_BUDGET if budget is None else budget
+    options = options or ReadOptions()
+    if staged:
+        return diffing.diff_staged(old, list(inventory), scope, budget, options)
+    return diffing.diff(old, new, list(inventory), scope, budget, options)
+
+
+def diff_staged(source: str, inventory: list[str] | tuple[str, ...] = (), scope: str = "inventory",
+                budget: float | None = None, options: Any = None) -> DiffResult:
+    return diff(source, None, inventory, scope, budget, options, staged=True)
+
+
+def diff_focus(result: DiffResult, **filters) -> DiffResult:
+    """A diff's changes kept to a focus written as for the map (namespace, selector, ends, peers, direction,
+    protocol, port)."""
+    from reasoner.diff import focus as keep
+    from reasoner.diff import make_diff_focus
+
+    return keep(result, make_diff_focus(result, **filters))
+
+
+def spec(path: str | None = None, scope: str | None = None, checks: tuple[str, ...] = (),
+         namespaces: tuple[str, ...] = ()) -> Spec:
+    """A compliance spec: the file at `path` (or an empty one), with the built-in checks added (`default-deny`;
+    `isolation` of each of `namespaces`) and `scope` in place of its own when given."""
+    from reasoner.errors import UsageError
+    from reasoner.properties.spec import Peer, Requirement, Spec, default_deny, load_spec
+
+    out = load_spec(path) if path else Spec("inventory")
+    if scope is not None:
+        out.scope = scope
+    for check in checks:
+        if check == "default-deny":
+            out.requirements.append(default_deny())
+            continue
+        if not namespaces:
+            raise UsageError("--check isolation needs --namespace NAME (repeatable)")
+        for ns in namespaces:
+            if any(r.kind == "allow" for r in out.requirements):
+                raise UsageError("--check isolation with a spec that has allow requirements is not supported yet")
+            out.requirements.append(Requirement(f"isolation-in-{ns}", "only", Peer(namespace=ns),
+                                                Peer(namespace=ns), None, file="--check"))
+            out.requirements.append(Requirement(f"isolation-out-{ns}", "only-out", Peer(namespace=ns),
+                                                Peer(namespace=ns), None, file="--check"))
+    return out
+
+
+def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000, budget: float | None = None) -> list[Result]:
+    """Each requirement of `spec` proved, violated (with a witness flow) or unknown."""
+    from reasoner.properties import DEFAULT_BUDGET
+    from reasoner.properties.prove import prove as run
+
+    return run(an, spec, timeout_ms, DEFAULT_BUDGET if budget is None else budget)
+
+
+def parse_protocol(text: str) -> str | None:
+    """A protocol as a user writes it, a name in any case or a number 0-255: its name (`17` is UDP), else its
+    number as a string; None when it is neither."""
+    from reasoner.model.calico import parse_protocol as parse
+
+    return parse(text)
+
+
+def admits(allowed: dict[str, object], protocol: str, port: int | None, protocols: tuple[str, ...]) -> bool:
+    """Whether a port set per protocol (as the map gives it, for an analysis of these `protocols`) holds a flow of
+    `protocol` (as `parse_protocol` gives it) on `port` (None: any port of it). A protocol no rule names is one of
+    the rest (OTHER)."""
+    from reasoner.model.calico import PROTOCOL_NUMBERS
+    from reasoner.model.ports import admits as holds
+
+    by_number = {str(n): name for name, n in PROTOCOL_NUMBERS.items()}
+    same = (protocol, str(PROTOCOL_NUMBERS.get(protocol)), by_number.get(protocol))
+    return holds(allowed, next((p for p in same if p in protocols), "OTHER"), port)
+
+
+def whole_number(text: str) -> int | None:
+    """A whole number written with the digits 0-9 only, else None (as the input's fields are read)."""
+    from reasoner.model.numbers import ascii_int
+
+    return ascii_int(text)
+
+
+def use_cluster(**settings: str | None) -> None:
+    """Set `kubeconfig` and/or `context`, which `cluster:` inputs are read with (None: the default one)."""
     from reasoner import live
 
-    paths = [str(p) for p in paths]
-    with stage("reading the inputs"):
-        docs, errors, skipped = read_paths([p for p in paths if not live.is_cluster(p)], stdin, options)
-        for token in (p for p in paths if live.is_cluster(p)):
-            reading = live.read_token(token)
-            docs.extend(live.documents(reading))
-            skipped.extend(f"{reading.source}: {line}" for line in reading.skipped)
-    return docs, errors, skipped
+    live.SETTINGS.update(settings)
 
 
-def settle(docs: list[Document], errors: list[ManifestError],
-           options: ReadOptions = ReadOptions()) -> tuple[Cluster, list[Document], list[str]]:
-    """The cluster of `docs`, the documents it was built from, and warnings. Errors (those given and those of
-    the objects) raise `ManifestErrors`; with `--skip-invalid` every file with an error is left out instead, and
-    each error becomes a warning."""
-    with stage("checking the objects"):
-        cluster, found = build_cluster(docs)
-    errors = errors + found
-    if errors and not options.skip_invalid:
-        raise ManifestErrors(errors)
-    dropped: list[str] = []
-    warnings: list[str] = []
-    while errors:  # leaving a file out may break another (a Calico tier it defined)
-        files = sorted({e.location.file for e in errors} - set(dropped))
-        if not files:
-            raise ManifestErrors(errors)
-        dropped.extend(files)
-        warnings.extend(str(e) for e in errors)
-        docs = [d for d in docs if d.file not in files]
-        cluster, errors = build_cluster(docs)
-    if dropped:
-        warnings.append(f"skipped {len(dropped)} invalid file{'s' if len(dropped) != 1 else ''} (--skip-invalid): "
-                        + ", ".join(dropped))
-    return cluster, docs, warnings
+def snapshot(directory: str):
+    """Read the running cluster (read-only) and write what was read to `directory`, one YAML file per kind: the
+    reading (its `source`, `objects`, `skipped`) and the files written."""
+    from pathlib import Path
+
+    from reasoner import live
+
+    reading = live.read_cluster(live.SETTINGS["kubeconfig"], live.SETTINGS["context"])
+    return reading, live.write_snapshot(reading, Path(directory))
 
 
-def load(paths: Iterable[str | Path], stdin: Any = None, options: ReadOptions = ReadOptions()) -> Cluster:
-    """Read and validate every input; raise `ManifestErrors` listing every problem found (see `settle`)."""
-    docs, errors, skipped = read_inputs(paths, stdin, options)
-    cluster, kept, warnings = settle(docs, errors, options)
-    cluster.skipped[:0] = skipped + warnings
-    cluster.files = list(dict.fromkeys(d.file for d in kept))
-    return cluster
+def calico_view(fb, cls, ep) -> dict[str, str]:
+    """The labels Calico selectors see on one endpoint `ep` of class `cls`."""
+    from reasoner.query.endpoints import calico_view as view
 
-
-@dataclass
-class Analysis:
-    """A cluster turned into facts and loaded into its own Datalog engine."""
-
-    cluster: Cluster
-    facts: FactBase
-    engine: Engine
-    selectors: tuple[LabelSelector | CalicoSelector, ...] = ()  # asked about besides the input's (analyse)
-    plans: dict = field(default_factory=dict, repr=False, compare=False)  # the bulk plans built (connectivity.py)
-
-
-def analyse(cluster: Cluster, selectors: Iterable[LabelSelector | CalicoSelector] = (),
-            transient: bool = False) -> Analysis:
-    """`cluster` as facts, in an engine. Endpoint classes are split by the pod labels that a selector of the input,
-    or one of `selectors` (over pods, Calico's view of them for a Calico selector), tests; give there every pod
-    selector that will be evaluated on the classes' labels (a compliance spec's). `transient`: an analysis
-    used briefly beside others that stay (see Engine)."""
-    selectors = tuple(selectors)
-    with stage("evaluating the rules"):
-        facts = emit(cluster, selectors)
-        return Analysis(cluster, facts, Engine(facts.facts, transient), selectors)
-
-
-def distinguishing(an: Analysis, selectors: Iterable[LabelSelector | CalicoSelector]) -> Analysis:
-    """`an` when its endpoint classes already hold every label that `selectors` test, else its cluster analysed
-    again with them (see `analyse`)."""
-    from reasoner.facts.classes import tested_keys
-
-    selectors = tuple(selectors)
-    known = tested_keys(an.cluster, an.selectors)
-    if all(sel.keys() <= known for sel in selectors):
-        return an
-    return analyse(an.cluster, an.selectors + selectors)
+    return view(fb, cls, ep)

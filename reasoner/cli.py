@@ -5,15 +5,16 @@ Exit status: 0 success (or allowed), 1 a negative answer (denied), 2 bad input o
 
 from __future__ import annotations
 
+import inspect
 import sys
+import textwrap
 from typing import Callable
 
 import click
 
 from reasoner import api
+from reasoner.api import DEFAULT_BUDGET, ReadOptions
 from reasoner.errors import ManifestErrors, ReasonerError
-from reasoner.manifests.load import ReadOptions
-from reasoner.properties import DEFAULT_BUDGET
 from reasoner.progress import counted
 from reasoner.report import progress
 from reasoner.report.text import escape
@@ -74,17 +75,13 @@ def main(kubeconfig: str | None, kube_context: str | None) -> None:
       reasoner can boutique/frontend boutique/cartservice --port 7070 -f manifests/
       reasoner --context prod lint cluster:
     """
-    from reasoner import live
-
-    live.SETTINGS.update(kubeconfig=kubeconfig, context=kube_context)
+    api.use_cluster(kubeconfig=kubeconfig, context=kube_context)
 
 
 def _setting(name: str) -> Callable:
     def store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-        from reasoner import live
-
         if value is not None:
-            live.SETTINGS[name] = value
+            api.use_cluster(**{name: value})
     return store
 
 
@@ -169,9 +166,7 @@ class Whole(click.ParamType):
         self.what = what
 
     def convert(self, value, param, ctx) -> int:
-        from reasoner.sources.fields import ascii_int
-
-        number = value if isinstance(value, int) else ascii_int(value)
+        number = value if isinstance(value, int) else api.whole_number(value)
         if number is None:
             self.fail(f"{value!r} is not {self.what} written with the digits 0-9", param, ctx)
         return number
@@ -180,10 +175,6 @@ class Whole(click.ParamType):
 BUDGET = click.option("--budget", type=Seconds(), default=DEFAULT_BUDGET, show_default=True,
                       help="With --scope any-workload: the seconds that finding every kind of pod that could be "
                            "deployed may take; beyond, the scope is not analysed (see README, Limits).")
-
-OUTPUT = click.option("-o", "--output", "output", default="text", show_default=True,
-                      help="Output format.")
-
 
 def _read(paths: tuple[str, ...], options: ReadOptions):
     cluster = api.load(paths, stdin=sys.stdin, options=options)
@@ -194,12 +185,6 @@ def _read(paths: tuple[str, ...], options: ReadOptions):
 
 def _load(paths: tuple[str, ...], options: ReadOptions) -> api.Analysis:
     return api.analyse(_read(paths, options))
-
-
-def _choice(name: str, allowed: dict[str, Callable]) -> Callable:
-    if name not in allowed:
-        raise click.UsageError(f"unknown output format {name!r} (want {', '.join(allowed)})")
-    return allowed[name]
 
 
 @input_options
@@ -248,44 +233,41 @@ def connectivity(paths: tuple[str, ...], output: str, by: str, namespace: str | 
       reasoner connectivity --by service manifests/
       kubectl get netpol,pods,ns -A -o yaml | reasoner connectivity -
     """
-    from reasoner.connectivity import Map, make_focus
     from reasoner.errors import UsageError
     from reasoner.report import connectivity as render
 
     filters = (namespace, selector, focus, peer, direction, port, protocol)
     an = _load(paths, options)
-    if exposure:  # reasoner/exposure.py
-        from reasoner.exposure import EGRESS, INGRESS
-        from reasoner.exposure import exposure as exposed
+    if exposure:  # reasoner/query/exposure.py
         from reasoner.report import exposure as shown
 
         if by == "service" or peer is not None or output not in ("text", "json"):
             raise UsageError("--exposure prints text or json, --by workload, pod or namespace, without --peer")
-        kept = make_focus(an, namespace, selector, focus, None, None, protocol, port) if any(
+        kept = api.focus(an, namespace, selector, focus, None, None, protocol, port) if any(
             f is not None for f in (namespace, selector, focus, port, protocol)) else None
         if kept is not None and kept.ends is not None and kept.ends.nets:
             raise UsageError("--exposure --focus takes an endpoint, not addresses (exposure is of endpoints)")
-        way = EGRESS if direction == "out" else INGRESS
-        rows = exposed(an, "pod" if by == "endpoint" else by, kept, way)
-        click.echo(shown.to_json(rows) if output == "json" else shown.to_text(rows, an.facts.protocols, way))
+        rows = api.exposure(an, "pod" if by == "endpoint" else by, kept, outward=direction == "out")
+        click.echo(shown.to_json(rows) if output == "json"
+                   else shown.to_text(rows, an.facts.protocols, "egress" if direction == "out" else "ingress"))
         return
     if by == "service":
         import json
 
-        from reasoner.services import service_map, service_map_text
+        from reasoner.report.services import service_map_text
 
         if any(f is not None for f in filters):
             raise UsageError("--by service takes none of the filters (-n, -l, --focus, --peer, --direction, --port, "
                              "--protocol)")
-        rows = service_map(an)
+        rows = api.service_map(an)
         if output not in ("text", "json"):
             raise UsageError("--by service prints text or json")
         click.echo(json.dumps(render.service_json(rows), indent=2) if output == "json" else service_map_text(rows))
         return
     view = "pod" if by == "endpoint" else by
-    kept = make_focus(an, namespace, selector, focus, peer, direction, protocol, port) if any(
+    kept = api.focus(an, namespace, selector, focus, peer, direction, protocol, port) if any(
         f is not None for f in filters) else None
-    the_map = Map(an, view)
+    the_map = api.connections(an, view)
     if output == "json":  # written as it is made, some thousands of connections at a time
         batch: list[str] = []
         for chunk in render.json_chunks(the_map.rows(kept), view):
@@ -344,22 +326,12 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
       reasoner can shop/web db.shop.svc.cluster.local --port 5432 -f manifests/
       reasoner can shop/web kube-system/coredns --port 53 --protocol UDP -f manifests/
     """
-    import dataclasses
     import json
 
     from reasoner.report import can as render
-    from reasoner.services import ServiceVerdict, WorkloadVerdict, check_endpoints, involved
-    from reasoner.services import decide as decide_any
-    from reasoner.services import to_text as service_text
-    from reasoner.services import workload_text
+    from reasoner.report.services import ServiceVerdict, WorkloadVerdict, service_text, workload_text
 
-    cluster = _read(paths, options)
-    check_endpoints(cluster, src, dst)  # a misspelt name fails before the rules run
-    pods = involved(cluster, src, dst)
-    if pods is not None:  # only the pods the question is about (the rules then need nothing else)
-        cluster = dataclasses.replace(cluster, endpoints=[ep for ep in cluster.endpoints if ep.ref in pods])
-    an = api.analyse(cluster)
-    verdict = decide_any(an, src, dst, protocol, port, icmp_type, icmp_code, checked=True)
+    verdict = api.can_in(_read(paths, options), src, dst, protocol, port, icmp_type, icmp_code)
     if isinstance(verdict, (ServiceVerdict, WorkloadVerdict)):
         text = service_text(verdict) if isinstance(verdict, ServiceVerdict) else workload_text(verdict)
         click.echo(json.dumps(verdict.to_json(), indent=2) if output == "json" else text)
@@ -391,25 +363,22 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str, 
     import io
     import json
 
-    from reasoner.engine.datalog import BOUND_ONLY, QueryError, columns, derived_relations
-    from reasoner.errors import UsageError
-    from reasoner.facts.schema import RELATIONS
+    from reasoner.errors import QueryError, UsageError
 
     an = _load(paths, options)
-    derived = derived_relations()
+    base, derived, bound_only = api.relations()
     if relation is None:
         rows = []
-        for name, rel in sorted(RELATIONS.items()):
-            rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), rel.doc))
-        for name, comment in counted("sizing the relations", sorted(derived.items())):
-            arity = len(columns(comment))
+        for name, (_cols, doc) in sorted(base.items()):
+            rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), doc))
+        for name, (cols, doc) in counted("sizing the relations", sorted(derived.items())):
             size: object = "bound"  # asked per flow, with arguments bound
-            if name not in BOUND_ONLY:
+            if name not in bound_only:
                 try:
-                    size = len(an.engine.ask(name, *([None] * arity)))
+                    size = len(an.engine.ask(name, *([None] * len(cols))))
                 except QueryError:
                     pass
-            rows.append((name, "derived", size, comment.split(": ", 1)[-1]))
+            rows.append((name, "derived", size, doc))
         if output == "json":
             click.echo(json.dumps([{"relation": r, "kind": k, "tuples": n, "meaning": m} for r, k, n, m in rows], indent=2))
         else:
@@ -417,10 +386,10 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str, 
             for r, k, n, m in rows:
                 click.echo(f"{r:<{width}}  {k:<7}  {n:>7}  {m}")
         return
-    if relation in RELATIONS:
-        names = RELATIONS[relation].columns
+    if relation in base:
+        names = base[relation][0]
     elif relation in derived:
-        names = columns(derived[relation])
+        names = derived[relation][0]
     else:
         raise UsageError(f"unknown relation {relation!r} (see `reasoner facts PATH` for the list)")
     tuples = sorted(an.engine.ask(relation, *([None] * len(names))), key=repr)
@@ -440,8 +409,21 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str, 
             click.echo(escape("  " + " | ".join(str(v) for v in t)))
 
 
+class LintCommand(click.Command):
+    """`lint`, whose help lists the kinds of finding (`{findings}`) as report/lint.py describes them, imported only
+    when the help is shown."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from reasoner.report.lint import kinds_text
+
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(inspect.cleandoc(self.help or "").replace("{findings}",
+                                                                          textwrap.indent(kinds_text(), "  ")))
+
+
 @input_options
-@main.command()
+@main.command(cls=LintCommand)
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default="inventory", show_default=True,
               help="inventory: over the endpoints given; any-workload: also over every pod that could be deployed "
@@ -456,14 +438,7 @@ def lint(paths: tuple[str, ...], scope: str, budget: float, fail_on: str, output
 
     \b
     Findings (severity):
-      conflicting-rule (error)     an Allow that an earlier Deny always beats, or the reverse; with a witness flow
-      vacuous-policy (error/warn)  can never select a pod (contradictory selectors) / selects none today
-      shadowed-rule (warning)      earlier rules, policies or tiers always decide first
-      redundant-rule, redundant-policy (warning)  removing it changes no verdict
-      dead-peer (warning)          a peer or source/destination that matches nothing
-      unresolved-named-port (warning)  no destination the rule reaches defines the named port
-      equal-order, pass-in-last-tier (warning)  evaluation order smells
-      missing-default-deny (info)  endpoints no policy isolates in a direction
+    {findings}
 
     \b
     Examples:
@@ -471,17 +446,15 @@ def lint(paths: tuple[str, ...], scope: str, budget: float, fail_on: str, output
       reasoner lint --fail-on warning -o sarif manifests/ > lint.sarif
       reasoner lint --scope any-workload manifests/
     """
-    from reasoner.lint import SEVERITY
-    from reasoner.lint import lint as run
     from reasoner.report import lint as render
 
     an = _load(paths, options)
-    findings = run(an, scope, budget)
+    findings = api.lint(an, scope, budget)
     if output == "sarif":
         click.echo(render.to_sarif(findings, an.cluster.files))
     else:
         click.echo((render.to_json if output == "json" else render.to_text)(findings))
-    bad = fail_on != "never" and any(SEVERITY[f.severity] >= SEVERITY[fail_on] for f in findings)
+    bad = fail_on != "never" and any(api.severity_rank(f.severity) >= api.severity_rank(fail_on) for f in findings)
     sys.exit(1 if bad else 0)
 
 
@@ -501,14 +474,9 @@ def snapshot(directory: str) -> None:
       reasoner --kubeconfig ~/.kube/staging --context staging snapshot snap/
       reasoner diff snap/ deploy/
     """
-    from pathlib import Path
-
-    from reasoner import live
-
-    reading = live.read_cluster(live.SETTINGS["kubeconfig"], live.SETTINGS["context"])
+    reading, written = api.snapshot(directory)
     for line in reading.skipped:
         click.echo(f"warning: {escape(line)}", err=True)
-    written = live.write_snapshot(reading, Path(directory))
     total = sum(len(v) for v in reading.objects.values())
     click.echo(f"{total} objects from {reading.source} written to {directory} ({len(written)} files)")
 
@@ -569,7 +537,6 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
       reasoner diff git:main:deploy/ deploy/ -n shop --port 443
       reasoner diff git:main:deploy/ deploy/ -o md --link-base https://github.com/ORG/REPO/blob/HEAD/
     """
-    from reasoner.diff import diff as run, diff_staged
     from reasoner.errors import UsageError
     from reasoner.report import diff as render
 
@@ -579,14 +546,11 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
         raise UsageError("give OLD and NEW (or --staged VERSION)")
     if link_base is not None and output != "md":
         raise UsageError("--link-base goes with -o md")
-    result = (diff_staged(old, inventory, scope, budget, options) if staged
-              else run(old, new, inventory, scope, budget, options))
+    result = api.diff(old, new, inventory, scope, budget, options, staged=staged)
     filters = {"namespace": namespace, "selector": selector, "ends": focus, "peers": peer, "direction": direction,
                "protocol": protocol, "port": port}
     if any(v is not None for v in filters.values()):
-        from reasoner.diff import focus as keep, make_diff_focus
-
-        result = keep(result, make_diff_focus(result, **filters))
+        result = api.diff_focus(result, **filters)
     for line in result.warnings:
         click.echo(f"warning: {escape(line)}", err=True)
     if output == "md":
@@ -634,31 +598,13 @@ def prove(paths: tuple[str, ...], spec_path: str | None, checks: tuple[str, ...]
       reasoner prove --check isolation --namespace payments -o junit manifests/ > report.xml
     """
     from reasoner.errors import UsageError
-    from reasoner.properties.prove import prove as run
-    from reasoner.properties.spec import Peer, Requirement, Spec, default_deny, load_spec
     from reasoner.report import prove as render
 
     if spec_path is None and not checks:
         raise UsageError("give --spec SPEC or --check isolation|default-deny")
-    spec = load_spec(spec_path) if spec_path else Spec("inventory")
-    if scope is not None:
-        spec.scope = scope
-    for check in checks:
-        if check == "default-deny":
-            spec.requirements.append(default_deny())
-        else:
-            if not namespaces:
-                raise UsageError("--check isolation needs --namespace NAME (repeatable)")
-            for ns in namespaces:
-                exempt = [r for r in spec.requirements if r.kind == "allow"]
-                if exempt:
-                    raise UsageError("--check isolation with a spec that has allow requirements is not supported yet")
-                spec.requirements.append(Requirement(f"isolation-in-{ns}", "only", Peer(namespace=ns),
-                                                     Peer(namespace=ns), None, file="--check"))
-                spec.requirements.append(Requirement(f"isolation-out-{ns}", "only-out", Peer(namespace=ns),
-                                                     Peer(namespace=ns), None, file="--check"))
+    spec = api.spec(spec_path, scope, checks, namespaces)
     an = _load(paths, options)
-    results = run(an, spec, round(timeout * 1000), budget)
+    results = api.prove(an, spec, round(timeout * 1000), budget)
     if output == "json":
         click.echo(render.to_json(results))
     elif output == "sarif":

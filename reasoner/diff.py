@@ -20,24 +20,27 @@ from __future__ import annotations
 
 import os
 import posixpath
-import subprocess
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import z3
 
-from reasoner import api
-from reasoner.connectivity import (ALL, PORTED, Focus, addresses_text, class_connections, class_connections_for,
-                                   fewest_prefixes, make_focus, minus, own_addresses, span)
+from reasoner import analysis
 from reasoner.errors import ManifestError, ManifestErrors, UsageError
-from reasoner.explain import Verdict, can, other_protocol_number
-from reasoner.manifests.load import SUFFIXES, Document, ReadOptions, decode, documents, excluded
+from reasoner.manifests.git import run_git
+from reasoner.manifests.load import CLUSTER_SCOPED, SUFFIXES, Document, ReadOptions, decode, documents, excluded
 from reasoner.model.cidr import sample_ip
 from reasoner.model.cluster import Cluster
+from reasoner.model.ports import ALL, PORTED, minus, span
 from reasoner.model.ranges import merge
+from reasoner.progress import stage
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.encode import Encoding
-from reasoner.progress import stage
+from reasoner.query.addresses import addresses_text, fewest_prefixes, own_addresses
+from reasoner.query.can import can, other_protocol_number
+from reasoner.query.map import Focus, class_connections, class_connections_for, make_focus
+from reasoner.query.verdict import Verdict
+from reasoner.results import ChangeKind, Witness
 from reasoner.sources.registry import build_cluster
 
 ENDPOINT_KINDS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
@@ -56,7 +59,7 @@ class DiffMismatch(AssertionError):
 
 def read_version(source: str, options: ReadOptions = ReadOptions()) -> tuple[list[Document], list[str]]:
     """A file, a directory, `cluster:`, or `git:REV:PATH` (read from the git repository of the current
-    directory): its documents, each a valid object on its own (see `api.settle`), and the warnings of reading it."""
+    directory): its documents, each a valid object on its own (see `analysis.settle`), and the warnings of reading it."""
     _, docs, warnings = _read_version(source, options)
     return docs, warnings
 
@@ -66,20 +69,9 @@ def _read_version(source: str, options: ReadOptions) -> tuple[Cluster, list[Docu
     if source.startswith("git:"):
         docs, errors, skipped = _read_git(source, options.exclude)
     else:
-        docs, errors, skipped = api.read_inputs([source], options=options)
-    cluster, docs, warnings = api.settle(docs, errors, options)  # before any of them is joined with the other version
+        docs, errors, skipped = analysis.read_inputs([source], options=options)
+    cluster, docs, warnings = analysis.settle(docs, errors, options)  # before any of them is joined with the other version
     return cluster, docs, skipped + warnings
-
-
-def _git(args: list[str], what: str, stdin: bytes | None = None) -> bytes:
-    try:
-        out = subprocess.run(["git", *args], input=stdin, capture_output=True, check=False)
-    except OSError as exc:
-        raise UsageError(f"{what}: cannot run git: {exc}") from None
-    if out.returncode != 0:
-        err = out.stderr.decode(errors="replace").strip()
-        raise UsageError(f"{what}: {err.splitlines()[-1] if err else 'git failed'}")
-    return out.stdout
 
 
 def _read_git(source: str, exclude: tuple[str, ...] = ()) -> tuple[list[Document], list[ManifestError], list[str]]:
@@ -91,14 +83,14 @@ def _read_git(source: str, exclude: tuple[str, ...] = ()) -> tuple[list[Document
         raise UsageError(f"{source!r}: want git:REV:PATH (e.g. git:main:deploy/)")
     _, rev, path = parts
     if path == "." or path.startswith(("./", "../")) or path == "..":
-        prefix = os.fsdecode(_git(["rev-parse", "--show-prefix"], source).rstrip(b"\n"))
+        prefix = os.fsdecode(run_git(["rev-parse", "--show-prefix"], source).rstrip(b"\n"))
         path = posixpath.normpath(posixpath.join(prefix, path))
         if path == ".." or path.startswith("../"):
             raise UsageError(f"{source}: the path leaves the repository")
     path = posixpath.normpath(path) if path else "."
     files: list[tuple[str, str]] = []  # (path, blob)
     left_out = 0
-    for record in _git(["ls-tree", "-r", "-z", "--full-tree", rev, "--", path], source).split(b"\0"):
+    for record in run_git(["ls-tree", "-r", "-z", "--full-tree", rev, "--", path], source).split(b"\0"):
         if not record:
             continue
         meta, name = record.split(b"\t", 1)
@@ -114,7 +106,7 @@ def _read_git(source: str, exclude: tuple[str, ...] = ()) -> tuple[list[Document
     if not files:
         raise UsageError(f"{source}: --exclude leaves out every .yaml, .yml or .json file at {path} in {rev}"
                          if left_out else f"{source}: no .yaml, .yml or .json file at {path} in {rev}")
-    out = _git(["cat-file", "--batch"], source, "".join(f"{blob}\n" for _, blob in files).encode())
+    out = run_git(["cat-file", "--batch"], source, "".join(f"{blob}\n" for _, blob in files).encode())
     errors: list[ManifestError] = []
     texts: list[tuple[str, str]] = []
     at = 0
@@ -140,7 +132,7 @@ def _key(doc: Document, kinds: frozenset[str]) -> tuple | None:
     if _kind(doc) not in kinds:
         return None
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    ns = "" if data["kind"] in ("Namespace", "HostEndpoint") else meta.get("namespace", "default")
+    ns = "" if data["kind"] in CLUSTER_SCOPED else meta.get("namespace", "default")
     return data["kind"], ns, meta.get("name")
 
 
@@ -275,7 +267,7 @@ class Joint:
         return not self.members
 
 
-def joint_classes(a: api.Analysis, b: api.Analysis) -> list[Joint]:
+def joint_classes(a: analysis.Analysis, b: analysis.Analysis) -> list[Joint]:
     """The endpoints of both versions grouped by their class in each, then the address ranges."""
     out: list[Joint] = []
     by_key: dict[tuple[int, int], Joint] = {}
@@ -321,12 +313,12 @@ def _ranges(allowed: dict, proto: str, listed: tuple[str, ...]) -> list[tuple[in
 
 @dataclass
 class Change:
-    kind: str  # "newly-allowed" or "newly-denied"
+    kind: ChangeKind
     srcs: list[Joint]
     dsts: list[Joint]
     protocol: str
     ranges: list[tuple[int, int]]  # [(0, 0)] for a protocol without ports
-    witness: dict = field(default_factory=dict)
+    witness: Witness | None = None  # set when the change is replayed (`_witness`)
     before: Verdict | None = None
     after: Verdict | None = None
     traffic_before: dict = field(default_factory=dict)  # all the witness's pair allowed before, by protocol
@@ -345,8 +337,8 @@ class DiffResult:
     endpoints_added: list[str] = field(default_factory=list)  # in the new version only: their flows not compared
     endpoints_removed: list[str] = field(default_factory=list)  # in the old version only
     shared: int = 0  # how many endpoints both versions hold (the flows compared are theirs)
-    old: api.Analysis | None = field(default=None, repr=False)
-    new: api.Analysis | None = field(default=None, repr=False)
+    old: analysis.Analysis | None = field(default=None, repr=False)
+    new: analysis.Analysis | None = field(default=None, repr=False)
     total: int | None = None  # with filters (`focus`): how many changes there were before filtering
     naming: _Names | None = field(default=None, repr=False)  # made when first needed (`describe`)
     wider: dict | None = None  # inventory scope, equivalent: what any-workload scope says (`_any_workload_check`)
@@ -360,7 +352,7 @@ def _pair_ok(s: Joint, d: Joint) -> bool:
     return bool(set(s.families) & set(d.families))
 
 
-def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_pods: dict | None = None,
+def compare(old: analysis.Analysis, new: analysis.Analysis, scope: str = "inventory", new_pods: dict | None = None,
             added: list[str] = (), removed: list[str] = ()) -> DiffResult:
     """`added`, `removed`: the endpoints of one version only. The versions are equivalent when no flow between
     endpoints of both changes verdict and no endpoint is added or removed."""
@@ -383,7 +375,8 @@ def compare(old: api.Analysis, new: api.Analysis, scope: str = "inventory", new_
                     ra, rb = _ranges(a, p, listed_old), _ranges(b, p, listed_new)
                     if ra == rb:
                         continue
-                    for kind, diff in (("newly-allowed", minus(rb, ra)), ("newly-denied", minus(ra, rb))):
+                    for kind, diff in ((ChangeKind.NEWLY_ALLOWED, minus(rb, ra)),
+                                       (ChangeKind.NEWLY_DENIED, minus(ra, rb))):
                         if diff:
                             rows.setdefault((s.id, kind, p, tuple(diff)), []).append(d)
         grouped: dict[tuple, list[Joint]] = {}
@@ -427,7 +420,7 @@ def first_flow(c: Change) -> tuple[Joint, str, Joint, str] | None:
     return None
 
 
-def _witness(old: api.Analysis, new: api.Analysis, c: Change) -> bool:
+def _witness(old: analysis.Analysis, new: analysis.Analysis, c: Change) -> bool:
     """Replays the change's first flow through `can` on both versions (it must differ) and keeps it as the witness,
     with what its pair of classes allows before and after; False when the change holds no flow."""
     pair = first_flow(c)
@@ -445,14 +438,11 @@ def _witness(old: api.Analysis, new: api.Analysis, c: Change) -> bool:
         before, after = can(old, src, dst, *args), can(new, src, dst, *args)
     except UsageError as exc:  # the witness is ours: `can` refusing it is our defect, not the user's
         raise DiffMismatch(f"{src} -> {dst} {proto}/{port}: the witness does not replay: {exc}") from exc
-    if before.allowed == after.allowed or after.allowed != (c.kind == "newly-allowed"):
+    if before.allowed == after.allowed or after.allowed != (c.kind == ChangeKind.NEWLY_ALLOWED):
         raise DiffMismatch(f"{src} -> {dst} {proto}/{port}: the versions were found to differ, but `can` says "
                            f"{'allowed' if before.allowed else 'denied'} before and "
                            f"{'allowed' if after.allowed else 'denied'} after")
-    c.witness = {"src": src, "dst": dst, "protocol": args[0],
-                 "port": port if proto in PORTED else None}
-    if icmp and port < 65535:
-        c.witness.update({"icmpType": port // 256, "icmpCode": port % 256})
+    c.witness = Witness(src, dst, *args)  # the flow replayed: protocol, port, ICMP type and code
     c.before, c.after = before, after
     c.traffic_before = class_connections_for(old, sj.old, dj.old)
     c.traffic_after = class_connections_for(new, sj.new, dj.new)
@@ -538,8 +528,8 @@ def _diff_versions(old_docs: list[Document], old_skipped: list[str], new_docs: l
     nothing (`complete`) is not built again."""
     inv: list[Document] = []
     if inventory:
-        inv, errors, inv_skipped = api.read_inputs(inventory, options=options)
-        _, inv, inv_warnings = api.settle(inv, errors, options)
+        inv, errors, inv_skipped = analysis.read_inputs(inventory, options=options)
+        _, inv, inv_warnings = analysis.settle(inv, errors, options)
         new_skipped += inv_skipped + inv_warnings
     own = not inventory and holds_endpoints(old_docs) and holds_endpoints(new_docs)  # else the inventory is shared
     kinds = INVENTORY_KINDS - ENDPOINT_KINDS if own else INVENTORY_KINDS
@@ -559,7 +549,7 @@ def _diff_versions(old_docs: list[Document], old_skipped: list[str], new_docs: l
         new_pods = universe.new_pods
     else:
         new_pods = {}
-    old, new = api.analyse(old_cluster), api.analyse(new_cluster)
+    old, new = analysis.analyse(old_cluster), analysis.analyse(new_cluster)
     result = compare(old, new, scope, new_pods, sorted(new_names - old_names), sorted(old_names - new_names))
     result.warnings = warnings
     if scope == "inventory" and result.equivalent:
@@ -574,7 +564,7 @@ WIDER_KINDS = 200  # kinds of such pods at most (each kind is a pod in both vers
 def _any_workload_check(old_cluster: Cluster, new_cluster: Cluster, budget: float) -> dict:
     """After an equivalent inventory diff: whether the versions also agree for the pods that could be deployed
     (scope any-workload), when that is quick to tell; else why it was not told. {"checked", "equivalent",
-    "changes", "witness" (of the first change, with "change" and its new pods as "newPods"), "why"}."""
+    "changes", "witness" (of the first change, a Witness with its new pods), "change" (its kind), "why"}."""
     from reasoner.properties.workloads import OutOfBudget, TooMany, build_worlds
 
     seconds = min(budget, WIDER_BUDGET)
@@ -584,12 +574,14 @@ def _any_workload_check(old_cluster: Cluster, new_cluster: Cluster, budget: floa
         return {"checked": False, "why": f"finding the kinds of pods that could be deployed takes more than {seconds:g} s"}
     except TooMany:
         return {"checked": False, "why": f"more than {WIDER_KINDS} kinds of pods could be deployed"}
-    wide = compare(api.analyse(old_w), api.analyse(new_w), "any-workload", universe.new_pods)
+    wide = compare(analysis.analyse(old_w), analysis.analyse(new_w), "any-workload", universe.new_pods)
     out: dict = {"checked": True, "equivalent": not wide.changes, "changes": len(wide.changes)}
     if wide.changes:
         c = wide.changes[0]
-        out["witness"] = dict(c.witness, change=c.kind, newPods={
-            n: wide.new_pods[n].describe() for n in (c.witness["src"], c.witness["dst"]) if n in wide.new_pods})
+        assert c.witness is not None
+        out["witness"] = replace(c.witness, new_pods={
+            n: wide.new_pods[n].describe() for n in (c.witness.src, c.witness.dst) if n in wide.new_pods})
+        out["change"] = c.kind
     return out
 
 
@@ -600,10 +592,10 @@ def endpoint_names(cluster: Cluster) -> set[str]:
 
 class _Names:
     """What the endpoints of both versions are called in the new version: their workloads (by ownerReferences,
-    `services.owner_chain`), their labels, and the endpoints of each namespace and workload."""
+    `query.endpoints.owner_chain`), their labels, and the endpoints of each namespace and workload."""
 
     def __init__(self, result: DiffResult):
-        from reasoner.services import owner_chain
+        from reasoner.query.endpoints import owner_chain
 
         cluster = result.new.cluster if result.new is not None else None
         self.by_ns = {ns: set(names) for ns, names in result.by_ns.items()}
@@ -768,7 +760,7 @@ def focus(result: DiffResult, f: Focus) -> DiffResult:
     if f.namespace is not None:
         checks.append(touching(_Part(lambda m: getattr(endpoints.get(m), "namespace", None) == f.namespace)))
     if f.selector is not None:
-        from reasoner.repl import calico_view
+        from reasoner.query.endpoints import calico_view
 
         def selected(m: str) -> bool:
             an = new if m in new.facts.class_of else old

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class ReasonerError(Exception):
@@ -47,3 +48,21 @@ class ManifestErrors(ReasonerError):
 
 class UsageError(ReasonerError):
     """A bad command-line argument, such as an endpoint name that does not exist."""
+
+
+class QueryError(ReasonerError):
+    """A query the engine cannot answer: an unknown relation, or one that needs bound arguments."""
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """`value` for a message: short, on one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict,)):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a very large integer"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -2,16 +2,11 @@
 relations over every pair (shadowed, conflicting, redundant) are computed by the bulk plan (reasoner/lint_plan.py),
 which tests check against rules/lint.dl.
 
-Kinds, most severe first:
-- conflicting-rule (error): a shadowed rule whose action differs from what decides its flows; evidence: the
-  deciding rule, and one witness flow, checked on the per-flow relations of rules/tiers.dl (the deciding rule is
-  the first of its tier to match it, no earlier tier stopping it) with its verdict.
-- vacuous-policy (error when no pod could ever be selected: contradictory selectors, proved unsatisfiable by
-  z3 over every labelling; warning when only today's inventory has no match).
-- shadowed-rule, redundant-rule, redundant-policy, dead-peer, unresolved-named-port, equal-order (Calico
-  policies of one tier with the same order, AdminNetworkPolicies with the same priority), pass-in-last-tier
-  (warning).
-- missing-default-deny (info): endpoints that no policy isolates in a direction, per namespace.
+The kinds of finding, their severities and the shape of their evidence are the table `results.FINDINGS`. A
+conflicting rule's witness flow is checked on the per-flow relations of rules/tiers.dl (the deciding rule is the
+first of its tier to match it, no earlier tier stopping it), with its verdict; a policy that no pod could ever
+select (contradictory selectors) is proved so by z3 over every labelling. Equal order is that of Calico policies
+of one tier, or the priority of AdminNetworkPolicies.
 
 "Never" is over the inventory's endpoints (and every address); with `scope="any-workload"` the same
 relations are also derived with a representative of every pod that could be deployed
@@ -20,69 +15,46 @@ relations are also derived with a representative of every pod that could be depl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 
-from reasoner import api
-from reasoner.explain import RuleRef
-from reasoner.lint_plan import LintPlan
+from reasoner import analysis
+from reasoner.errors import Location
 from reasoner.facts.schema import EVALUATIONS
+from reasoner.lint_plan import LintPlan
 from reasoner.model.admin import ANP_TIER, BANP_TIER, AdminPolicy
 from reasoner.model.calico import Action, CalicoPolicy
 from reasoner.model.cidr import sample_ip
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
-from reasoner.properties import DEFAULT_BUDGET
 from reasoner.progress import stage
-
-SEVERITY = {"error": 3, "warning": 2, "info": 1}
-
-
-@dataclass
-class Finding:
-    kind: str
-    severity: str
-    file: str
-    line: int | None
-    subject: str  # the rule or policy, for a reader: "GlobalNetworkPolicy f-rules ingress[1]"
-    message: str
-    policy: dict | None  # {"kind", "namespace", "name"} of the policy (or Tier, Service) it is about; None: no policy
-    rule: dict | None = None  # {"direction", "index"} of the rule it is about; None: the whole policy
-    evidence: list[dict] = field(default_factory=list)  # {"policy", "rule", "file", "line", "message"}
-    evidence_key: str = "covered_by"  # what the evidence is to the finding: the JSON key that lists it
-    witness: dict | None = None
-    scope: str = "inventory"  # inventory | any-workload | inventory-only | any-workload-only
-    key: tuple = ()
-
-    def to_json(self) -> dict:
-        evidence: dict = {self.evidence_key: self.evidence} if self.evidence else {}
-        if self.witness is not None:
-            evidence["witness"] = self.witness
-        return {"kind": self.kind, "severity": self.severity, "policy": self.policy, "rule": self.rule,
-                "file": self.file or None, "line": self.line, "message": self.message, "evidence": evidence,
-                "subject": self.subject, "scope": self.scope}
+from reasoner.properties import DEFAULT_BUDGET
+from reasoner.results import FINDINGS, SEVERITY, Evidence, Finding, PolicyRef, RuleRef, Severity, Witness
 
 
-def _origin(o: Origin | None) -> tuple[str, int | None]:
-    return (o.file, o.line) if o is not None else ("", None)
+def _ref(kind: str, namespace: str | None, name: str, origin: Origin | None) -> PolicyRef:
+    """A reference to a Tier or a Service (`kind`) written at `origin`."""
+    return PolicyRef(kind, namespace, name, origin.file if origin else None, origin.line if origin else None)
 
 
-def policy_ref(kind: str, namespace: str | None, name: str) -> dict:
-    """The contract's reference to a policy (or to a Tier or Service a finding is about)."""
-    return {"kind": kind, "namespace": namespace, "name": name}
+def _finding(kind: str, about: RuleRef | PolicyRef, message: str, severity: Severity | None = None, evidence=(),
+             witness: Witness | None = None, key: tuple = ()) -> Finding:
+    """A finding of a kind of `FINDINGS` (its severity, unless it is one the kind takes otherwise) about a rule or a
+    policy (or a Tier, a Service), at its place."""
+    severity = severity or FINDINGS[kind].severity
+    assert severity in FINDINGS[kind].severities and (witness is None or FINDINGS[kind].witness), (kind, severity)
+    rule = about if isinstance(about, RuleRef) else None
+    return Finding(kind, severity, message, rule.name if rule else str(about), Location(about.file or "", about.line),
+                   rule.policy if rule else about, rule, tuple(evidence), witness, key=key)
 
 
-def _policy(pol) -> dict:
-    return policy_ref(pol.kind, pol.namespace, pol.name)
-
-
-def _reference(pol, what: str) -> dict:
+def _reference(pol, what: str) -> Evidence:
     """Evidence naming a whole policy."""
-    file, line = _origin(pol.origin)
-    return {"policy": _policy(pol), "rule": None, "file": file, "line": line, "message": f"{what}: {pol.kind} {pol.ref}"}
+    ref = PolicyRef.of(pol)
+    return Evidence(ref, f"{what}: {ref}")
 
 
 class _Linter:
-    def __init__(self, an: api.Analysis, new_pods: frozenset[str] = frozenset()):
+    def __init__(self, an: analysis.Analysis, new_pods: frozenset[str] = frozenset()):
         self.an = an
         self.fb = an.facts
         self.e = an.engine
@@ -93,9 +65,8 @@ class _Linter:
     def rule(self, rid: int):
         return self.fb.rule_ids[rid]
 
-    def rule_name(self, rid: int) -> str:
-        pol, rule = self.rule(rid)
-        return f"{pol.kind} {pol.ref} {rule.direction.value}[{rule.index}]"
+    def rule_ref(self, rid: int) -> RuleRef:
+        return RuleRef.of(*self.rule(rid))
 
     def rule_key(self, rid: int) -> tuple:
         pol, rule = self.rule(rid)
@@ -104,14 +75,14 @@ class _Linter:
     def rule_action(self, rid: int) -> str:
         return self.e.ask("rule_action", rid, None)[0][1]
 
-    def rule_evidence(self, rid: int, what: str) -> dict:
-        return dict(RuleRef(*self.rule(rid)).to_json(), message=f"{what}: {self.rule_name(rid)} ({self.rule_action(rid)})")
+    def rule_evidence(self, rid: int, what: str) -> Evidence:
+        ref = self.rule_ref(rid)
+        return Evidence(ref, f"{what}: {ref.name} ({self.rule_action(rid)})")
 
-    def finding(self, kind: str, severity: str, rid: int, message: str, evidence=(), witness=None, extra=()) -> Finding:
-        pol, rule = self.rule(rid)
-        ref = RuleRef(pol, rule).to_json()
-        return Finding(kind, severity, ref["file"], ref["line"], self.rule_name(rid), message, ref["policy"],
-                       ref["rule"], list(evidence), witness=witness, key=(kind, *self.rule_key(rid), *extra))
+    def finding(self, kind: str, rid: int, message: str, evidence=(), witness=None, extra=()) -> Finding:
+        """A finding about rule `rid`."""
+        return _finding(kind, self.rule_ref(rid), message, evidence=evidence, witness=witness,
+                        key=(kind, *self.rule_key(rid), *extra))
 
     def endpoint_name(self, cls_id: int, avoid: str | None = None) -> str | None:
         cls = self.fb.classes[cls_id]
@@ -137,7 +108,7 @@ class _Linter:
 
     def service_ports(self, out: list[Finding]) -> None:
         """A Service whose named targetPort some backing pod does not define: that pod is never reached on it."""
-        from reasoner.services import backends, target_port
+        from reasoner.model.cluster import backends, target_port
 
         for svc in self.an.cluster.services:
             if svc.selector is None:
@@ -148,13 +119,11 @@ class _Linter:
                     continue
                 missing = sorted(ep.ref for ep in eps if target_port(sp, ep) is None)
                 if missing:
-                    file, line = _origin(svc.origin)
-                    out.append(Finding("unresolved-target-port", "warning", file, line, f"Service {svc.ref}",
+                    out.append(_finding("unresolved-target-port", _ref("Service", svc.namespace, svc.name, svc.origin),
                                        f"port {sp.port}/{sp.protocol} targets the named port {sp.target_port!r}, which "
                                        f"{', '.join(missing[:3])}{' …' if len(missing) > 3 else ''} "
                                        f"({len(missing)} of {len(eps)} backends) do not define: they are never reached "
-                                       f"on it", policy_ref("Service", svc.namespace, svc.name),
-                                       key=("unresolved-target-port", svc.ref, sp.port)))
+                                       f"on it", key=("unresolved-target-port", svc.ref, sp.port)))
 
     def conflicts(self, out: list[Finding]) -> set[int]:
         by_rule: dict[int, list[int]] = {}
@@ -172,31 +141,28 @@ class _Linter:
             msg = (f"this {action} rule never decides: the flows it matches are decided first by earlier rules or "
                    f"tiers, some with {other}")
             if witness:
-                msg += f" (e.g. {witness['src']} -> {witness['dst']} {witness['protocol']}" + \
-                       (f"/{witness['port']}" if witness.get("port") is not None else "") + \
-                       f" is {'allowed' if witness['allowed'] else 'denied'})"
+                msg += f" (e.g. {witness} is {'allowed' if witness.allowed else 'denied'})"
             evidence = [self.rule_evidence(d, "decided instead by") for d in deciders]
             evidence += [self.tier_evidence(t) for t in tiers]
-            out.append(self.finding("conflicting-rule", "error", r, msg, evidence, witness))
+            out.append(self.finding("conflicting-rule", r, msg, evidence, witness))
         return set(by_rule) | set(by_tier)
 
-    def tier_evidence(self, t: int) -> dict:
+    def tier_evidence(self, t: int) -> Evidence:
         name = self.fb.describe(t).removeprefix("tier:")
         tier = self.an.cluster.tiers.get(name)
-        file, line = _origin(tier.origin if tier else None)
-        return {"policy": policy_ref("Tier", None, name), "rule": None, "file": file or None, "line": line,
-                "message": f"ended first by tier {name}'s defaultAction ({tier.default_action.value if tier else 'Deny'})"}
+        return Evidence(_ref("Tier", None, name, tier.origin if tier else None),
+                        f"ended first by tier {name}'s defaultAction ({tier.default_action.value if tier else 'Deny'})")
 
-    def conflict_witness(self, r: int, deciders: list[int]) -> dict | None:
+    def conflict_witness(self, r: int, deciders: list[int]) -> Witness | None:
         """A concrete flow that `r` matches and a decider decides, replayed through `can`."""
         rows = [(where, r2) for r2 in deciders for where in self.plan.conflict_at.get((r, r2), [])]
         return self.witness_at(rows, self.decided_by_rule)
 
-    def default_witness(self, r: int, tiers: list[int]) -> dict | None:
+    def default_witness(self, r: int, tiers: list[int]) -> Witness | None:
         rows = [(where, t) for t in tiers for where in self.plan.conflict_default_at.get((r, t), [])]
         return self.witness_at(rows, self.ended_by_tier)
 
-    def witness_at(self, rows, check) -> dict | None:
+    def witness_at(self, rows, check) -> Witness | None:
         """A flow among the places `rows` (from the plan) that `check` confirms on the specification's per-flow
         relations (rules/tiers.dl), with its verdict (`flow_allowed`)."""
         tried = 0
@@ -215,9 +181,8 @@ class _Linter:
                     inbound = EVALUATIONS[where.d] == "ingress"
                     src, dst = (other, subject) if inbound else (subject, other)
                     s, d = (peer, where.c) if inbound else (where.c, peer)
-                    return {"src": src, "dst": dst, "protocol": protocol,
-                            "port": port if protocol in ("TCP", "UDP", "SCTP") else None,
-                            "allowed": self.e.holds("flow_allowed", s, d, where.p, port)}
+                    return Witness(src, dst, protocol, port if protocol in ("TCP", "UDP", "SCTP") else None,
+                                   allowed=self.e.holds("flow_allowed", s, d, where.p, port))
                 tried += 1
                 if tried >= 40:
                     return None
@@ -249,33 +214,32 @@ class _Linter:
             for r_, t in sorted(self.plan.shadowed_by_default):
                 if r_ == r:
                     ev.append(self.tier_evidence(t))
-            out.append(self.finding("shadowed-rule", "warning", r,
+            out.append(self.finding("shadowed-rule", r,
                                     f"this {self.rule_action(r)} rule never decides a flow: earlier rules, policies or "
                                     f"tiers always decide the flows it matches", ev))
 
     def redundant(self, out: list[Finding]) -> None:
         for r in sorted(self.plan.redundant_rule):
             others = sorted(self.plan.co_gives(r))
-            out.append(self.finding("redundant-rule", "warning", r,
+            out.append(self.finding("redundant-rule", r,
                                     "removing this rule changes no verdict: every flow it admits, other rules admit too",
                                     [self.rule_evidence(r2, "also admitted by") for r2 in others[:5]]))
         for pid in sorted(self.plan.redundant_policy):
             pol = self.fb.policy_ids[pid]
-            file, line = _origin(pol.origin)
             ev = []
             for _p, _d, r in self.e.ask("pol_rule", pid, None, None):
                 for r2 in sorted(self.plan.co_gives(r))[:3]:
-                    ev.append(self.rule_evidence(r2, f"{self.rule_name(r)} is also admitted by"))
+                    ev.append(self.rule_evidence(r2, f"{self.rule_ref(r).name} is also admitted by"))
+            key = ("redundant-policy", pol.kind, pol.ref)
             if not any(True for _ in pol.ingress + pol.egress):  # a default-deny: redundant today, a guard for later
-                out.append(Finding("redundant-policy", "info", file, line, f"{pol.kind} {pol.ref}",
+                out.append(_finding("redundant-policy", PolicyRef.of(pol),
                                    "removing this policy changes no verdict today: other policies isolate every endpoint "
                                    "it selects (it may still isolate pods deployed later; see --scope any-workload)",
-                                   _policy(pol), evidence=ev, key=("redundant-policy", pol.kind, pol.ref)))
+                                   Severity.INFO, ev, key=key))
                 continue
-            out.append(Finding("redundant-policy", "warning", file, line, f"{pol.kind} {pol.ref}",
+            out.append(_finding("redundant-policy", PolicyRef.of(pol),
                                "removing this policy changes no verdict: other policies isolate the same endpoints and "
-                               "admit everything it admits", _policy(pol), evidence=ev,
-                               key=("redundant-policy", pol.kind, pol.ref)))
+                               "admit everything it admits", evidence=ev, key=key))
 
     def vacuous(self, out: list[Finding]) -> None:
         from reasoner.properties.workloads import policy_selectable
@@ -283,37 +247,35 @@ class _Linter:
         empty = {pid for (pid,) in self.e.ask("vacuous", None)}
         applying = {pid for pid, _c, _d in self.e.ask("applies", None, None, None)}  # selects an endpoint: selectable
         for pid, pol in sorted(self.fb.policy_ids.items()):
-            file, line = _origin(pol.origin)
             never = pid not in applying and not policy_selectable(pol)
             if never:
-                out.append(Finding("vacuous-policy", "error", file, line, f"{pol.kind} {pol.ref}",
+                out.append(_finding("vacuous-policy", PolicyRef.of(pol),
                                    "this policy can never select any pod: its selectors contradict each other "
-                                   "(no labelling satisfies them; proved with z3)", _policy(pol),
+                                   "(no labelling satisfies them; proved with z3)", Severity.ERROR,
                                    key=("vacuous-policy", pol.kind, pol.ref, "never")))
             elif pid in empty:
                 hook = getattr(pol, "hook", "normal")
                 why = ("this policy selects no endpoint of the input" if hook == "normal" else
                        f"this {'preDNAT' if hook == 'preDNAT' else 'doNotTrack'} policy selects no host endpoint of "
                        f"the input (such policies never apply to pods; doNotTrack not to interfaceName \"*\" either)")
-                out.append(Finding("vacuous-policy", "warning", file, line, f"{pol.kind} {pol.ref}", why, _policy(pol),
-                                   key=("vacuous-policy", pol.kind, pol.ref)))
+                out.append(_finding("vacuous-policy", PolicyRef.of(pol), why, key=("vacuous-policy", pol.kind, pol.ref)))
 
     def dead_peers(self, out: list[Finding]) -> None:
         for r, peer in self.e.ask("dead_peer", None, None):
             pol, rule = self.rule(r)
             word = "from" if rule.direction.value == "ingress" else "to"
             for index in self.fb.peer_indexes[(r, peer)]:  # (a peer listed twice in one rule: both entries)
-                out.append(self.finding("dead-peer", "warning", r,
+                out.append(self.finding("dead-peer", r,
                                         f"{word}[{index}] matches no endpoint and no address", extra=(index,)))
         for r, ent in self.e.ask("dead_ent", None, None):
             side = "source" if self.e.holds("rule_src", r, ent) else "destination"
-            out.append(self.finding("dead-peer", "warning", r,
+            out.append(self.finding("dead-peer", r,
                                     f"its {side} matches no endpoint, network set or address: the rule never matches",
                                     extra=(side,)))
 
     def named_ports(self, out: list[Finding]) -> None:
         for r, name in self.e.ask("unresolved_named", None, None):
-            out.append(self.finding("unresolved-named-port", "warning", r,
+            out.append(self.finding("unresolved-named-port", r,
                                     f"named port {name!r}: no destination this rule can reach defines it, so it admits "
                                     f"nothing on that port", extra=(name,)))
 
@@ -350,7 +312,6 @@ class _Linter:
                         clash.append(o)
                 if not clash:
                     continue
-                file, line = _origin(p.origin)
                 others = ", ".join(sorted(o.ref for o in clash))
                 if isinstance(p, AdminPolicy):
                     word = "priority"
@@ -360,8 +321,8 @@ class _Linter:
                     word = "order"
                     msg = (f"same order ({'none' if order is None else f'{order:g}'}) in tier {tier} as {others}, and "
                            f"they apply to the same endpoints: which rules come first depends on the names")
-                out.append(Finding("equal-order", "warning", file, line, f"{p.kind} {p.ref}", msg, _policy(p),
-                                   evidence=[_reference(o, f"same {word}") for o in clash], evidence_key="same_order",
+                out.append(_finding("equal-order", PolicyRef.of(p), msg,
+                                   evidence=[_reference(o, f"same {word}") for o in clash],
                                    key=("equal-order", p.kind, p.ref)))
         used = {p.tier for p in cluster.calico_policies} | {p.tier for p in cluster.admin_policies}
         if cluster.policies:
@@ -377,18 +338,14 @@ class _Linter:
                 continue
             for r in p.ingress + p.egress:
                 if r.action is Action.PASS:
-                    ref = RuleRef(p, r).to_json()
-                    out.append(Finding("pass-in-last-tier", "warning", ref["file"], ref["line"],
-                                       f"{p.kind} {p.ref} {r.direction.value}[{r.index}]",
+                    out.append(_finding("pass-in-last-tier", RuleRef.of(p, r),
                                        f"Pass in {last.name}, the last tier: no tier follows, so the flow goes to the "
-                                       f"profile (pods: allowed)", ref["policy"], ref["rule"],
+                                       f"profile (pods: allowed)",
                                        key=("pass-in-last-tier", p.ref, r.direction.value, r.index)))
         if last.default_action is Action.PASS:
-            file, line = _origin(last.origin)
-            out.append(Finding("pass-in-last-tier", "warning", file, line, f"Tier {last.name}",
+            out.append(_finding("pass-in-last-tier", _ref("Tier", None, last.name, last.origin),
                                f"defaultAction Pass in {last.name}, the last tier: unmatched flows go to the profile "
-                               f"(pods: allowed)", policy_ref("Tier", None, last.name),
-                               key=("pass-in-last-tier", last.name)))
+                               f"(pods: allowed)", key=("pass-in-last-tier", last.name)))
 
     def missing_default_deny(self, out: list[Finding]) -> None:
         by_ns: dict[tuple[str, str], list[str]] = {}
@@ -400,15 +357,16 @@ class _Linter:
         for (ns, d), refs in sorted(by_ns.items()):
             total = sum(1 for ep in self.an.cluster.endpoints if ep.namespace == ns and not ep.host_network)
             nso = self.an.cluster.namespaces.get(ns)
-            file, line = _origin(nso.origin if nso else None)
+            at = nso.origin if nso else None
             refs = sorted(refs)
             shown = ", ".join(refs[:3]) + (f", … {len(refs) - 3} more" if len(refs) > 3 else "")
-            out.append(Finding("missing-default-deny", "info", file, line, f"Namespace {ns}",
+            out.append(Finding("missing-default-deny", FINDINGS["missing-default-deny"].severity,
                                f"{len(refs)} of {total} endpoints have no policy for {d}: everything passes that end "
-                               f"({shown})", None, key=("missing-default-deny", ns, d)))
+                               f"({shown})", f"Namespace {ns}", Location(at.file, at.line) if at else Location(""),
+                               key=("missing-default-deny", ns, d)))
 
 
-def lint(an: api.Analysis, scope: str = "inventory", budget: float = DEFAULT_BUDGET) -> list[Finding]:
+def lint(an: analysis.Analysis, scope: str = "inventory", budget: float = DEFAULT_BUDGET) -> list[Finding]:
     """`budget`: seconds for finding, in any-workload scope, the pods that could be deployed; when it runs out,
     the findings are over the inventory, with a `scope` finding that says so."""
     findings = _Linter(an).run()
@@ -417,29 +375,24 @@ def lint(an: api.Analysis, scope: str = "inventory", budget: float = DEFAULT_BUD
 
         try:
             universe = build_universe(an.cluster, budget=budget)
-        except TooMany as exc:
-            for f in findings:
-                f.scope = "inventory"
+        except TooMany as exc:  # a note of the run, not a kind of finding: its scope stays the inventory
             why = str(exc).removeprefix("any-workload: ")
-            findings.append(Finding("scope", "info", "", None, "any-workload", why, None, key=("scope",)))
+            findings.append(Finding("scope", Severity.INFO, why, "any-workload", Location(""), key=("scope",)))
             return _sorted(findings)
-        wide = _Linter(api.analyse(universe.cluster), frozenset(universe.new_pods)).run()
+        wide = _Linter(analysis.analyse(universe.cluster), frozenset(universe.new_pods)).run()
         wide_keys = {f.key for f in wide}
         keys = {f.key for f in findings}
-        for f in findings:
-            f.scope = "any-workload" if f.key in wide_keys else "inventory-only"
-            if f.scope == "inventory-only":
-                f.message += " (for today's endpoints only: some pod that could be deployed makes it matter)"
-        for f in wide:
-            if f.key not in keys and f.kind != "missing-default-deny":
-                f.scope = "any-workload-only"
-                f.message += " (with pods that could be deployed)"
-                findings.append(f)
+        findings = [replace(f, scope="any-workload") if f.key in wide_keys else
+                    replace(f, scope="inventory-only", message=f.message + " (for today's endpoints only: some pod "
+                            "that could be deployed makes it matter)") for f in findings]
+        findings += [replace(f, scope="any-workload-only", message=f.message + " (with pods that could be deployed)")
+                     for f in wide if f.key not in keys and f.kind != "missing-default-deny"]
     return _sorted(findings)
 
 
 def _sorted(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.file, -SEVERITY[f.severity], f.line or 0, f.kind, f.subject))
+    return sorted(findings, key=lambda f: (f.location.file, -SEVERITY[f.severity], f.location.line or 0, f.kind,
+                                           f.subject))
 
 
-__all__ = ["lint", "Finding", "SEVERITY"]
+__all__ = ["lint"]

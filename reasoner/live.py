@@ -134,8 +134,7 @@ def read_cluster(kubeconfig: str | None = None, context: str | None = None) -> R
     timeout = timeouts()
     api, client = _client(kubeconfig, context)
     from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import (ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError,
-                                    ReadTimeoutError)
+    from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ReadTimeoutError
 
     host = api.configuration.host
     reading = Reading(f"cluster {context or host}")

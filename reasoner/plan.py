@@ -23,7 +23,7 @@ ingress end towards the source, for pairs that can exist (`pair_ok`). Tests chec
 `flow_allowed` on every corpus scenario and on random clusters (tests/test_plan.py).
 
 A host endpoint's ends (failsafe ports, untracked and preDNAT hooks, node ports forwarded to backends) are
-composed per peer in reasoner/connectivity.py `_HostEnds`, from this plan's evaluation of each hook (`regions`)
+composed per peer in reasoner/query/map.py `_HostEnds`, from this plan's evaluation of each hook (`regions`)
 and of its normal ends; tests/test_calico_crosscheck.py checks them against `flow_allowed`.
 """
 
@@ -175,7 +175,7 @@ class Plan:
         self._ends: dict[tuple[int, str], dict[str, list[tuple[tuple[tuple[int, int], ...], int]]]] = {}
         self._interned: dict[tuple, dict[str, tuple[tuple[int, int], ...]]] = {}
         self._regions: dict[tuple[int, str], dict] = {}
-        self.host_end = None  # (class, peer, direction) -> {protocol: ranges}: a host endpoint's end (connectivity.py)
+        self.host_end = None  # (class, peer, direction) -> {protocol: ranges}: a host endpoint's end (query/map.py)
 
     # ---- one end -------------------------------------------------------------------------------------------
 

@@ -9,10 +9,9 @@ import json
 import pytest
 
 from reasoner import api
-
-from helpers import CALICO_DENY_PROTO, pod
-from helpers import cli as run
-from helpers import write_docs as write
+from support.helpers import CALICO_DENY_PROTO, pod
+from support.helpers import cli as run
+from support.helpers import write_docs as write
 
 
 def two_pods() -> list[str]:

@@ -2,9 +2,9 @@
 
 The property that makes the scope exact: for any concrete new pod P, some representative R behaves exactly
 as P does — the same connections, port by port, to and from every existing endpoint and every address
-atom. Hypothesis draws random clusters (those of test_differential) and a random new pod (in an existing or
-a new namespace, with labels over the clusters' vocabulary plus values no selector names), adds P to the
-cluster, and looks for its twin among the representatives.
+atom. Hypothesis draws random clusters (support/k8s_clusters.py, those of test_differential) and a random
+new pod (in an existing or a new namespace, with labels over the clusters' vocabulary plus values no selector
+names), adds P to the cluster, and looks for its twin among the representatives.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from test_differential import NS_KEYS, NS_NAMES, POD_KEYS, scenarios, write_manifests
-
 from reasoner import api
-from reasoner.connectivity import class_connections
 from reasoner.model.cidr import Cidr
 from reasoner.properties.workloads import build_universe
-from helpers import analyse as analyse_docs
-from helpers import pod
+from reasoner.query.map import class_connections
+from support.helpers import analyse as analyse_docs
+from support.helpers import pod
+from support.k8s_clusters import NS_KEYS, POD_KEYS, scenarios, write_manifests
 
 POD_CIDR = [Cidr.parse("10.0.0.0/24")]
 
@@ -162,10 +161,10 @@ metadata: {name: dev, labels: {env: dev}}
     result = prove(an, load_spec(path))[0]
     assert result.status == status
     if status == "violated":  # a pod labelled app=web in a new namespace labelled env=web
-        src = result.witness["newPods"][result.witness["src"]]
+        src = result.witness.new_pods[result.witness.src]
         assert src["labels"] == {"app": "web"}
         assert src["newNamespaceLabels"]["env"] == "web"
-        assert result.witness["dst"].startswith("prod/")
+        assert result.witness.dst.startswith("prod/")
 
 
 # The z3 reading of selectors (workloads.calico_formula, k8s_formula) is a second writing of selector semantics:

@@ -5,7 +5,7 @@ what decides a flow into `to`, a destination's by what decides a flow from `from
 That is sound only if the projection keeps every test that matters. The reference is the whole universe
 (every kind of new pod, told apart by every test of the input and of the spec, twins included), whose own
 exactness tests/test_any_workload.py checks: on random mixed clusters (Kubernetes, Calico tiers, admin
-policies; tests/test_plan.py `clusters`) and random requirements, both must give every requirement the same
+policies; tests/support/mixed_clusters.py `clusters`) and random requirements, both must give every requirement the same
 status.
 """
 
@@ -24,11 +24,7 @@ from reasoner import api
 from reasoner.properties.prove import Prover, prove
 from reasoner.properties.spec import load_spec
 from reasoner.properties.workloads import TooMany, build_universe, spec_tests
-
-try:
-    from test_plan import clusters
-except ImportError:  # tests/ imported as a package
-    from tests.test_plan import clusters
+from support.mixed_clusters import clusters
 
 POD_CIDRS = ["10.0.0.0/24"]
 REFERENCE_LIMIT = 800  # representatives of the whole universe: a cluster that needs more is skipped

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from reasoner.cli import main
 from reasoner.errors import UsageError
-from reasoner.repl import _protocol, parse_flow
+from reasoner.repl.parse import _protocol, parse_flow
 
 DEMO = "corpus/microservices-demo/manifests"
 

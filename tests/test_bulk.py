@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from pyDatalog import pyEngine
 
@@ -24,17 +25,9 @@ from reasoner import api
 from reasoner.engine import datalog
 from reasoner.engine.bulk import Bulk, Uncovered, recursive
 from reasoner.facts.schema import RELATIONS
-
-try:
-    from test_host_differential import manifests as host_manifests
-    from test_host_differential import scenarios as host_scenarios
-    from test_plan import clusters
-except ImportError:  # tests/ imported as a package
-    from tests.test_host_differential import manifests as host_manifests
-    from tests.test_host_differential import scenarios as host_scenarios
-    from tests.test_plan import clusters
-
-import yaml
+from support.host_scenarios import manifests as host_manifests
+from support.host_scenarios import scenarios as host_scenarios
+from support.mixed_clusters import clusters
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 SCENARIOS = sorted([p for p in CORPUS.glob("*/manifests") if p.is_dir()]

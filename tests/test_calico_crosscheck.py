@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from reasoner import api
-from reasoner.connectivity import class_connections
-from reasoner.explain import can
 from reasoner.model.cidr import ip_text
+from reasoner.query.can import can
+from reasoner.query.map import class_connections
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 SCENARIOS = sorted(p.parent for pattern in ("calico-*/manifests", "hep-*/manifests") for p in CORPUS.glob(pattern))

@@ -7,7 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reasoner.model.calico_selector import (
-    CalicoSelector, Lit, SelectorSyntaxError, parse_selector, prefix_keys,
+    CalicoSelector,
+    Lit,
+    SelectorSyntaxError,
+    parse_selector,
+    prefix_keys,
 )
 
 # --------------------------------------------------------------------------------------------------

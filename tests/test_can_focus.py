@@ -1,4 +1,4 @@
-"""`can` analyses only the pods its question involves (services.involved): the answer must be the same as over the
+"""`can` analyses only the pods its question involves (query/endpoints.py `involved`): the answer must be the same as over the
 whole input, for pods, workloads, addresses and services, on every corpus scenario without host endpoints."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 
 from reasoner import api
 from reasoner.errors import UsageError
-from reasoner.services import decide, involved
+from reasoner.query.endpoints import involved
+from reasoner.query.services import decide
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 INPUTS = sorted(d for s in CORPUS.iterdir() if s.is_dir() for d in (s / "manifests", s / "new") if d.is_dir())

@@ -6,13 +6,12 @@ import io
 import textwrap
 
 from reasoner import api
-from reasoner.connectivity import connections
 from reasoner.model.calico_selector import parse_selector
 from reasoner.model.selector import LabelSelector, Op, Requirement
 from reasoner.properties.prove import prove
 from reasoner.properties.spec import load_spec
 from reasoner.repl import Session
-from tests.helpers import BASE, pod, write_docs
+from support.helpers import BASE, connections, pod, write_docs
 
 
 def load(*docs: str):
@@ -131,7 +130,7 @@ def test_prove_splits_classes_by_its_spec_selectors(tmp_path):
                                                                        frozenset({"x/s1"})}
     [result] = prove(an, spec)
     assert result.status == "violated" and not result.warnings
-    assert (result.witness["src"], result.witness["dst"]) in {("x/g1", "x/s1"), ("x/g2", "x/s1")}
+    assert (result.witness.src, result.witness.dst) in {("x/g1", "x/s1"), ("x/g2", "x/s1")}
 
 
 def test_prove_in_any_workload_scope_splits_the_new_pods_by_its_spec_selectors(tmp_path):
@@ -140,7 +139,7 @@ def test_prove_in_any_workload_scope_splits_the_new_pods_by_its_spec_selectors(t
     (tmp_path / "spec.yaml").write_text(SPEC.format(scope="any-workload"))
     [result] = prove(an, load_spec(tmp_path / "spec.yaml"))
     assert result.status == "violated" and not result.warnings
-    assert result.witness["dst"] in ("x/s1", "x/s2") and result.witness["newPods"][result.witness["src"]][
+    assert result.witness.dst in ("x/s1", "x/s2") and result.witness.new_pods[result.witness.src][
         "labels"]["tier"] == "gold"
 
 

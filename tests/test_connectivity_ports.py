@@ -8,10 +8,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from helpers import pod
 
 from reasoner.cli import main
-from reasoner.connectivity import ALL, port_sets
+from reasoner.model.ports import ALL, port_sets
+from support.helpers import pod
 
 PODS = "\n---\n".join([pod("x", "a", {"app": "a"}, "10.0.0.1"), pod("x", "b", {"app": "b"}, "10.0.0.2")])
 NOT_PORT_80 = """

@@ -4,17 +4,14 @@ the connectivity map and lint of each scenario, prove of each spec (in its own s
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import json
 from pathlib import Path
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator, ValidationError
-from referencing import Registry, Resource
+from jsonschema import ValidationError
 
 from reasoner import api
-from reasoner.connectivity import connections
 from reasoner.diff import diff
 from reasoner.lint import lint
 from reasoner.properties.prove import prove
@@ -23,25 +20,18 @@ from reasoner.report import connectivity as connectivity_report
 from reasoner.report import diff as diff_report
 from reasoner.report import lint as lint_report
 from reasoner.report import prove as prove_report
+from support.contracts import SCHEMAS, SHIPPED, validate
+from support.helpers import connections
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared" / "contracts"  # the contracts' source, beside the checkout where there is one
-SHIPPED = importlib.resources.files("reasoner.contracts")
-SCHEMAS = {p.name: json.loads(p.read_text()) for p in SHIPPED.iterdir() if p.name.endswith(".schema.json")}
-REGISTRY = Registry().with_resources((name, Resource.from_contents(s)) for name, s in SCHEMAS.items())
 
 SCENARIOS = sorted(p.parent for p in CORPUS.glob("*/manifests"))
 SPECS = sorted(p for s in SCENARIOS for p in s.glob("*.yaml")
                if p.name != "expected.yaml" and yaml.safe_load(p.read_text()).get("kind") == "ComplianceSpec")
 PAIRS = [(d, case["scope"]) for d in sorted(CORPUS.glob("diff-*"))
          for case in yaml.safe_load((d / "expected.yaml").read_text())["diff"]]
-
-
-def validate(output: str, contract: str) -> dict:
-    data = json.loads(output)
-    Draft202012Validator(SCHEMAS[f"{contract}.schema.json"], registry=REGISTRY).validate(data)
-    return data
 
 
 @functools.cache
@@ -98,8 +88,8 @@ def test_connectivity_and_lint_json_follow_the_contracts(scenario: Path):
 def test_the_service_view_follows_the_connectivity_contract(scenario: str):
     """`connectivity --by service -o json`: the contract's connections (a service as `svc:NS/NAME`, with the
     service ports that reach every backend), beside the rows in detail."""
+    from reasoner.query.services import service_map
     from reasoner.report.connectivity import service_json
-    from reasoner.services import service_map
 
     rows = service_map(analysis(CORPUS / scenario))
     out = validate(json.dumps(service_json(rows)), "connectivity")

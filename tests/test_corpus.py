@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from helpers import diff_rows
 
 from reasoner.cli import main
+from support.helpers import diff_rows
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 SCENARIOS = sorted(p.parent for p in CORPUS.glob("*/expected.yaml"))
@@ -133,7 +133,7 @@ def test_diff_matches_expected_and_witnesses_differ(case):
         return
     from reasoner import api
     from reasoner.diff import cluster_of, complete, read_version
-    from reasoner.explain import can
+    from reasoner.query.can import can
 
     (old_docs, _), (new_docs, _) = read_version(str(scenario / "old")), read_version(str(scenario / "new"))
     old = api.analyse(cluster_of(complete(old_docs, new_docs)))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import diff_rows
 
 from reasoner.cli import main
+from support.helpers import diff_rows
 
 DEMO = Path(__file__).resolve().parents[1] / "corpus" / "microservices-demo" / "manifests"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import diff_rows, pod
-from test_contracts import validate
 
 from reasoner.cli import main
+from support.contracts import validate
+from support.helpers import diff_rows, pod
 
 
 def run(*args: str):

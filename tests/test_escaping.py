@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from reasoner.cli import main
-from reasoner.connectivity import Connection
-from reasoner.facts.emit import PROTOCOLS
+from reasoner.model.ports import PROTOCOLS
+from reasoner.query.map import Connection
+from reasoner.repl import Session
 from reasoner.report import connectivity as connectivity_report
 from reasoner.report.text import escape, join_lines, terminal
-from reasoner.repl import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "corpus/microservices-demo/manifests"

@@ -10,27 +10,22 @@ cross-checked with `prove --scope any-workload`: the matching `deny` fails with 
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft202012Validator, ValidationError
-from referencing import Registry, Resource
-
-from helpers import cli, write_docs
+from jsonschema import ValidationError
 
 from reasoner import api
 from reasoner.properties import workloads
 from reasoner.properties.prove import prove
 from reasoner.properties.spec import load_spec
 from reasoner.repl import Completer, Session
+from support.contracts import validator
+from support.helpers import cli, write_docs
 
 DATA = Path(__file__).parent / "data" / "exposure"
-SHIPPED = importlib.resources.files("reasoner.contracts")
-SCHEMAS = {p.name: json.loads(p.read_text()) for p in SHIPPED.iterdir() if p.name.endswith(".schema.json")}
-REGISTRY = Registry().with_resources((name, Resource.from_contents(s)) for name, s in SCHEMAS.items())
-VALIDATOR = Draft202012Validator(SCHEMAS["exposure.schema.json"], registry=REGISTRY)
+VALIDATOR = validator("exposure")
 
 
 def exposure_json(*args: str) -> list[dict]:
@@ -214,22 +209,22 @@ def test_every_exposure_row_is_a_failing_deny_and_every_missing_kind_a_proved_on
     assert failed == {"dev-to-api", "admin-to-db", "outside-to-front"}
     assert all(r.status == "proved" for rid, r in results.items() if rid not in failed)
     dev = results["dev-to-api"].witness
-    new = dev["newPods"][dev["src"]]
+    new = dev.new_pods[dev.src]
     assert "newNamespaceLabels" in new and new["newNamespaceLabels"]["env"] == "dev"
-    assert (dev["dst"], dev["protocol"], dev["port"]) == ("api/server", "TCP", 8080)
+    assert (dev.dst, dev.protocol, dev.port) == ("api/server", "TCP", 8080)
     admin = results["admin-to-db"].witness
-    assert admin["newPods"][admin["src"]]["namespace"] == "shop"
-    assert admin["newPods"][admin["src"]]["labels"]["role"] == "admin"
-    assert (admin["dst"], admin["port"]) == ("shop/db", 5432)
+    assert admin.new_pods[admin.src]["namespace"] == "shop"
+    assert admin.new_pods[admin.src]["labels"]["role"] == "admin"
+    assert (admin.dst, admin.port) == ("shop/db", 5432)
     front = results["outside-to-front"].witness
-    assert front["src"].startswith("ip:8.8.8.") and (front["dst"], front["port"]) == ("web/front", 443)
+    assert front.src.startswith("ip:8.8.8.") and (front.dst, front.port) == ("web/front", 443)
 
 
 def test_rows_and_representatives_agree():
     """Every representative pod that reaches an endpoint (by `can`, flow by flow, on the widened cluster) is
     described by a row of that endpoint, on the same ports; every row describes some representative that does."""
-    from reasoner.explain import can
-    from reasoner.exposure import INGRESS, NEW_POD, Exposures
+    from reasoner.query.can import can
+    from reasoner.query.exposure import INGRESS, NEW_POD, Exposures
 
     an = api.analyse(api.load([str(DATA)]))
     ex = Exposures(an, "pod")
@@ -257,7 +252,7 @@ def test_rows_and_representatives_agree():
 
 
 def test_exposure_focus_on_addresses_is_a_usage_error():
-    from helpers import cli
+    from support.helpers import cli
 
     demo = Path(__file__).resolve().parents[1] / "corpus" / "microservices-demo" / "manifests"
     r = cli("connectivity", "--exposure", "--focus", "cidr:10.0.0.0/8", str(demo))

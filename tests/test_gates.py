@@ -3,16 +3,14 @@ about in every output format, and `--strict` fails on it."""
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from click.testing import CliRunner
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from reasoner.cli import main
+from support.contracts import validate
 
 DEMO = "corpus/microservices-demo/manifests"
 SPEC = "corpus/microservices-demo/spec.yaml"
@@ -33,12 +31,7 @@ def spec(tmp_path, requirements: str, scope: str = "inventory") -> str:
 def prove_json(*args: str) -> dict:
     r = run("prove", *args, "-o", "json")
     assert r.exit_code in (0, 1), r.output
-    schemas = {p.name: json.loads(p.read_text()) for p in importlib.resources.files("reasoner.contracts").iterdir()
-               if p.name.endswith(".schema.json")}
-    registry = Registry().with_resources((name, Resource.from_contents(s)) for name, s in schemas.items())
-    data = json.loads(r.stdout)
-    Draft202012Validator(schemas["prove.schema.json"], registry=registry).validate(data)
-    return data
+    return validate(r.stdout, "prove")
 
 
 def test_isolation_of_a_namespace_that_does_not_exist_warns_and_fails_under_strict():

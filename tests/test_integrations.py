@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import cli
+from support.helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "corpus" / "microservices-demo"

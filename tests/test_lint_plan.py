@@ -76,23 +76,23 @@ def test_the_comparison_sees_a_difference():
 def test_conflict_witnesses_replay_through_can():
     """The witness of a conflicting rule, found by the plan and checked on tiers.dl's per-flow relations, is what
     `can` answers for that flow, and its chain shows one of the deciding rules (or the tier that ends it)."""
-    from reasoner.explain import can
     from reasoner.lint import lint
+    from reasoner.query.can import can
 
     seen = 0
     for path in INPUTS:
         an = api.analyse(api.load([path]))
         for f in lint(an):
             w = f.evidence and f.witness
-            if f.kind != "conflicting-rule" or not w or w["protocol"] in ("ICMP", "ICMPv6"):
+            if f.kind != "conflicting-rule" or not w or w.protocol in ("ICMP", "ICMPv6"):
                 continue  # (an ICMP witness does not say its type)
-            v = can(an, w["src"], w["dst"], w["protocol"], w["port"])
-            assert v.allowed == w["allowed"], (path, f.message)
+            v = can(an, w.src, w.dst, w.protocol, w.port)
+            assert v.allowed == w.allowed, (path, f.message)
             steps = [st for side in (v.egress, v.ingress) for st in side.steps]
-            shown = {(st.rule.policy.name, st.rule.rule.index) for st in steps if st.rule is not None}
+            shown = {(st.rule.policy.name, st.rule.index) for st in steps if st.rule is not None}
             tiers = {st.tier for st in steps if st.rule is None and st.action == "Deny"}
-            assert any((e["policy"]["name"], (e["rule"] or {}).get("index")) in shown
-                       or (e["rule"] is None and e["policy"]["name"] in tiers) for e in f.evidence), (path, f.message)
+            assert any((e.policy.name, e.rule.index if e.rule else None) in shown
+                       or (e.rule is None and e.policy.name in tiers) for e in f.evidence), (path, f.message)
             seen += 1
     assert seen >= 3
 

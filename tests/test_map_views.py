@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from test_contracts import validate
 
-from helpers import cli as run
-from helpers import pod
-from helpers import write_docs as write
-from reasoner.connectivity import addresses_text, fewest_prefixes
+from reasoner.query.addresses import addresses_text, fewest_prefixes
+from support.contracts import validate
+from support.helpers import cli as run
+from support.helpers import pod
+from support.helpers import write_docs as write
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 DEMO = str(CORPUS / "microservices-demo" / "manifests")

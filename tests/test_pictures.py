@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from reasoner.cli import main
-from reasoner.connectivity import Addresses, Connection
-from reasoner.facts.emit import PROTOCOLS
+from reasoner.model.ports import PROTOCOLS
+from reasoner.query.addresses import Addresses
+from reasoner.query.map import Connection
 from reasoner.report import connectivity as render
 
 CORPUS = "corpus/microservices-demo/manifests"

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import analyse, pod
 
-from reasoner.explain import can
 from reasoner.lint import lint
+from reasoner.query.can import can
+from support.helpers import analyse, pod
 
 
 def anp(name: str, priority: int, subject: str, direction: str, rules: str) -> str:
@@ -70,6 +70,6 @@ def test_every_tie_that_can_notes_is_an_equal_order_finding(scenario):
                     if m:
                         noted |= {(step.rule.policy.name, other) for other in m.group(1).split(", ")}
     assert noted  # the scenario has ties
-    found = {(f.policy["name"], e["policy"]["name"]) for f in lint(an) if f.kind == "equal-order"
+    found = {(f.policy.name, e.policy.name) for f in lint(an) if f.kind == "equal-order"
              for e in f.evidence}
     assert noted <= found, noted - found

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from reasoner.cli import main
-from reasoner.report import progress
 from reasoner.progress import counted, listening, stage
+from reasoner.report import progress
 from reasoner.report.progress import DELAY, GAP, Line, shown
 
 ROOT = Path(__file__).resolve().parents[1]

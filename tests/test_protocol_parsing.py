@@ -8,16 +8,16 @@ import inspect
 from pathlib import Path
 
 import pytest
-from helpers import CALICO_DENY_PROTO as DENY
-from helpers import cli as run
-from helpers import pod
-from helpers import write_docs as write
 
-from reasoner.explain import Side, Verdict
 from reasoner.model.calico import parse_protocol
+from reasoner.query.verdict import Side, Verdict
+from reasoner.repl.parse import _protocol
 from reasoner.report import can as can_report
 from reasoner.report import connectivity as connectivity_report
-from reasoner.repl import _protocol
+from support.helpers import CALICO_DENY_PROTO as DENY
+from support.helpers import cli as run
+from support.helpers import pod
+from support.helpers import write_docs as write
 
 PODS = [pod("a", "x", {"app": "x"}, "10.0.0.1"), pod("a", "y", {"app": "y"}, "10.0.0.2")]
 
@@ -72,7 +72,7 @@ def test_the_protocols_of_the_analysis_are_always_given():
     for fn in (connectivity_report.allowed_text, connectivity_report.to_text, connectivity_report.to_md,
                connectivity_report.to_dot):
         assert inspect.signature(fn).parameters["protocols"].default is inspect.Parameter.empty, fn.__name__
-    side = Side("egress", "a/x", True)
+    side = Side("egress", "a/x")
     with pytest.raises(TypeError):
         Verdict("a/x", "a/y", None, None, True, side, side, {"TCP": "all"})  # type: ignore[call-arg]
     v = Verdict("a/x", "a/y", None, None, True, side, side, {"TCP": "all", "UDP": "all", "SCTP": "all",

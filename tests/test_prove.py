@@ -153,8 +153,8 @@ def test_unknown_spec_field_is_an_error(tmp_path):
 def test_low_ipv6_addresses_stay_ipv6(tmp_path):
     """::1 and an IPv6 atom starting at :: are IPv6 (an integer below 2**32 is not an IPv4 address here)."""
     from reasoner import api
-    from reasoner.explain import can
     from reasoner.properties.prove import _ip
+    from reasoner.query.can import can
 
     assert _ip(6, 0) == "ip:::" and _ip(4, 0) == "ip:0.0.0.0"
     (tmp_path / "p.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\n"

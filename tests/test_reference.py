@@ -1,13 +1,10 @@
-"""Hand-computed scenarios that check the brute-force oracle in `reference.py` itself."""
+"""Hand-computed scenarios that check the brute-force oracle in `support/reference.py` itself."""
 import textwrap
 
 import pytest
 import yaml
 
-try:
-    from reference import allowed, cluster_from_manifests
-except ImportError:  # tests/ imported as a package
-    from tests.reference import allowed, cluster_from_manifests
+from support.reference import allowed, cluster_from_manifests
 
 BASE = """
 apiVersion: v1

@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from reasoner.cli import main
-from reasoner.connectivity import connections
-from reasoner.repl import Completer, Session, Suggestion, Var, parse_flow, parse_query, suggest
 from reasoner.errors import UsageError
+from reasoner.repl import Completer, Session, Suggestion, Var, parse_flow, parse_query, suggest
 from reasoner.report.connectivity import allowed_text
+from support.helpers import connections
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = str(ROOT / "corpus" / "microservices-demo" / "manifests")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import cli, pod, write_docs
+from support.helpers import cli, pod, write_docs
 
 # shop/open has no policy. A new pod of shop labelled app=gw may send only to app=db pods, so it cannot reach
 # shop/open; a new pod labelled app=db (a value the db policy names) or without labels can.

@@ -14,8 +14,8 @@ import pytest
 from pyDatalog import Logic
 
 from reasoner import api
-from reasoner.connectivity import connections
 from reasoner.engine import datalog, rule_cache
+from support.helpers import connections
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

@@ -13,9 +13,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from helpers import analyse, pod
 
 from reasoner import api
+from support.helpers import analyse, pod
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 INPUTS = sorted(p for p in CORPUS.glob("*/*") if p.is_dir() and p.name in ("manifests", "old", "new"))

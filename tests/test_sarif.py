@@ -18,9 +18,10 @@ from jsonschema import Draft4Validator
 
 from reasoner import api
 from reasoner.cli import main
-from reasoner.lint import Finding
+from reasoner.errors import Location
 from reasoner.report import lint as lint_report
 from reasoner.report.sarif import location, source_root
+from reasoner.results import Finding, Severity
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "corpus/microservices-demo/manifests"
@@ -144,7 +145,7 @@ def test_a_finding_without_a_file_is_placed_at_the_first_file_under_the_root(tmp
     Path("in.yaml").write_text("x")
     outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
     outside.write_text("x")
-    note = Finding("scope", "info", "", None, "any-workload", "the budget ran out", None)
+    note = Finding("scope", Severity.INFO, "the budget ran out", "any-workload", Location(""))
     log = json.loads(lint_report.to_sarif([note], ["<stdin>", str(outside), str(tmp_path / "in.yaml")]))
     assert uris(log) == ["in.yaml"] and notifications(log) == []
     log = json.loads(lint_report.to_sarif([note], ["<stdin>", str(outside)]))

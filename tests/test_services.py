@@ -155,7 +155,7 @@ status: {podIP: 10.244.0.6}
 @pytest.mark.parametrize("scenario", ["corpus/services-dns/manifests", DEMO])
 def test_the_map_by_service_agrees_with_can_on_every_service_port(scenario):
     from reasoner import api
-    from reasoner.services import can_service, service_map
+    from reasoner.query.services import can_service, service_map
 
     an = api.analyse(api.load([scenario]))
     rows = {(r.src, r.service.ref): r for r in service_map(an)}

@@ -3,26 +3,21 @@
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import diff_rows
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from reasoner import api
 from reasoner.cli import main
 from reasoner.model.calico import CalicoPolicy
 from reasoner.model.policy import NetworkPolicy
+from support.contracts import validate
+from support.helpers import diff_rows
 
 DATA = Path(__file__).resolve().parent / "data" / "staged"
 SCENARIOS = ["tier-deny", "delete", "noop", "knp", "only-staged"]
-SCHEMAS = {p.name: json.loads(p.read_text()) for p in importlib.resources.files("reasoner.contracts").iterdir()
-           if p.name.endswith(".schema.json")}
-REGISTRY = Registry().with_resources((name, Resource.from_contents(s)) for name, s in SCHEMAS.items())
 
 
 def run(*args: str):
@@ -32,9 +27,7 @@ def run(*args: str):
 def diff_json(*args: str, exit_code: int = 1) -> dict:
     r = run("diff", *args, "-o", "json")
     assert r.exit_code == exit_code, r.output
-    data = json.loads(r.stdout)
-    Draft202012Validator(SCHEMAS["diff.schema.json"], registry=REGISTRY).validate(data)
-    return data
+    return validate(r.stdout, "diff")
 
 
 def without_staged(src: Path, dst: Path) -> Path:
@@ -90,7 +83,7 @@ def test_a_tier_whose_only_policies_are_staged_drops_nothing():
     """only-staged.yaml: the security tier holds staged policies only (a Deny-only ingress policy and a deny-all
     egress policy). Were they counted, db would accept nothing and web send nothing; they are not."""
     an = api.analyse(api.load([DATA / "only-staged.yaml"]))
-    from helpers import allowed
+    from support.helpers import allowed
 
     assert allowed(an, "shop/other", "shop/db", "TCP", 80)
     assert allowed(an, "shop/web", "shop/db", "TCP", 5432)

@@ -9,11 +9,11 @@ import textwrap
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import analyse, pod
 
-from reasoner import services
 from reasoner.cli import main
+from reasoner.query import endpoints
 from reasoner.repl import Session
+from support.helpers import analyse, pod
 
 
 def write(tmp_path: Path, *docs: str) -> str:
@@ -118,22 +118,22 @@ def test_a_replicaset_name_gives_a_deployment_only_by_the_pods_template_hash():
     an = analyse(owned("default", "web-7f9c8-aaaaa", "web-7f9c8", "{app: web, pod-template-hash: 7f9c8}", "10.0.0.1"),
                  owned("default", "web-v2-bbbbb", "web-v2", "{app: web}", "10.0.0.2"),  # a ReplicaSet of its own
                  owned("default", "web-v3-ccccc", "web-v3", "{app: web, pod-template-hash: other}", "10.0.0.3"))
-    web = services.workload(an.cluster, "default/web")
+    web = endpoints.workload(an.cluster, "default/web")
     assert (web.kind, web.pods) == ("Deployment", ("default/web-7f9c8-aaaaa",))
-    assert services.workload(an.cluster, "default/web-v2").pods == ("default/web-v2-bbbbb",)
-    assert services.workload(an.cluster, "default/web-v3").kind == "ReplicaSet"
-    names = services.endpoint_names(an.cluster, services=False)
+    assert endpoints.workload(an.cluster, "default/web-v2").pods == ("default/web-v2-bbbbb",)
+    assert endpoints.workload(an.cluster, "default/web-v3").kind == "ReplicaSet"
+    names = endpoints.endpoint_names(an.cluster, services=False)
     assert "default/web" in names and "default/web-v2" in names and "default/web-v" not in names
 
 
 def counting(monkeypatch) -> list[str]:
     seen: list[str] = []
-    check = services.check_endpoint
+    check = endpoints.check_endpoint
 
     def spy(cluster, text, *args, **kwargs):
         seen.append(text)
         return check(cluster, text, *args, **kwargs)
-    monkeypatch.setattr(services, "check_endpoint", spy)
+    monkeypatch.setattr(endpoints, "check_endpoint", spy)
     return seen
 
 

@@ -1,5 +1,5 @@
 """The three verdicts agree on concrete flows of random clusters: the z3 encoding (properties/encode.py),
-the Datalog verdict (`flow_allowed`, rules/verdict.dl) and the brute-force reference (tests/reference.py)."""
+the Datalog verdict (`flow_allowed`, rules/verdict.dl) and the brute-force reference (tests/support/reference.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from pathlib import Path
 import z3
 from hypothesis import HealthCheck, given, settings
 
-from reference import allowed as reference_allowed
-from reference import cluster_from_manifests
-from test_differential import scenarios, write_manifests
-
 from reasoner import api
 from reasoner.properties.encode import Encoding
+from support.k8s_clusters import scenarios, write_manifests
+from support.reference import allowed as reference_allowed
+from support.reference import cluster_from_manifests
 
 PROBES = [("TCP", 80), ("TCP", 81), ("TCP", 443), ("UDP", 53), ("UDP", 5353), ("SCTP", 80), ("TCP", 8443)]
 

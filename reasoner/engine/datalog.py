@@ -20,12 +20,8 @@ from pyDatalog.util import DatalogError
 
 from reasoner.engine import rule_cache
 from reasoner.engine.bulk import Bulk, Uncovered, recursive
-from reasoner.errors import ReasonerError
+from reasoner.errors import QueryError
 from reasoner.facts.schema import EVALUATIONS, RELATIONS
-
-
-class QueryError(ReasonerError):
-    """A query the engine cannot answer: an unknown relation, or one that needs bound arguments."""
 
 # Derived relations that are asked with some arguments bound (a comparison or an enumeration needs them).
 BOUND_ONLY = frozenset({"within", "atom_in_range", "rule_atom_to", "cneg_d", "ord_ok", "egress_allows", "ingress_allows",
@@ -39,7 +35,7 @@ BOUND_ONLY = frozenset({"within", "atom_in_range", "rule_atom_to", "cneg_d", "or
                         "some_tier_stops", "flow_decision"})
 INGRESS_SHAPED = frozenset(d for d, rules in EVALUATIONS.items() if rules == "ingress")  # the subject is the destination
 RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "hosts.dl", "peers.dl", "ports.dl", "tiers.dl",
-              "regions.dl", "verdict.dl", "lint.dl")
+              "regions.dl", "verdict.dl", "lint.dl", "sanity.dl")
 # Relations evaluated whole, in this order, and then kept as tables. pyDatalog answers a call with bound
 # arguments by a new subgoal; a kept table answers it by an index lookup instead (hash join). The rules
 # stay the definition: each relation is computed by pyDatalog from its rules before being kept.
@@ -63,6 +59,9 @@ STAGE2: tuple[tuple[str, int], ...] = (
 )
 MATERIALIZE = STAGE1 + STAGE2
 _UNIT_FACTS = ("unit", "unit_rule", "unit_tier", "unit_dest", "unit_id")
+# The peer that stands for every peer no peer-specific rule of an ordered end matches (rules/regions.dl `hit`):
+# they are all evaluated once, as this one.
+EVERY_OTHER_PEER = -2
 
 
 @functools.cache
@@ -72,18 +71,47 @@ def rule_texts() -> dict[str, str]:
     return {name: package.joinpath(name).read_text(encoding="utf-8") for name in RULE_FILES}
 
 
+_CODE = re.compile(r"(?:[^#'\"]|'[^']*'|\"[^\"]*\")*")  # a line of a rule file up to its comment
+_STRINGS = re.compile(r"'[^']*'|\"[^\"]*\"")
+_RELATION = re.compile(r"([a-z_][a-z0-9_]*)\(")
+
+
+def rule_clauses(text: str) -> list[tuple[str, str, str]]:
+    """The clauses of a rule file's text, in order, as (head relation, body, comment). A clause is one line, or runs
+    over several as Python continues a line: while a parenthesis is open (a long body is written in parentheses,
+    one literal per line), or after a trailing backslash. Its body is the text after `<=`, its lines joined and
+    comments left out. Its comment is the last comment line before it that introduces a relation
+    (`# name(...): ...`), else ''."""
+    out: list[tuple[str, str, str]] = []
+    comment, pending, depth = "", [], 0
+    for line in text.splitlines():
+        if not pending and re.match(r"^# [a-z_][a-z0-9_]*\(", line):
+            comment = line[2:]
+        code = _CODE.match(line).group().strip()
+        if not code:
+            continue
+        joined = code.endswith("\\")
+        pending.append(code.removesuffix("\\").rstrip())
+        bare = _STRINGS.sub("", code)
+        depth += bare.count("(") - bare.count(")")
+        if depth > 0 or joined:
+            continue
+        head, arrow, body = " ".join(pending).partition("<=")
+        pending, depth = [], 0
+        m = _RELATION.match(head)
+        if arrow and m:
+            out.append((m.group(1), body.strip(), comment))
+    return out
+
+
 def derived_relations() -> dict[str, str]:
     """Every relation defined by a rule head in rules/*.dl, with the comment that introduces it (a relation
     extended in several files is introduced by the comment `# name(...)` in one of them)."""
     out: dict[str, str] = {}
     for text in rule_texts().values():
-        comment = ""
-        for line in text.splitlines():
-            if re.match(r"^# [a-z_][a-z0-9_]*\(", line):
-                comment = line[2:]
-            m = re.match(r"^([a-z_][a-z0-9_]*)\(.*<=", line)
-            if m and (m.group(1) not in out or not out[m.group(1)].startswith(m.group(1) + "(")):
-                out[m.group(1)] = comment if comment.startswith(m.group(1) + "(") else out.get(m.group(1), "")
+        for head, _body, comment in rule_clauses(text):
+            if head not in out or not out[head].startswith(head + "("):
+                out[head] = comment if comment.startswith(head + "(") else out.get(head, "")
     return out
 
 
@@ -98,10 +126,8 @@ def late_relations() -> frozenset[str]:
     (every other relation is computed from the rules whenever it is asked; materializing only keeps it)."""
     uses: dict[str, set[str]] = {}
     for text in rule_texts().values():
-        for line in text.splitlines():
-            m = re.match(r"^([a-z_][a-z0-9_]*)\(.*?<=(.*)$", line)
-            if m:
-                uses.setdefault(m.group(1), set()).update(re.findall(r"\b([a-z_][a-z0-9_]*)\(", m.group(2)))
+        for head, body, _comment in rule_clauses(text):
+            uses.setdefault(head, set()).update(re.findall(r"\b([a-z_][a-z0-9_]*)\(", body))
     late = set(_UNIT_FACTS)
     grew = True
     while grew:
@@ -375,8 +401,8 @@ class Engine:
         tiers: dict[tuple, set] = {}
         for s, d, t in rows("tier_applies", 3):
             tiers.setdefault((s, d), set()).add(t)
-        # the hit rules of each (S, Dir, Q), as rules/tiers.dl defines `hit`: the peer-specific ones (peer_hit) and,
-        # for the peers that have some, the universal ones (universal_hit); Q = -2 gets the universal ones alone.
+        # the hit rules of each (S, Dir, Q), as rules/regions.dl defines `hit`: the peer-specific ones (peer_hit) and,
+        # for the peers that have some, the universal ones (universal_hit); EVERY_OTHER_PEER gets those alone.
         universal: dict[tuple, set] = {}
         for s, d, r in rows("universal_hit", 3):
             universal.setdefault((s, d), set()).add(r)
@@ -386,7 +412,7 @@ class Engine:
         for (s, d, q), rules in hits.items():
             rules |= universal.get((s, d), set())
         for (s, d), rules in universal.items():
-            hits[(s, d, -2)] = set(rules)
+            hits[(s, d, EVERY_OTHER_PEER)] = set(rules)
         ids: dict[tuple, int] = {}
         base = 1 << 40  # apart from every other id
         for (s, d, q), rules in hits.items():

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from reasoner.errors import ReasonerError
+from reasoner.model.admin import AdminPolicy
 from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cidr import MAX, MAX_CIDRS, Cidr, ip_int
-from reasoner.model.cluster import Cluster, Endpoint
-from reasoner.model.policy import IPBlockPeer, PodPeer
+from reasoner.model.cluster import Cluster, Endpoint, HostEndpoint
+from reasoner.model.policy import IPBlockPeer, NetworkPolicy, PodPeer
 from reasoner.model.ranges import merge
 from reasoner.model.selector import LabelSelector
 
@@ -38,7 +39,7 @@ class EndpointClass:
     id: int
     namespace: str | None
     labels: tuple[tuple[str, str], ...]  # a pod class: the tested labels only (a member's own: members[i].labels)
-    members: list[Endpoint] = field(default_factory=list)
+    members: list[Endpoint | HostEndpoint] = field(default_factory=list)  # a host endpoint's class: it alone
     atoms: tuple[int, ...] = ()
     families: tuple[int, ...] = (4, 6)
     external: Atom | None = None
@@ -86,13 +87,15 @@ def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
     """(every CIDR any policy or network set mentions, the ones that name addresses to show in maps)."""
     every: list[Cidr] = []
     tops: list[Cidr] = []
-    for pol in [*cluster.policies, *cluster.admin_policies]:
-        for rule in pol.ingress + pol.egress:
-            for peer in rule.peers or ():
-                if isinstance(peer, IPBlockPeer):
-                    tops.append(peer.cidr)
-                    every.append(peer.cidr)
-                    every.extend(peer.excepts)
+    k8s_shaped: list[NetworkPolicy | AdminPolicy] = [*cluster.policies, *cluster.admin_policies]
+    for pol in k8s_shaped:
+        for rules in (pol.ingress, pol.egress):
+            for rule in rules:
+                for peer in rule.peers or ():
+                    if isinstance(peer, IPBlockPeer):
+                        tops.append(peer.cidr)
+                        every.append(peer.cidr)
+                        every.extend(peer.excepts)
     for cpol in cluster.rule_lists():
         for crule in cpol.ingress + cpol.egress:
             for ent in (crule.source, crule.destination):
@@ -108,7 +111,7 @@ def policy_cidrs(cluster: Cluster) -> tuple[list[Cidr], list[Cidr]]:
     return every, tops
 
 
-def host_labels(cluster: Cluster, hep) -> tuple[tuple[str, str], ...]:
+def host_labels(cluster: Cluster, hep: HostEndpoint) -> tuple[tuple[str, str], ...]:
     """A host endpoint's labels as selectors see them: its own, then those its profiles apply, the first
     profile winning (SEMANTICS §5.3)."""
     by_name = {p.name: p for p in cluster.profiles}
@@ -128,11 +131,13 @@ def tested_keys(cluster: Cluster, selectors: Iterable[LabelSelector | CalicoSele
     Service selectors, and `selectors`. Namespace and service account selectors read the labels of those,
     which the namespace and service account of a class fix."""
     sels: list[LabelSelector | CalicoSelector] = list(selectors)
-    for pol in [*cluster.policies, *cluster.admin_policies]:
+    k8s_shaped: list[NetworkPolicy | AdminPolicy] = [*cluster.policies, *cluster.admin_policies]
+    for pol in k8s_shaped:
         sels.append(pol.pod_selector)
-        for rule in pol.ingress + pol.egress:
-            sels.extend(p.pod_selector for p in rule.peers or ()
-                        if isinstance(p, PodPeer) and p.pod_selector is not None)
+        for rules in (pol.ingress, pol.egress):
+            for rule in rules:
+                sels.extend(p.pod_selector for p in rule.peers or ()
+                            if isinstance(p, PodPeer) and p.pod_selector is not None)
     sels.extend(cpol.selector for cpol in cluster.calico_policies)
     for holder in cluster.rule_lists():
         for crule in holder.ingress + holder.egress:

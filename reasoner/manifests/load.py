@@ -28,7 +28,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from reasoner.errors import Location, ManifestError, ManifestErrors, UsageError
+from reasoner.errors import Location, ManifestError, ManifestErrors, UsageError, show
 
 FieldPath = tuple[Any, ...]
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -36,6 +36,13 @@ CLUSTER_SCOPED = frozenset({"Namespace", "Node", "GlobalNetworkPolicy", "StagedG
                             "Tier", "Profile", "HostEndpoint", "FelixConfiguration", "AdminNetworkPolicy",
                             "BaselineAdminNetworkPolicy", "IPPool", "ClusterRole", "ClusterRoleBinding",
                             "CustomResourceDefinition", "StorageClass", "PersistentVolume", "resource"})
+
+# API group -> the versions the API server serves for the kinds read (reasoner/sources/registry.py); a mapping
+# without `kind` in one of them is an object missing its kind
+VERSIONS: dict[str, tuple[str, ...]] = {
+    "": ("v1",), "apps": ("v1",), "batch": ("v1",), "networking.k8s.io": ("v1",),
+    "policy.networking.k8s.io": ("v1alpha1",), "projectcalico.org": ("v3",), "crd.projectcalico.org": ("v1",),
+}
 
 
 @dataclass
@@ -402,8 +409,6 @@ def _expand(doc: Document, errors: list[ManifestError]) -> list[Document]:
                 for d in _expand(Document(doc.file, item, doc.lines, doc.prefix + (i,)), errors)]
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind == "List" or isinstance(kind, str) and kind.endswith("List") and isinstance(data.get("items"), list):
-        from reasoner.sources.fields import show
-
         items = data.get("items")
         if not isinstance(items, list):
             errors.append(doc.error(("items",), "a List needs `items`, a list of resources"))
@@ -452,11 +457,7 @@ def _kindless(doc: Document) -> ManifestError | None:
     if not isinstance(data, dict) or isinstance(data.get("kind"), str):
         return None
     if data.get("kind") is not None:
-        from reasoner.sources.fields import show
-
         return doc.error(("kind",), f"expected a string, got {show(data['kind'])}")
-    from reasoner.sources.registry import VERSIONS
-
     api = data.get("apiVersion")
     group, _, version = api.rpartition("/") if isinstance(api, str) else ("?", "", "")
     near = [key for key in data if isinstance(key, str) and _near_kind(key)]

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 
 from reasoner.model.calico_selector import CalicoSelector
 from reasoner.model.cidr import Cidr
+from reasoner.model.numbers import ascii_int
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction, NetworkPolicy
-from reasoner.sources.fields import ascii_int
 
 DEFAULT_TIER = "default"
 DEFAULT_TIER_ORDER = 1_000_000.0
 K8S_POLICY_ORDER = 1000.0
 PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17, "ICMP": 1, "ICMPv6": 58, "SCTP": 132, "UDPLite": 136}
+
+AUTO = "projectcalico.org/"  # the prefix of the labels Calico adds to every endpoint (namespace, name, ...)
 
 
 def parse_protocol(text: str) -> str | None:

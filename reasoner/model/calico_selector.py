@@ -155,10 +155,6 @@ class CalicoSelector:
     def is_all(self) -> bool:
         return self.dnf == ((),)
 
-    @property
-    def is_none(self) -> bool:
-        return self.dnf == ()
-
     def __str__(self) -> str:
         return self.canonical
 

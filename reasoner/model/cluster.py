@@ -136,7 +136,8 @@ class Cluster:
         return next((v for v in self.services if v.namespace == namespace and v.name == name), None)
 
     def endpoint(self, ref: str) -> Endpoint | HostEndpoint | None:
-        for ep in [*self.endpoints, *self.host_endpoints]:
+        ends: list[Endpoint | HostEndpoint] = [*self.endpoints, *self.host_endpoints]
+        for ep in ends:
             if ep.ref == ref:
                 return ep
         return None
@@ -151,3 +152,22 @@ class Cluster:
         if given is not None:
             return given
         return FAILSAFE_INBOUND if inbound else FAILSAFE_OUTBOUND
+
+
+def backends(cluster: Cluster, svc: Service) -> list[Endpoint]:
+    """The pods (or workload templates) backing the Service: those its selector picks (none without a selector)."""
+    return [ep for ep in cluster.endpoints if svc.selects(ep.namespace, dict(ep.labels))]
+
+
+def target_port(sp: ServicePort, backend: Endpoint) -> int | None:
+    """The port of `backend` that Service port `sp` forwards to: its targetPort number, the service port when
+    targetPort is not given, or the container port the targetPort name resolves to (None: the backend has no
+    container port of that name and protocol)."""
+    if isinstance(sp.target_port, int):
+        return sp.target_port
+    if sp.target_port is None:
+        return sp.port
+    for cp in backend.ports:
+        if cp.name == sp.target_port and cp.protocol == sp.protocol:
+            return cp.port
+    return None

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import z3
 
-from reasoner.api import Analysis
-from reasoner.connectivity import ALL, class_connections
+from reasoner.analysis import Analysis
 from reasoner.facts.classes import EndpointClass
+from reasoner.model.ports import ALL
+from reasoner.query.map import class_connections
 
 PORTED = ("TCP", "UDP", "SCTP")
 

@@ -12,21 +12,32 @@ is reported as a warning with the result (`prove --strict` fails on it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import z3
 
-from reasoner.api import Analysis, analyse, distinguishing
+from reasoner.analysis import Analysis, analyse, distinguishing
 from reasoner.errors import UsageError
-from reasoner.explain import Verdict, can, other_protocol_number
 from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr, ip_text
+from reasoner.progress import counted
+from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.encode import Encoding, Flow
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
-from reasoner.properties import DEFAULT_BUDGET
-from reasoner.progress import counted
-from reasoner.properties.workloads import (DST, SRC, NewPod, Side, TooMany, build_sides, collect_tests, project,
-                                          spec_tests)
+from reasoner.properties.workloads import (
+    DST,
+    SRC,
+    NewPod,
+    Side,
+    TooMany,
+    build_sides,
+    collect_tests,
+    project,
+    spec_tests,
+)
+from reasoner.query.can import can, other_protocol_number
+from reasoner.query.verdict import Verdict
+from reasoner.results import Status, Witness
 
 
 class SemanticsMismatch(AssertionError):
@@ -36,9 +47,9 @@ class SemanticsMismatch(AssertionError):
 @dataclass
 class Result:
     requirement: Requirement
-    status: str  # proved | violated | unknown
+    status: Status
     scope: str
-    witness: dict | None = None
+    witness: Witness | None = None
     verdict: Verdict | None = None
     message: str = ""
     extra: dict = field(default_factory=dict)
@@ -46,7 +57,7 @@ class Result:
 
     def passed(self, strict: bool = False) -> bool:
         """Proved, and under `strict` without warnings."""
-        return self.status == "proved" and not (strict and self.warnings)
+        return self.status == Status.PROVED and not (strict and self.warnings)
 
 
 def _ip(family: int, value: int) -> str:
@@ -198,7 +209,7 @@ class Prover:
         return "unknown", s.reason_unknown()  # type: ignore[return-value]
 
     def witness(self, flow: Flow, a: list[str], b: list[str], expect_allowed: bool,
-                ports: tuple[PortRange, ...] | None) -> tuple[dict, Verdict]:
+                ports: tuple[PortRange, ...] | None) -> tuple[Witness, Verdict]:
         """Name the flow (a: candidate sources, b: candidate destinations, distinct; `ports`: the requirement's)
         and replay it in Datalog."""
         a, b = (sorted(names, key=lambda n: n in self.new_pods) for names in (a, b))  # today's endpoints first
@@ -211,8 +222,7 @@ class Prover:
         if v.allowed != expect_allowed:
             raise SemanticsMismatch(f"z3 says {'allowed' if expect_allowed else 'denied'} for {src_name} -> "
                                     f"{dst_name} {proto}/{port}, the Datalog verdict says the opposite")
-        shown_port = port if proto in ("TCP", "UDP", "SCTP") else None
-        return {"src": src_name, "dst": dst_name, "protocol": proto, "port": shown_port}, v
+        return Witness(src_name, dst_name, proto, port if proto in ("TCP", "UDP", "SCTP") else None), v
 
     def _unlisted(self, ports: tuple[PortRange, ...] | None) -> str:
         """A protocol of OTHER (those no rule names) that `ports` admits: one the requirement names, else any."""
@@ -240,10 +250,10 @@ class Prover:
         result = self._check(req, scope)
         result.warnings = self.unmatched(req, scope)
         if result.witness is not None and self.new_pods:
-            new = {n: self.new_pods[n].describe() for n in (result.witness["src"], result.witness["dst"])
+            new = {n: self.new_pods[n].describe() for n in (result.witness.src, result.witness.dst)
                    if n in self.new_pods}
             if new:
-                result.witness["newPods"] = new
+                result.witness = replace(result.witness, new_pods=new)
         if result.extra.get("endpoint") in self.new_pods:
             result.extra["newPod"] = self.new_pods[result.extra["endpoint"]].describe()
         return result
@@ -280,13 +290,12 @@ class Prover:
                     model = found
                     break
         if status == "unsat":
-            return Result(req, "proved", scope, message=f"no {what.split(' ', 1)[1]} exists")
+            return Result(req, Status.PROVED, scope, message=f"no {what.split(' ', 1)[1]} exists")
         if status == "unknown":
-            return Result(req, "unknown", scope, message=f"solver gave up: {model}")
+            return Result(req, Status.UNKNOWN, scope, message=f"solver gave up: {model}")
         flow = enc.decode(model)
         w, v = self.witness(flow, src_names(flow.src), dst_names(flow.dst), expect, req.ports)
-        return Result(req, "violated", scope, w, v, f"{what}: {w['src']} -> {w['dst']} {w['protocol']}"
-                      + (f"/{w['port']}" if w["port"] is not None else ""))
+        return Result(req, Status.VIOLATED, scope, w, v, f"{what}: {w}")
 
     def _isolated(self, req: Requirement, scope: str) -> Result:
         e = self.an.engine
@@ -310,11 +319,10 @@ class Prover:
                         w, v = self.witness(flow, self.members.names(Peer(), flow.src), [name], True, req.ports)
                     else:
                         w, v = self.witness(flow, [name], self.members.names(Peer(), flow.dst), True, req.ports)
-                    return Result(req, "violated", scope, w, v, msg + f"; it accepts {w['src']} -> {w['dst']} "
-                                  f"{w['protocol']}" + (f"/{w['port']}" if w["port"] is not None else ""),
+                    return Result(req, Status.VIOLATED, scope, w, v, f"{msg}; it accepts {w}",
                                   {"endpoint": name, "direction": d})
-                return Result(req, "violated", scope, None, None, msg, {"endpoint": name, "direction": d})
-        return Result(req, "proved", scope, message="every selected endpoint is isolated")
+                return Result(req, Status.VIOLATED, scope, None, None, msg, {"endpoint": name, "direction": d})
+        return Result(req, Status.PROVED, scope, message="every selected endpoint is isolated")
 
 
 def sides(req: Requirement, tests: list, services: dict) -> list[Side]:
@@ -390,7 +398,7 @@ def _prove_one(index: int) -> Result:
     try:
         universe = build_sides(an.cluster, sides(req, tests, services), spec.pod_cidrs, budget=budget)
     except TooMany as exc:  # no guess: the requirement is unknown, and says why
-        return Result(req, "unknown", spec.scope, message=str(exc))
+        return Result(req, Status.UNKNOWN, spec.scope, message=str(exc))
     peers = [p for p in (req.src, req.dst, req.selected) if p.selector is not None]
     wide = analyse(universe.cluster, [p.selector for p in peers], transient=True)
     try:

@@ -26,7 +26,6 @@ from reasoner.sources.fields import Fields, Invalid
 KINDS = ("deny", "allow", "only", "isolated")
 SCOPES = ("inventory", "any-workload")
 PEER_KEYS = ("namespace", "namespaceSelector", "selector", "serviceAccount", "pods", "cidr", "nets", "service")
-PORTLESS = ("ICMP", "ICMPv6")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ proof: a second labelling of the same new name is not explored.
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import Callable
@@ -31,6 +30,7 @@ from typing import Callable
 import z3
 
 from reasoner.facts.classes import Atoms, policy_cidrs
+from reasoner.model.calico import AUTO
 from reasoner.model.calico_selector import CalicoSelector, Lit
 from reasoner.model.cidr import Cidr, ip_int, ip_text
 from reasoner.model.cluster import NAME_LABEL, Cluster, Endpoint, Namespace, ServiceAccount
@@ -40,7 +40,6 @@ from reasoner.model.selector import LabelSelector, Op
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.sources.fields import DNS_LABEL, QUALIFIED_NAME, Word
 
-AUTO = "projectcalico.org/"
 ORIGIN = Origin("<any-workload>", None)
 _MAX_REPRESENTATIVES = 6_000  # new pods (two per kind and address atom): beyond, the analysis is too slow
 _MAX_SIDE_REPRESENTATIVES = 10_000  # new pods of one requirement (build_sides; measured: 6 050 with 2 000 pods, 60 s)

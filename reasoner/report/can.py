@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reasoner.explain import Side, Verdict
+from reasoner.query.verdict import Side, Verdict
 from reasoner.report.connectivity import allowed_text
 from reasoner.report.text import join_lines
 

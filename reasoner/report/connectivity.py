@@ -14,10 +14,12 @@ import subprocess
 from collections import Counter
 from typing import Iterable, Iterator
 
-from reasoner.connectivity import ALL, Addresses, Connection, end_names
 from reasoner.errors import ReasonerError, UsageError
-from reasoner.facts.emit import PROTOCOLS
+from reasoner.model.ports import ALL, PROTOCOLS
+from reasoner.model.ports import ports_json as allowed_json
 from reasoner.model.ranges import merge
+from reasoner.query.addresses import Addresses, end_names
+from reasoner.query.map import Connection
 from reasoner.report.text import escape, join_lines
 
 
@@ -58,11 +60,6 @@ def allowed_text(allowed: dict[str, object], protocols: tuple[str, ...], sep: st
             return f"{p}{icmp_text(v)}"
         return f"{p} (not {', '.join(left_out)})" if p == "OTHER" and left_out else p
     return "; ".join(one(p, v) for p, v in allowed.items())
-
-
-def allowed_json(allowed: dict[str, object]) -> list[dict]:
-    return [{"protocol": p, "ports": v if v == ALL else [list(r) for r in v]}  # type: ignore[union-attr]
-            for p, v in allowed.items()]
 
 
 def to_json(conns: Iterable[Connection], view: str | None = None) -> str:

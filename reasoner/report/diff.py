@@ -7,17 +7,19 @@ from dataclasses import replace
 from typing import Sequence
 from urllib.parse import quote
 
-from reasoner.connectivity import ALL, span
 from reasoner.diff import Change, DiffResult, describe, endpoints, first_flow
-from reasoner.explain import Verdict
 from reasoner.model.calico import DEFAULT_TIER
+from reasoner.model.ports import ALL, span
+from reasoner.query.verdict import Verdict
 from reasoner.report.connectivity import allowed_json, allowed_text
 from reasoner.report.prove import chain, chain_lines, describe_new_pod
 from reasoner.report.sarif import first_location, location, repo_path, rule, source_root
 from reasoner.report.sarif import log as sarif_log
 from reasoner.report.text import join_lines
+from reasoner.report.witness import witness_json
+from reasoner.results import ChangeKind, PolicyRef
 
-WORDS = {"newly-allowed": "NEWLY ALLOWED", "newly-denied": "NEWLY DENIED"}
+WORDS = {ChangeKind.NEWLY_ALLOWED: "NEWLY ALLOWED", ChangeKind.NEWLY_DENIED: "NEWLY DENIED"}
 FOLD = 10  # a markdown table of more rows is folded in <details>
 
 
@@ -29,11 +31,6 @@ def ports_text(c: Change) -> str:
     if c.ranges == [(1, 65535)]:
         return f"{c.protocol} all ports"
     return f"{c.protocol} " + ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in c.ranges)
-
-
-def _flow(w: dict) -> str:
-    port = f"/{w['port']}" if w.get("port") is not None else ""
-    return f"{w['src']} -> {w['dst']} {w['protocol']}{port}"
 
 
 def _groups(result: DiffResult, c: Change) -> tuple[str, str]:
@@ -98,10 +95,9 @@ def wider_note(result: DiffResult) -> str | None:
     if not w["checked"]:
         return f"Not checked for pods that could be deployed ({w['why']}): run with --scope any-workload."
     n, x = w["changes"], w["witness"]
-    flow = f"{x['src']} -> {x['dst']} {x['protocol']}" + (f"/{x['port']}" if x.get("port") is not None else "")
-    pods = "; ".join(f"{name} stands for {describe_new_pod(pod)}" for name, pod in x["newPods"].items())
+    pods = "; ".join(f"{name} stands for {describe_new_pod(pod)}" for name, pod in x.new_pods.items())
     return (f"But for pods that could be deployed (--scope any-workload) the versions differ: {n} flow "
-            f"{'classes change' if n != 1 else 'class changes'} verdict, e.g. {flow} is {x['change'].replace('-', ' ')}"
+            f"{'classes change' if n != 1 else 'class changes'} verdict, e.g. {x} is {w['change'].replace('-', ' ')}"
             + (f" ({pods})" if pods else "") + ".")
 
 
@@ -116,8 +112,8 @@ def to_text(result: DiffResult) -> str:
     for c in result.changes:
         src, dst = _groups(result, c)
         lines.append(f"{WORDS[c.kind]:<14} {src} -> {dst}  {ports_text(c)}")
-        lines.append(f"  witness: {_flow(c.witness)}")
-        for name in (c.witness["src"], c.witness["dst"]):
+        lines.append(f"  witness: {c.witness}")
+        for name in (c.witness.src, c.witness.dst):
             if name in result.new_pods:
                 lines.append(f"  {name} stands for {describe_new_pod(result.new_pods[name].describe())}")
         for label, v in (("before", c.before), ("after", c.after)):
@@ -140,18 +136,15 @@ def decider(v: Verdict, other: Verdict) -> dict | None:
     for side, was in ((v.egress, other.egress), (v.ingress, other.ingress)):
         if side.allowed == was.allowed:
             continue
-        steps = chain(side)
-        step = steps[-1] if side.steps else steps[0]
-        if "policy" in step:
-            pol = step["policy"]
-            ref = f"{pol['namespace']}/{pol['name']}" if pol["namespace"] else pol["name"]
-            return {"text": f"{ref} {step['rule']['direction']}[{step['rule']['index']}]", "rule": True,
-                    "file": step["file"], "line": step["line"]}
+        ref = side.steps[-1].rule if side.steps else side.allowing[0] if side.allowing else None
+        if ref is not None:
+            return {"text": f"{ref.policy.ref} {ref.direction}[{ref.index}]", "rule": True, "file": ref.file,
+                    "line": ref.line}
         if not side.allowed and side.isolating:  # of the tier whose end denies it, when there are tiers
-            p = next((q for q in side.isolating if getattr(q, "tier", DEFAULT_TIER) == step.get("tier")),
-                     side.isolating[0])
-            return {"text": f"{p.ref if p.namespace else p.name} (no rule allows it)", "rule": False,
-                    "file": p.origin.file, "line": p.origin.line}
+            tier = side.steps[-1].tier if side.steps else None
+            pol = PolicyRef.of(next((q for q in side.isolating if getattr(q, "tier", DEFAULT_TIER) == tier),
+                                    side.isolating[0]))
+            return {"text": f"{pol.ref} (no rule allows it)", "rule": False, "file": pol.file, "line": pol.line}
     return None
 
 
@@ -215,20 +208,20 @@ def to_md(result: DiffResult, link_base: str | None = None) -> str:
     for c in result.changes:
         pairs.setdefault(_groups(result, c), []).append(c)
     both = {k for k, cs in pairs.items() if len({c.kind for c in cs}) == 2}
-    tables: dict[str, list[list[str]]] = {"newly-allowed": [], "newly-denied": []}
+    tables: dict[str, list[list[str]]] = {kind: [] for kind in ChangeKind}
     changed = []
     for (src, dst), cs in pairs.items():
         if (src, dst) in both:
             c = cs[0]
             before = _traffic(c.traffic_before, result.old.facts.protocols)
             after = _traffic(c.traffic_after, result.new.facts.protocols)
-            witnesses = "<br>".join(f"{'+' if c.kind == 'newly-allowed' else '−'} `{_cell(_flow(c.witness))}`"
-                                    for c in cs)
+            witnesses = "<br>".join(f"{'+' if c.kind == ChangeKind.NEWLY_ALLOWED else '−'} "
+                                    f"`{_cell(str(c.witness))}`" for c in cs)
             rules = "<br>".join(f"{link(rule_of(c)[0], _verdict(c.after))}; before "
                                 f"{link(rule_of(c)[1], _verdict(c.before))}" for c in cs)
             changed.append([_cell(src), _cell(dst), _cell(f"{before} → {after}"), witnesses, rules])
             continue
-        for kind in ("newly-allowed", "newly-denied"):  # a row per pair: its protocols together
+        for kind in ChangeKind:  # a row per pair: its protocols together
             of_kind = [c for c in cs if c.kind == kind]
             if not of_kind:
                 continue
@@ -236,23 +229,23 @@ def to_md(result: DiffResult, link_base: str | None = None) -> str:
             after = dict.fromkeys(link(a, _verdict(c.after)) for c, (a, _b) in zip(of_kind, deciders))
             before = dict.fromkeys(link(b, _verdict(c.before)) for c, (_a, b) in zip(of_kind, deciders))
             tables[kind].append([_cell(src), _cell(dst), _cell("; ".join(ports_text(c) for c in of_kind)),
-                                 f"`{_cell(_flow(of_kind[0].witness))}`",
+                                 f"`{_cell(str(of_kind[0].witness))}`",
                                  "<br>".join(after), "<br>".join(before)])
-    counts = [f"{len(tables['newly-allowed'])} newly allowed", f"{len(tables['newly-denied'])} newly denied",
-              f"{len(changed)} changed"]
+    counts = [f"{len(tables[ChangeKind.NEWLY_ALLOWED])} newly allowed",
+              f"{len(tables[ChangeKind.NEWLY_DENIED])} newly denied", f"{len(changed)} changed"]
     note = _note(result)
     lines = [f"**{_count(result)}** (scope: {result.scope}): {', '.join(counts)} (pairs of groups)", "",
              *([f"> {note}", ""] if note else []), *([*one_version, ""] if one_version else [])]
     header = ["from", "to", "traffic", "witness", "after", "before"]
-    if tables["newly-allowed"]:
-        lines += _table("Newly allowed", header, tables["newly-allowed"])
-    if tables["newly-denied"]:
-        lines += _table("Newly denied", header, tables["newly-denied"])
+    if tables[ChangeKind.NEWLY_ALLOWED]:
+        lines += _table("Newly allowed", header, tables[ChangeKind.NEWLY_ALLOWED])
+    if tables[ChangeKind.NEWLY_DENIED]:
+        lines += _table("Newly denied", header, tables[ChangeKind.NEWLY_DENIED])
     if changed:
         lines += _table("Changed", ["from", "to", "before → after", "witnesses", "rules (after; before)"], changed)
     lines += ["<details><summary>Rule chains</summary>", ""]
     for i, c in enumerate(result.changes, 1):
-        lines.append(f"{i}. {WORDS[c.kind].lower()}: `{_cell(_flow(c.witness))}`")
+        lines.append(f"{i}. {WORDS[c.kind].lower()}: `{_cell(str(c.witness))}`")
         for label, v in (("before", c.before), ("after", c.after)):
             assert v is not None
             lines.append(f"   - {label} ({_verdict(v)}):")
@@ -277,10 +270,9 @@ def _ports_json(c: Change) -> object:
 def change_json(result: DiffResult, c: Change) -> dict:
     src, dst = _groups(result, c)
     out = {"change": c.kind, "src": src, "dst": dst, "src_endpoints": endpoints(c.srcs),
-           "dst_endpoints": endpoints(c.dsts), "protocol": c.protocol, "ports": _ports_json(c), "witness": c.witness}
-    new = {n: result.new_pods[n].describe() for n in (c.witness["src"], c.witness["dst"]) if n in result.new_pods}
-    if new:
-        out["witness"] = dict(c.witness, newPods=new)
+           "dst_endpoints": endpoints(c.dsts), "protocol": c.protocol, "ports": _ports_json(c)}
+    new = {n: result.new_pods[n].describe() for n in (c.witness.src, c.witness.dst) if n in result.new_pods}
+    out["witness"] = witness_json(replace(c.witness, new_pods=new))
     assert c.before is not None and c.after is not None
     out["before"] = {"allowed": c.before.allowed, "egress": chain(c.before.egress), "ingress": chain(c.before.ingress)}
     out["after"] = {"allowed": c.after.allowed, "egress": chain(c.after.egress), "ingress": chain(c.after.ingress)}
@@ -299,17 +291,27 @@ def to_json(result: DiffResult) -> str:
     if result.scope == "any-workload":
         out["inventory_equivalent"] = bool(inventory_equivalent(result)) if result.changes else result.equivalent
     if result.wider is not None:  # inventory scope, equivalent: what any-workload scope says
-        out["any_workload"] = result.wider
+        out["any_workload"] = _wider_json(result.wider)
     return json.dumps(out, indent=2)
 
 
+def _wider_json(w: dict) -> dict:
+    """What any-workload scope says after an equivalent inventory diff; the witness of its first change with the
+    change's kind and the new pods it names (`newPods`, even none)."""
+    if "witness" not in w:
+        return w
+    x = w["witness"]
+    return {"checked": w["checked"], "equivalent": w["equivalent"], "changes": w["changes"],
+            "witness": dict(witness_json(replace(x, new_pods={})), change=w["change"], newPods=dict(x.new_pods))}
+
+
 RULES = {
-    "newly-allowed": ("A flow the change newly allows",
+    ChangeKind.NEWLY_ALLOWED: ("A flow the change newly allows",
                       "The new version allows flows that the old one denies: the result is at the rule that allows "
                       "the witness flow now (else the policy whose rule that denied it is gone).",
                       "Check that the newly allowed traffic is intended; `reasoner diff -o md` lists every such flow "
                       "class with its witness and the rule chains."),
-    "newly-denied": ("A flow the change newly denies",
+    ChangeKind.NEWLY_DENIED: ("A flow the change newly denies",
                      "The new version denies flows that the old one allows: the result is at the rule that denies the "
                      "witness flow now (else the rule that allowed it before, when it is gone).",
                      "Check that no workload still needs the denied traffic; `reasoner diff -o md` lists every such "
@@ -327,13 +329,12 @@ def to_sarif(result: DiffResult, files: Sequence[str] = ()) -> str:
     for c in result.changes:
         src, dst = _groups(result, c)
         after, before = rule_of(c)
-        word = "allows" if c.kind == "newly-allowed" else "denies"
+        word = "allows" if c.kind == ChangeKind.NEWLY_ALLOWED else "denies"
         said = "; ".join(f"{label}: {_verdict(v)}" + (f" by {d['text']} ({d['file']}:{d['line']})" if d else "")
                          for label, v, d in (("before", c.before, before), ("after", c.after, after)))
         res = {"ruleId": c.kind, "level": "warning",
-               "message": {"text": f"newly {word} {src} -> {dst} {ports_text(c)}; witness {_flow(c.witness)} "
-                                   f"({said})"},
-               "properties": {"scope": result.scope, "witness": c.witness}}
+               "message": {"text": f"newly {word} {src} -> {dst} {ports_text(c)}; witness {c.witness} ({said})"},
+               "properties": {"scope": result.scope, "witness": witness_json(c.witness)}}
         deciders = [d for d in (after, before) if d is not None]  # a rule (of either version) before a policy
         at = next((loc for d in sorted(deciders, key=lambda d: not d["rule"])
                    if (loc := location(d["file"], d["line"], root)) is not None), None)

@@ -1,10 +1,10 @@
-"""Renderers for exposure (reasoner/exposure.py): a table in text, and JSON."""
+"""Renderers for exposure (reasoner/query/exposure.py): a table in text, and JSON."""
 
 from __future__ import annotations
 
 import json
 
-from reasoner.exposure import ADDRESSES, INGRESS, NEW_NAMESPACE, Exposure, Outsider
+from reasoner.query.exposure import ADDRESSES, INGRESS, NEW_NAMESPACE, Exposure, Outsider
 from reasoner.report.connectivity import allowed_json, allowed_text
 
 
@@ -39,7 +39,7 @@ def describe(peer: Outsider) -> str:
 
 
 def to_text(rows: list[Exposure], protocols: tuple[str, ...], direction: str = INGRESS) -> str:
-    from reasoner.repl import table
+    from reasoner.report.text import table
 
     if not rows:
         return ("nothing beyond the input's endpoints can reach them" if direction == INGRESS

@@ -8,11 +8,13 @@ from typing import Sequence
 from xml.sax.saxutils import escape as escape_xml
 from xml.sax.saxutils import quoteattr
 
-from reasoner.explain import RuleRef, Side, Verdict
 from reasoner.properties.prove import Result
+from reasoner.query.verdict import Side, Verdict
 from reasoner.report.sarif import first_location, location, rule, source_root
 from reasoner.report.sarif import log as sarif_log
 from reasoner.report.text import escape, join_lines
+from reasoner.report.witness import witness_json
+from reasoner.results import Status
 
 
 def chain(side: Side) -> list[dict]:
@@ -47,7 +49,7 @@ def result_json(r: Result) -> dict:
     out: dict = {"id": r.requirement.id, "kind": r.requirement.kind, "status": r.status, "scope": r.scope,
                  "message": r.message, "warnings": r.warnings}
     if r.witness is not None:
-        out["witness"] = r.witness
+        out["witness"] = witness_json(r.witness)
     if r.verdict is not None:
         out["chain"] = {"egress": chain(r.verdict.egress), "ingress": chain(r.verdict.ingress)}
     out.update(r.extra)
@@ -69,14 +71,14 @@ def to_text(results: list[Result], strict: bool = False) -> str:
     for r in results:
         lines.append(f"{r.status.upper():<8}  {escape(r.requirement.id):<{width}}  {r.requirement.kind:<8}  {r.message}")
         lines.extend(f"          {'error' if strict else 'warning'}: {w}" for w in r.warnings)
-        new_pods = dict((r.witness or {}).get("newPods", {}))
+        new_pods = dict(r.witness.new_pods if r.witness else {})
         if "newPod" in r.extra:
             new_pods[r.extra["endpoint"]] = r.extra["newPod"]
         for name, pod in new_pods.items():
             lines.append(f"          {name} stands for {describe_new_pod(pod)}")
-        if r.status == "violated" and r.verdict is not None:
+        if r.status == Status.VIOLATED and r.verdict is not None:
             lines.extend("          " + line for line in chain_lines(r.verdict))
-    proved = sum(r.status == "proved" for r in results)
+    proved = sum(r.status == Status.PROVED for r in results)
     warned = sum(bool(r.warnings) for r in results)
     lines.append("")
     lines.append(f"{proved} of {len(results)} requirements proved (scope: {results[0].scope if results else '-'})"
@@ -103,16 +105,16 @@ def describe_new_pod(pod: dict) -> str:
 def to_junit(results: list[Result], strict: bool = False) -> str:
     """One test case per requirement; a warning is in its system-out, and under `strict` also its failure.
     Strings from the input are escaped (XML 1.0 cannot hold most control characters at all)."""
-    failures = sum(r.status != "unknown" and not r.passed(strict) for r in results)
-    errors = sum(r.status == "unknown" for r in results)
+    failures = sum(r.status != Status.UNKNOWN and not r.passed(strict) for r in results)
+    errors = sum(r.status == Status.UNKNOWN for r in results)
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuite name="reasoner prove" tests="{len(results)}" failures="{failures}" errors="{errors}">']
     for r in results:
         out.append(f'  <testcase classname={quoteattr(r.requirement.kind)} name={quoteattr(escape(r.requirement.id))}>')
-        if r.status == "violated":
+        if r.status == Status.VIOLATED:
             detail = json.dumps(result_json(r), indent=2)
             out.append(f'    <failure message={quoteattr(escape(r.message))}>{escape_xml(detail)}</failure>')
-        elif r.status == "unknown":
+        elif r.status == Status.UNKNOWN:
             out.append(f'    <error message={quoteattr(escape(r.message))}/>')
         elif not r.passed(strict):
             out.append(f'    <failure message={quoteattr(escape("; ".join(r.warnings)))}/>')
@@ -144,9 +146,9 @@ def _location(r: Result, root: Path) -> dict | None:
     v: Verdict | None = r.verdict
     if v is not None:
         for side in (v.ingress, v.egress):
-            candidates.extend(st.rule.rule.origin for st in side.steps if st.rule is not None and st.action == "Allow")
-            candidates.extend(ref.rule.origin for ref in side.allowing)
-    where = [(o.file, o.line) for o in candidates] + [(r.requirement.file, r.requirement.line)]
+            candidates.extend(st.rule for st in side.steps if st.rule is not None and st.action == "Allow")
+            candidates.extend(side.allowing)
+    where = [(ref.file, ref.line) for ref in candidates] + [(r.requirement.file, r.requirement.line)]
     return next((loc for file, line in where if (loc := location(file, line, root)) is not None), None)
 
 
@@ -161,8 +163,8 @@ def to_sarif(results: list[Result], strict: bool = False, files: Sequence[str] =
         req = r.requirement
         rules.setdefault(req.id, rule(req.id, f"{req.kind} requirement {req.id}", req.claim(), HELP[req.kind],
                                       properties={"kind": req.kind}))
-        found = [] if r.status == "proved" else [
-            ("error" if r.status == "violated" else "warning", r.message, _location(r, root))]
+        found = [] if r.status == Status.PROVED else [
+            ("error" if r.status == Status.VIOLATED else "warning", r.message, _location(r, root))]
         spec_at = location(req.file, req.line, root)
         found += [("error" if strict else "warning", w, spec_at) for w in r.warnings]
         for level, message, loc in found:
@@ -174,4 +176,4 @@ def to_sarif(results: list[Result], strict: bool = False, files: Sequence[str] =
     return sarif_log(list(rules.values()), out, first_location(files, root))
 
 
-__all__ = ["to_json", "to_text", "to_junit", "to_sarif", "RuleRef"]
+__all__ = ["to_json", "to_text", "to_junit", "to_sarif"]

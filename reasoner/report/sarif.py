@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import quote
 
-from reasoner.diff import _git
 from reasoner.errors import UsageError
+from reasoner.manifests.git import run_git
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/reasoner/"
@@ -29,7 +29,7 @@ SRCROOT = "%SRCROOT%"
 def source_root() -> Path:
     """The git top level of the current directory (`git rev-parse --show-toplevel`), else the directory itself."""
     try:
-        top = _git(["rev-parse", "--show-toplevel"], "the source root")
+        top = run_git(["rev-parse", "--show-toplevel"], "the source root")
     except UsageError:  # not in a work tree, or no git
         return Path.cwd().resolve()
     return Path(os.fsdecode(top.rstrip(b"\n"))).resolve()

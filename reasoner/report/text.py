@@ -8,7 +8,7 @@ they are.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -33,3 +33,14 @@ def join_lines(lines: Iterable[str]) -> str:
 def terminal(text: str) -> str:
     """Text already laid out in lines (a REPL answer, an error): its line breaks kept, all else escaped."""
     return join_lines(text.split("\n"))
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Aligned columns, two spaces apart; the last column is not padded."""
+    rows = [tuple(str(c) for c in r) for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    return [line(header)] + [line(r) for r in rows]

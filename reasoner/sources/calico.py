@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass
 
 from reasoner.manifests.load import FieldPath
-from reasoner.model.cluster import ContainerPort, HostEndpoint
-from reasoner.model.calico import IPPool
 from reasoner.model.calico import (
     DEFAULT_TIER,
     DEFAULT_TIER_ORDER,
@@ -26,6 +24,7 @@ from reasoner.model.calico import (
     EntityRule,
     FailsafePort,
     IcmpMatch,
+    IPPool,
     NetworkSet,
     PortMatch,
     Profile,
@@ -35,9 +34,11 @@ from reasoner.model.calico import (
 )
 from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, parse_selector
 from reasoner.model.cidr import Cidr
+from reasoner.model.cluster import ContainerPort, HostEndpoint
+from reasoner.model.numbers import ascii_int
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
-from reasoner.sources.fields import Fields, ascii_int, directions, show
+from reasoner.sources.fields import Fields, directions, show
 from reasoner.sources.k8s_core import name_and_namespace
 from reasoner.sources.k8s_networkpolicy import parse_networkpolicy
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from reasoner.errors import ManifestError
+from reasoner.errors import ManifestError, show
 from reasoner.manifests.load import Document, FieldPath
 from reasoner.model.cidr import MAX_LIST
 
@@ -217,25 +217,6 @@ def label_value_problem(value: str) -> str | None:
     if value and not _QUALIFIED_NAME.fullmatch(value):
         return f"must be empty or consist of {_NAME_PART}"
     return None
-
-
-def ascii_int(text: str) -> int | None:
-    """The integer written in ASCII digits `text`, or None (int() and str.isdigit() also take other scripts)."""
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
-def show(value: Any, limit: int = 40) -> str:
-    """`value` for a message: short, on one line."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict,)):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, int) and value.bit_length() > 64:
-        return "a very large integer"
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def directions(f: Fields, path: FieldPath) -> set:

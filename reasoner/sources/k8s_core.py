@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from reasoner.manifests.load import FieldPath
+from reasoner.model.cidr import Cidr
 from reasoner.model.cluster import ContainerPort, Endpoint, Namespace, Service, ServiceAccount, ServicePort
 from reasoner.model.origin import Origin
-from reasoner.model.cidr import Cidr
 from reasoner.sources.fields import Fields, name_problem, show
 
 PORT_PROTOCOLS = ("TCP", "UDP", "SCTP")

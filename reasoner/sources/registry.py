@@ -5,14 +5,23 @@ from __future__ import annotations
 from typing import Callable
 
 from reasoner.errors import ManifestError
-from reasoner.manifests.load import Document
-from reasoner.model.cluster import NAME_LABEL, Cluster, HostEndpoint, Namespace
-from reasoner.model.calico import (IPPool, DEFAULT_TIER, DEFAULT_TIER_ORDER, Action, CalicoPolicy, NetworkSet, Profile,
-                                   StagedPolicy, Tier)
+from reasoner.manifests.load import CLUSTER_SCOPED, VERSIONS, Document
 from reasoner.model.admin import ANP_TIER, ANP_TIER_ORDER, BANP_TIER, BANP_TIER_ORDER, AdminPolicy
+from reasoner.model.calico import (
+    DEFAULT_TIER,
+    DEFAULT_TIER_ORDER,
+    Action,
+    CalicoPolicy,
+    IPPool,
+    NetworkSet,
+    Profile,
+    StagedPolicy,
+    Tier,
+)
+from reasoner.model.cluster import NAME_LABEL, Cluster, HostEndpoint, Namespace
 from reasoner.sources import admin, calico, k8s_core, k8s_networkpolicy
-from reasoner.sources.known_fields import KNOWN_FIELDS, check
 from reasoner.sources.fields import Fields, Invalid
+from reasoner.sources.known_fields import KNOWN_FIELDS, check
 
 # (API group, kind) -> parser. The group is apiVersion without its version ("" for the core group).
 SOURCES: dict[tuple[str, str], Callable] = {
@@ -42,11 +51,6 @@ SOURCES: dict[tuple[str, str], Callable] = {
         "HostEndpoint": calico.parse_host_endpoint,
         "FelixConfiguration": calico.parse_felix_configuration,
     }.items()},
-}
-# API group -> the versions the API server serves for the kinds above
-VERSIONS: dict[str, tuple[str, ...]] = {
-    "": ("v1",), "apps": ("v1",), "batch": ("v1",), "networking.k8s.io": ("v1",),
-    "policy.networking.k8s.io": ("v1alpha1",), "projectcalico.org": ("v3",), "crd.projectcalico.org": ("v1",),
 }
 
 
@@ -92,9 +96,7 @@ def build_cluster(docs: list[Document]) -> tuple[Cluster, list[ManifestError]]:
         if len(errors) > reported:  # bad names or labels, each reported: the resource is not read
             continue
         meta = doc.data.get("metadata") or {}
-        cluster_scoped = kind in ("Namespace", "GlobalNetworkPolicy", "StagedGlobalNetworkPolicy", "GlobalNetworkSet",
-                                  "Tier", "Profile", "IPPool", "HostEndpoint", "FelixConfiguration",
-                                  "AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
+        cluster_scoped = kind in CLUSTER_SCOPED
         key = (group + "/" + kind if group.endswith("projectcalico.org") else kind,
                "" if cluster_scoped else meta.get("namespace", "default"), meta.get("name"))
         key = (key[0].replace("crd.projectcalico.org", "projectcalico.org"), key[1], key[2])

@@ -3,7 +3,7 @@ layering ANP -> NetworkPolicy -> BANP -> allow."""
 
 from __future__ import annotations
 
-from helpers import allowed, analyse, pod
+from support.helpers import allowed, analyse, pod
 
 NAMESPACES = """
 apiVersion: v1

@@ -4,30 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import allowed, analyse, pod, table
-
-
-def gnp(name: str, spec: str, tier: str | None = None) -> str:
-    return (f"apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {{name: {name}}}\nspec:\n"
-            + (f"  tier: {tier}\n" if tier else "") + spec)
-
-
-def cnp(ns: str, name: str, spec: str) -> str:
-    return f"apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{spec}"
-
-
-def tier(name: str, order: float | None = None, default: str | None = None) -> str:
-    spec = []
-    if order is not None:
-        spec.append(f"order: {order}")
-    if default:
-        spec.append(f"defaultAction: {default}")
-    return f"apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {{name: {name}}}\nspec: {{{', '.join(spec)}}}"
-
-
-def knp(ns: str, name: str, spec: str) -> str:
-    return f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{spec}"
-
+from support.helpers import allowed, analyse, cnp, gnp, knp, pod, table, tier
 
 PODS = [pod("x", "a", {"app": "a"}, "10.0.0.1", [("http", "TCP", 8080)]),
         pod("x", "b", {"app": "b", "tier": "frontend"}, "10.0.0.2"),
@@ -314,7 +291,7 @@ def test_both_ends_must_allow_with_calico_too():
 
 
 def test_icmp_type_and_code_and_their_not_forms():
-    from reasoner.explain import can
+    from reasoner.query.can import can
 
     an = analyse(*PODS, gnp("p", "  selector: app == 'a'\n  ingress:\n"
                                  "  - {action: Deny, protocol: ICMP, icmp: {type: 8, code: 1}}\n"

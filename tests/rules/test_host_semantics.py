@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import allowed, analyse, pod, table
-from test_calico_semantics import cnp, gnp, knp, tier  # its sibling in tests/rules
-
 from reasoner.errors import ReasonerError
+from support.helpers import allowed, analyse, cnp, gnp, knp, pod, table, tier
 
 PODS = [pod("x", "a", {"app": "a"}, "10.0.0.1", [("http", "TCP", 8080)]),
         pod("x", "b", {"app": "b"}, "10.0.0.2", [("http", "TCP", 8080)]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import allowed, analyse, pod, table
+from support.helpers import allowed, analyse, pod, table
 
 ALL = "all"
 
@@ -199,7 +199,7 @@ def test_ipv4_ipblock_never_matches_ipv6_addresses():
 def test_ipblock_never_matches_an_endpoint_without_a_known_address():
     an = analyse(*PODS, np("x", "p", "  podSelector: {matchLabels: {app: a}}\n"
                                      "  ingress: [{from: [{ipBlock: {cidr: 0.0.0.0/0}}]}]"))
-    verdict_notes = __import__("reasoner.explain", fromlist=["can"]).can(an, "x/b", "x/a", "TCP", 80)
+    verdict_notes = __import__("reasoner.query.can", fromlist=["can"]).can(an, "x/b", "x/a", "TCP", 80)
     assert not verdict_notes.allowed
     assert any("no known address" in n for n in verdict_notes.ingress.notes)
 

@@ -4,7 +4,6 @@ every lint relation holds somewhere, each finding has the right kind and locatio
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,9 @@ from click.testing import CliRunner
 
 from reasoner import api
 from reasoner.cli import main
-from reasoner.engine.datalog import columns, derived_relations, rule_texts
-from reasoner.explain import can
+from reasoner.engine.datalog import columns, derived_relations, rule_clauses, rule_texts
 from reasoner.lint import lint
+from reasoner.query.can import can
 
 DEFECTS = Path(__file__).resolve().parents[1] / "data" / "lint-defects.yaml"
 
@@ -34,44 +33,45 @@ def findings(an):
 
 
 def found(findings, kind):
-    return {(f.line, f.severity) for f in findings if f.kind == kind}
+    return {(f.location.line, f.severity) for f in findings if f.kind == kind}
 
 
 def test_every_lint_relation_holds_in_the_seeded_scenario(an):
-    rels = sorted(set(re.findall(r"^([a-z_][a-z0-9_]*)\(.*<=", rule_texts()["lint.dl"], re.M)))
+    rels = sorted({head for head, _body, _comment in rule_clauses(rule_texts()["lint.dl"])})
     derived = derived_relations()
     empty = [r for r in rels if not an.engine.ask(r, *([None] * len(columns(derived[r]))))]
     assert not empty, f"lint relations with no tuple: {empty}"
 
 
 def test_conflicting_rules_are_errors_with_witnesses(an, findings):
-    conflicts = {f.line: f for f in findings if f.kind == "conflicting-rule"}
+    conflicts = {f.location.line: f for f in findings if f.kind == "conflicting-rule"}
     by_deny = line_of("- {action: Allow, protocol: TCP, source: {selector: \"app == 'a'\"}}")
     by_tier = line_of("ingress: [{action: Allow, source: {selector: \"app == 'a'\"}}]")
     assert set(conflicts) == {by_deny, by_tier}
     f = conflicts[by_deny]  # an Allow that an earlier Deny rule always beats
-    assert f.severity == "error" and f.evidence[0]["line"] == line_of("- {action: Deny, source: {selector: \"app == 'a'\"}}")
+    assert f.severity == "error"
+    assert f.evidence[0].ref.line == line_of("- {action: Deny, source: {selector: \"app == 'a'\"}}")
     w = f.witness
-    v = can(an, w["src"], w["dst"], w["protocol"], w["port"])
+    v = can(an, w.src, w.dst, w.protocol, w.port)
     assert not v.allowed and any(st.action == "Deny" and st.rule is not None for st in v.ingress.steps)
     f = conflicts[by_tier]  # an Allow in a tier after one that always ends with its default Deny
-    assert "tier sec" in f.evidence[0]["message"]
+    assert "tier sec" in f.evidence[0].message
     w = f.witness
-    v = can(an, w["src"], w["dst"], w["protocol"], w["port"])
+    v = can(an, w.src, w.dst, w.protocol, w.port)
     assert not v.allowed and any(st.tier == "sec" and st.rule is None and st.action == "Deny" for st in v.ingress.steps)
 
 
 def test_rule_after_a_broader_rule_of_the_same_action_is_shadowed(findings):
     (f,) = [f for f in findings if f.kind == "shadowed-rule"]
-    assert f.line == line_of("- {action: Allow, source: {selector: \"app == 'a'\"}}")
+    assert f.location.line == line_of("- {action: Allow, source: {selector: \"app == 'a'\"}}")
     assert f.subject == "GlobalNetworkPolicy e-rules ingress[1]"
-    assert "e-rules ingress[0]" in f.evidence[0]["message"]
+    assert "e-rules ingress[0]" in f.evidence[0].message
 
 
 def test_duplicate_rules_are_redundant_given_the_other_and_needed_rules_are_not(findings):
-    lines = {f.line for f in findings if f.kind == "redundant-rule"}
+    lines = {f.location.line for f in findings if f.kind == "redundant-rule"}
     text = DEFECTS.read_text().splitlines()
-    dup = [i for i, l in enumerate(text, 1) if "from: [{podSelector: {matchLabels: {app: a}}}]" in l]
+    dup = [i for i, line in enumerate(text, 1) if "from: [{podSelector: {matchLabels: {app: a}}}]" in line]
     assert set(dup) <= lines  # b-from-a, b-from-a-again, c-from-a [0] and [1]
     assert line_of("ingress: [{from: [{podSelector: {matchLabels: {app: b}}}], ports: [{port: http}]}]") not in lines
     assert {f.subject for f in findings if f.kind == "redundant-policy"} == {
@@ -83,18 +83,18 @@ def test_vacuous_today_and_vacuous_forever(findings):
 
 
 def test_dead_peers_and_unresolved_named_ports(findings):
-    assert {f.line for f in findings if f.kind == "dead-peer"} == {
+    assert {f.location.line for f in findings if f.kind == "dead-peer"} == {
         line_of("- from: [{podSelector: {matchLabels: {app: nobody}}}]"),
         line_of("- {action: Allow, source: {selector: \"app == 'nobody'\"}}")}
     (f,) = [f for f in findings if f.kind == "unresolved-named-port"]
-    assert f.line == line_of("- ports: [{port: nohttp}]") and "nohttp" in f.message
+    assert f.location.line == line_of("- ports: [{port: nohttp}]") and "nohttp" in f.message
 
 
 def test_order_smells(findings):
     assert {f.subject for f in findings if f.kind == "equal-order"} == {
         "GlobalNetworkPolicy f-rules", "GlobalNetworkPolicy f-pass"}
     (f,) = [f for f in findings if f.kind == "pass-in-last-tier"]
-    assert f.line == line_of("egress: [{action: Pass, destination: {selector: \"app == 'e'\"}}]")
+    assert f.location.line == line_of("egress: [{action: Pass, destination: {selector: \"app == 'e'\"}}]")
 
 
 def test_missing_default_deny_is_information_per_namespace(findings):

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 
-from helpers import analyse, pod
+from pyDatalog import Logic
 
-from reasoner.engine.datalog import BOUND_ONLY, MATERIALIZE, derived_relations, rule_texts
+from reasoner.engine import datalog
+from reasoner.engine.datalog import BOUND_ONLY, MATERIALIZE, derived_relations, rule_clauses, rule_texts
 from reasoner.facts.schema import RELATIONS
+from support.helpers import analyse, pod
 
 PRED = re.compile(r"~?\b([a-z_][a-z0-9_]*)\(")
 PY_WORDS = {"lambda"}
@@ -19,13 +21,41 @@ PY_WORDS = {"lambda"}
 def body_predicates() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for name, text in rule_texts().items():
-        for line in text.splitlines():
-            if line.startswith("#") or "<=" not in line:
-                continue
-            body = line.split("<=", 1)[1]
-            body = re.sub(r"\(lambda[^)]*\)", "", body)
-            out.setdefault(name, set()).update(m for m in PRED.findall(body) if m not in PY_WORDS)
+        for _head, body, _comment in rule_clauses(text):
+            out.setdefault(name, set()).update(predicates(body))
     return out
+
+
+def predicates(body: str) -> set[str]:
+    """The relations a clause's body reads (a lambda's method calls left out)."""
+    return {m for m in PRED.findall(re.sub(r"\(lambda[^)]*\)", "", body)) if m not in PY_WORDS}
+
+
+def test_the_clause_scanner_sees_the_clauses_pyDatalog_parses():
+    """rule_clauses (read by derived_relations, late_relations and these checks) finds each clause, one line or
+    several, as pyDatalog does."""
+    Logic()
+    parsed = datalog._parse_rules()
+    scanned = [(head, body) for text in rule_texts().values() for head, body, _comment in rule_clauses(text)]
+    assert [head for head, _body in scanned] == [head[0] for head, _body in parsed]
+    for (head, body), (_head, literals) in zip(scanned, parsed):
+        assert predicates(body) == {lit[0].lstrip("~") for lit in literals if lit[0].lstrip("~").isidentifier()}, head
+    text = ("# a(X): one.\n"
+            "a(X) <= (\n"
+            "    b(X)  # a comment\n"
+            "    & (X == (lambda Y: f(Y)))\n"
+            "    & ~c(X, 'a#(b'))\n"
+            "d(X) <= a(X)\n"
+            "e(X) <= a(X) \\\n"
+            "    & d(X)\n")
+    assert rule_clauses(text) == [("a", "( b(X) & (X == (lambda Y: f(Y))) & ~c(X, 'a#(b'))", "a(X): one."),
+                                  ("d", "a(X)", "a(X): one."), ("e", "a(X) & d(X)", "a(X): one.")]
+
+
+def test_long_clauses_are_written_one_literal_per_line():
+    for name, text in rule_texts().items():
+        long = [line for line in text.splitlines() if not line.startswith("#") and len(line) > 120]
+        assert not long, f"rules/{name}: write the body of these clauses one literal per line: {long}"
 
 
 def test_every_body_predicate_is_a_declared_fact_or_a_derived_relation():
@@ -182,10 +212,12 @@ spec:
 
 def test_every_derived_relation_holds_somewhere_in_a_rich_scenario():
     k8s, mixed, hosts = analyse(*RICH), analyse(*RICH, *CALICO), analyse(*HOSTS)
-    lint_only = set(re.findall(r"^([a-z_][a-z0-9_]*)\(.*<=", rule_texts()["lint.dl"], re.M))  # test_lint_semantics.py
+    # checked elsewhere: lint.dl by test_lint_semantics.py, sanity.dl (empty on valid input) by test_sanity.py
+    elsewhere = {head for name in ("lint.dl", "sanity.dl")
+                 for head, _body, _comment in rule_clauses(rule_texts()[name])}
     arity = {rel: len(cols) for rel, cols in (
         (r, t.split("(", 1)[1].split(")", 1)[0].split(",")) for r, t in derived_relations().items())
-        if rel not in lint_only}
+        if rel not in elsewhere}
     empty = [rel for rel, n in arity.items() if rel not in BOUND_ONLY
              and not any(an.engine.ask(rel, *([None] * n)) for an in (k8s, mixed, hosts))]
     assert not empty, f"derived relations with no tuple: {empty}"

@@ -8,7 +8,7 @@ from c, sec ends in its defaultAction Deny. For TCP 22 from b: sec Passes, the d
 
 from __future__ import annotations
 
-from helpers import analyse, pod
+from support.helpers import analyse, pod
 
 DOCS = [
     pod("x", "a", {"app": "a"}, "10.0.0.1", [("http", "TCP", 8080)]),

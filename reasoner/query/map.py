@@ -8,46 +8,18 @@ external address atoms it exchanges the same traffic with are merged into the fe
 
 from __future__ import annotations
 
-import bisect
-import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from reasoner.api import Analysis
+from reasoner.analysis import Analysis
 from reasoner.errors import UsageError
 from reasoner.facts.classes import EndpointClass
-from reasoner.facts.emit import PROTOCOLS
 from reasoner.model.calico_selector import CalicoSelector
-from reasoner.model.cidr import MAX, Cidr, ip_int, prefixes
-from reasoner.model.ranges import complement, merge
-
-PORTED = ("TCP", "UDP", "SCTP")
-ICMPS = ("ICMP", "ICMPv6")
-ALL = "all"
-
-
-def port_sets(tuples: list[tuple[str, int, int]], protocols: tuple[str, ...] = PROTOCOLS,
-              members: dict[str, tuple[str, ...]] | None = None) -> dict[str, object]:
-    """{protocol: "all" | [(lo, hi), ...]} from (proto, lo, hi) tuples where proto may be '*' (every protocol)
-    or an engine protocol that stands for several (`members`). Only ports a flow can have (`flow_ports`); "all"
-    when they are every one of them."""
-    by_proto: dict[str, list[tuple[int, int]]] = {}
-    for proto, lo, hi in tuples:
-        for p in (protocols if proto == "*" else (members or {}).get(proto, (proto,))):
-            by_proto.setdefault(p, []).append((lo, hi))
-    out: dict[str, object] = {}
-    for p in protocols:
-        if p not in by_proto:
-            continue
-        ranges = flow_ports(p, merge(by_proto[p]))
-        if not ranges:
-            continue
-        if ranges == [span(p)] or (p not in PORTED and p not in ICMPS):
-            out[p] = ALL
-        else:
-            out[p] = ranges
-    return out
+from reasoner.model.cidr import Cidr, prefixes
+from reasoner.model.ports import ALL, PORTED, port_sets
+from reasoner.query.addresses import Addresses, fewest_prefixes, own_addresses
+from reasoner.query.hosts import HostEnds
 
 
 @dataclass(frozen=True)
@@ -70,7 +42,7 @@ def class_connections(an: Analysis, sources: Iterable[int] | None = None,
     `sources` to `destinations`, when given).
 
     The bulk plan (reasoner/plan.py) composes the per-class relations of the rules with bitsets; a host endpoint's
-    ends are composed per peer from its hooks (`_HostEnds`). The per-flow relation `flow_allowed` says the same for
+    ends are composed per peer from its hooks (query/hosts.py `HostEnds`). The per-flow relation `flow_allowed` says the same for
     every single flow (tests/test_plan.py, tests/test_calico_crosscheck.py)."""
     classes = an.facts.classes
     protocols = an.facts.protocols
@@ -94,143 +66,15 @@ def class_connections(an: Analysis, sources: Iterable[int] | None = None,
 
 def _plan(an: Analysis):
     """The bulk plan of `an` (kept with the analysis: its ends are evaluated when first needed), with the host
-    endpoints' ends composed by `_HostEnds` when there are any."""
+    endpoints' ends composed by `HostEnds` (query/hosts.py) when there are any."""
     from reasoner.plan import Plan
 
     plan = an.plans.get("map")
     if plan is None:
         plan = an.plans["map"] = Plan(an)
         if any(c.host for c in an.facts.classes):
-            plan.host_end = _HostEnds(an, plan).allows
+            plan.host_end = HostEnds(an, plan).allows
     return plan
-
-
-def _intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out = []
-    for lo1, hi1 in a:
-        for lo2, hi2 in b:
-            lo, hi = max(lo1, lo2), min(hi1, hi2)
-            if lo <= hi:
-                out.append((lo, hi))
-    return merge(out)
-
-
-def minus(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The ports of `a` not in `b` (ranges within 0..65535)."""
-    return _intersect(a, complement(b))
-
-
-def span(proto: str) -> tuple[int, int]:
-    """Every port a flow of `proto` can have: 1-65535 for TCP, UDP and SCTP; ICMP type*256+code, 0-65535; 0 for a
-    protocol without ports."""
-    return (1, 65535) if proto in PORTED else (0, 65535) if proto in ICMPS else (0, 0)
-
-
-def flow_ports(proto: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The ports of `ranges` a flow of a ported protocol can have: port atoms start at 0, but no TCP, UDP or SCTP
-    flow has port 0."""
-    return _intersect(ranges, [span(proto)]) if proto in PORTED else ranges
-
-
-def _ranges_towards(items, q: int) -> dict[str, list[tuple[int, int]]]:
-    """From a plan's [(ports, peers)] per protocol, the ports given to peer q."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    for p, lst in items.items():
-        ranges = [r for ports, peers in lst if peers >> q & 1 for r in ports]
-        if ranges:
-            out[p] = merge(ranges)
-    return out
-
-
-class _HostEnds:
-    """What a host endpoint's ends allow (rules/hosts.dl `hep_in_ok`, `hep_out_ok`, composed over port ranges):
-    failsafe ports; then untracked policy; then, inbound, a node port goes to its backends unless preDNAT policy
-    denies it, other ports to preDNAT policy, then normal policy (tiers, profiles, the default Deny).
-
-    With `pod_in` (the whole map), a node port's backends are checked from the per-end sets already at hand: each
-    backend's ingress from the client (externalTrafficPolicy Local) or the host endpoint (Cluster) on its target
-    port, and the forwarding host endpoint's applyOnForward policies (`fwd_in`) from the client. Without it (one
-    `can` pair), the flow-level relation `np_blocked` answers, and the failsafe ports are asked per pair."""
-
-    def __init__(self, an: Analysis, plan):
-        e = an.engine
-        self.plan = plan
-        self.classes = {c.id for c in an.facts.classes if c.host}
-        self.node_ports: dict[str, set[int]] = {}
-        self.targets: dict[tuple[str, int], list[tuple[int, int, bool]]] = {}  # (P, node port) -> (B, TP, local)
-        local = {sid for (sid,) in e.ask("svc_local", None)}
-        for sid, p, port, b, tp in e.ask("np_target", None, None, None, None, None):
-            self.node_ports.setdefault(p, set()).add(port)
-            self.targets.setdefault((p, port), []).append((b, tp, sid in local))
-        for p, port in e.ask("np_empty", None, None):  # no backend: rejected
-            self.node_ports.setdefault(p, set()).add(port)
-            self.targets.setdefault((p, port), [])
-        self.families = {c.id: set(c.families) for c in an.facts.classes}
-        self._admits: dict[tuple, bool] = {}  # (backend, seen source, protocol, target port) -> admitted
-        self.failsafe: dict[tuple[int, str, int], list[tuple[str, int]]] = {}
-        for h, d, q, p, port in e.ask("fs_ok", None, None, None, None, None):
-            self.failsafe.setdefault((h, d, q), []).append((p, port))
-        self.forward = {(h, b): f for f, h, b in e.ask("fwd", None, None, None)}
-        self.forwarding = {f for f, _d in e.ask("ordered", None, "fwd_in")}
-
-    def _decides(self, h: int, q: int, hook: str, p: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """(ports allowed, ports denied) of protocol p for peer q by the tiers of host endpoint h at a hook (the
-        rest goes on to the next stage)."""
-        if (h, hook) not in self.plan.ordered:
-            return [], []
-        allow, deny = [], []
-        for ports, allowed, denied in self.plan.regions(h, hook).get(p, ()):
-            if allowed >> q & 1:
-                allow.extend(ports)
-            elif denied >> q & 1:
-                deny.extend(ports)
-        return merge(allow), merge(deny)
-
-    def _np_ok(self, h: int, q: int, p: str, port: int, pre_allowed: bool) -> bool:
-        """Every backend behind node port p/port admits the forwarded flow from q through h (and there is one); the
-        applyOnForward policies too, unless preDNAT policy allowed it."""
-        if not self.targets[(p, port)]:
-            return False
-        for b, tp, local in self.targets[(p, port)]:
-            seen = q if local else h
-            if not self.families[b] & self.families[seen]:
-                return False
-            key = (b, seen, p, tp)
-            ok = self._admits.get(key)
-            if ok is None:
-                ok = self._admits[key] = any(lo <= tp <= hi for lo, hi in
-                                             (self.plan.towards(b, "ingress")[seen] or {}).get(p, ()))
-            if not ok:
-                return False
-            f = self.forward.get((h, b))
-            if not pre_allowed and f in self.forwarding and not any(
-                    lo <= tp <= hi for lo, hi in _ranges_towards(self.plan.end(f, "fwd_in"), q).get(p, ())):
-                return False
-        return True
-
-    def allows(self, h: int, q: int, direction: str) -> dict[str, list[tuple[int, int]]]:
-        """What host endpoint h's `direction` end allows towards peer q, per protocol."""
-        protocols = self.plan.protocols
-        normal = _ranges_towards(self.plan.end(h, direction), q)
-        failsafe: dict[str, list[tuple[int, int]]] = {}
-        for p, port in self.failsafe.get((h, direction, q), []):
-            failsafe.setdefault(p, []).append((port, port))
-        out: dict[str, list[tuple[int, int]]] = {}
-        for p in protocols:
-            ua, ud = self._decides(h, q, "untracked_in" if direction == "ingress" else "untracked_out", p)
-            rest = normal.get(p, [])
-            if direction == "ingress":
-                pa, pd = self._decides(h, q, "prednat_in", p)
-                nps = [(n, n) for n in sorted(self.node_ports.get(p, ()))]
-                open_nps = minus(nps, merge(pd + ud))  # the others are denied before DNAT
-                np_ok = [(n, n) for lo, hi in open_nps for n in range(lo, hi + 1)
-                         if self._np_ok(h, q, p, n, any(a <= n <= b for a, b in pa))]
-                rest = merge(np_ok + minus(pa + minus(rest, pd), nps))
-                ua = minus(ua, nps)  # an untracked Allow does not decide a node port (forwarded to a pod)
-            ranges = merge(failsafe.get(p, []) + ua + minus(rest, ud))
-            if ranges:
-                out[p] = ranges
-        return out
 
 
 def class_connections_for(an: Analysis, s: int, d: int) -> dict[str, object]:
@@ -248,93 +92,6 @@ def names(cls: EndpointClass) -> list[str]:
             return []
         return [f"cidr:{n}" for n in prefixes(cls.external.family, cls.external.lo, cls.external.hi)]
     return [ep.ref for ep in cls.members]
-
-
-def fewest_prefixes(ranges: Iterable[tuple[int, int, int]], spare: dict[int, list[tuple[int, int]]] | None = None
-                    ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The fewest CIDR prefixes, by family and address, that cover the (family, lo, hi) ranges. `spare`: merged
-    ranges per family of addresses that may be covered or not: a prefix may take them in, and one that holds
-    nothing else is left out."""
-    by_family: dict[int, list[tuple[int, int]]] = {}
-    for fam, lo, hi in ranges:
-        by_family.setdefault(fam, []).append((lo, hi))
-    out = []
-    for fam, wanted in sorted(by_family.items()):
-        extra = (spare or {}).get(fam, [])
-        starts = [lo for lo, _hi in extra]
-
-        def only_spare(lo: int, hi: int) -> bool:
-            k = bisect.bisect_right(starts, lo) - 1
-            return k >= 0 and extra[k][1] >= hi
-        for lo, hi in merge(wanted + extra):
-            if not only_spare(lo, hi):
-                out.extend(p for p in prefixes(fam, lo, hi)
-                           if not only_spare(int(p.network_address), int(p.broadcast_address)))
-    return out
-
-
-def own_addresses(cluster) -> dict[int, list[tuple[int, int]]]:
-    """The addresses the endpoints of `cluster` (pods, host endpoints) hold, merged per family: a merge of outside
-    addresses may cover them or not (`fewest_prefixes`' spare), since they are shown as the endpoints."""
-    out: dict[int, list[tuple[int, int]]] = {}
-    for ep in [*cluster.endpoints, *cluster.host_endpoints]:
-        for ip in ep.ips:
-            fam, value = ip_int(ip)
-            out.setdefault(fam, []).append((value, value))
-    return {fam: merge(rs) for fam, rs in out.items()}
-
-
-def addresses_text(nets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
-    """Prefixes as a reader takes them in: `any address (0.0.0.0/0)` for all of each family, else per family the
-    list, or the prefix that spans them `except` the ones between when that is shorter
-    (`10.0.0.0/16 except 10.0.2.0/24`)."""
-    by_family: dict[int, list] = {}
-    for net in nets:
-        by_family.setdefault(net.version, []).append(net)
-    whole = {fam: ns[0] for fam, ns in by_family.items() if ns[0].prefixlen == 0}
-    if len(whole) == len(by_family):
-        return f"any address ({', '.join(str(n) for _f, n in sorted(whole.items()))})"
-    parts = []
-    for fam, ns in sorted(by_family.items()):
-        if fam in whole:
-            parts.append(f"any IPv{fam} address ({whole[fam]})")
-            continue
-        ranges = merge([(int(n.network_address), int(n.broadcast_address)) for n in ns])
-        lo, hi = ranges[0][0], ranges[-1][1]
-        bits = (lo ^ hi).bit_length()
-        base = lo >> bits << bits
-        covering = (ipaddress.IPv4Network if fam == 4 else ipaddress.IPv6Network)((base, MAX[fam].bit_length() - bits))
-        holes = [p for a, b in complement([(a - base, b - base) for a, b in ranges], (1 << bits) - 1)
-                 for p in prefixes(fam, base + a, base + b)]
-        parts.append(f"{covering} except {', '.join(map(str, holes))}" if 1 + len(holes) < len(ns)
-                     else ", ".join(map(str, ns)))
-    return "; ".join(parts)
-
-
-class Addresses(str):
-    """A map end that stands for outside addresses: it reads as `addresses_text`, and `names` are its
-    `cidr:PREFIX` endpoint names (the fewest prefixes)."""
-
-    nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-
-    def __new__(cls, nets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> "Addresses":
-        nets = tuple(nets)
-        out = super().__new__(cls, addresses_text(nets))
-        out.nets = nets
-        return out
-
-    @property
-    def names(self) -> list[str]:
-        return [f"cidr:{n}" for n in self.nets]
-
-    def overlaps(self, cidr: Cidr) -> bool:
-        return any(n.version == cidr.family and int(n.network_address) <= cidr.hi
-                   and cidr.lo <= int(n.broadcast_address) for n in self.nets)
-
-
-def end_names(end: str) -> list[str]:
-    """The endpoint names a map end stands for: those of its prefixes for `Addresses`."""
-    return end.names if isinstance(end, Addresses) else [end]
 
 
 @dataclass(eq=False)
@@ -385,7 +142,8 @@ def named(an: Analysis, text: str) -> Named:
     """What a name stands for, read as `can` reads it (a pod, a workload template, a host endpoint, a workload's
     pods, a pod by DNS name, a service's backends, `ip:` and `cidr:` addresses); an unknown name is a UsageError
     with the nearest known names."""
-    from reasoner.services import backends, check_endpoint, find_service, pod_by_dns, template, workload
+    from reasoner.model.cluster import backends
+    from reasoner.query.endpoints import check_endpoint, find_service, pod_by_dns, template, workload
 
     cluster = an.cluster
     check_endpoint(cluster, text)
@@ -520,7 +278,7 @@ class Map:
         return True, self.out.get(first[0], {}).get(first[1]) if first else None
 
     def _units(self) -> list[Unit]:
-        from reasoner.services import owner_chain
+        from reasoner.query.endpoints import owner_chain
 
         an = self.an
         class_of = an.facts.class_of
@@ -565,7 +323,7 @@ class Map:
         """The connections between units and with outside addresses, by source then destination (endpoints before
         addresses), made one source at a time (a map of a million rows is written as it is made, not held); with
         `focus`, only the rows it keeps, each with the part of its traffic it shows."""
-        keep = _Keep(self.an, focus) if focus is not None else None
+        keep = Keep(self.an, focus) if focus is not None else None
         by_rep: dict[int, list[Unit]] = {}
         for u in self.units:
             by_rep.setdefault(u.rep, []).append(u)
@@ -598,7 +356,7 @@ def _order(end: Unit | Addresses) -> tuple[bool, str, str]:
     return (False, name, kind)
 
 
-def _row(src: Unit | Addresses, dst: Unit | Addresses, allowed: dict, keep: _Keep | None) -> Connection | None:
+def _row(src: Unit | Addresses, dst: Unit | Addresses, allowed: dict, keep: Keep | None) -> Connection | None:
     if keep is not None:
         allowed = keep(src, dst, allowed)
         if not allowed:
@@ -607,11 +365,11 @@ def _row(src: Unit | Addresses, dst: Unit | Addresses, allowed: dict, keep: _Kee
                       dst if isinstance(dst, Addresses) else dst.name, allowed)
 
 
-class _Keep:
+class Keep:
     """A `Focus` as a function of a row: the part of its traffic to show, or None to leave it out."""
 
     def __init__(self, an: Analysis, focus: Focus):
-        from reasoner.repl import calico_view
+        from reasoner.query.endpoints import calico_view
 
         self.focus = focus
         self.fb = an.facts
@@ -650,12 +408,3 @@ class _Keep:
                 if (f.protocol is None or p == f.protocol) and (f.port is None or p in PORTED and (
                     v == ALL or any(lo <= f.port <= hi for lo, hi in v)))}  # type: ignore[union-attr]
         return part
-
-
-def connections(an: Analysis, view: str = "pod", focus: Focus | None = None) -> list[Connection]:
-    return list(connection_rows(an, view, focus))
-
-
-def connection_rows(an: Analysis, view: str = "pod", focus: Focus | None = None) -> Iterator[Connection]:
-    """`Map.rows` of the analysis in `view`."""
-    return Map(an, view).rows(focus)

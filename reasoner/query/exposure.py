@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from reasoner import api
-from reasoner.connectivity import Addresses, Focus, Map, _Keep
+from reasoner import analysis
 from reasoner.errors import UsageError
 from reasoner.model.cluster import NAME_LABEL
 from reasoner.properties import DEFAULT_BUDGET
+from reasoner.query.addresses import Addresses
+from reasoner.query.map import Focus, Keep, Map
 
 INGRESS, EGRESS = "ingress", "egress"
 NEW_POD, NEW_NAMESPACE, ADDRESSES = "new-pod", "new-namespace", "addresses"
@@ -55,14 +56,14 @@ class Exposures:
     Raises UsageError when the engine finds more kinds of new pods than it is given to analyse, or its `budget`
     (seconds) runs out."""
 
-    def __init__(self, an: api.Analysis, view: str = "workload", budget: float = DEFAULT_BUDGET):
+    def __init__(self, an: analysis.Analysis, view: str = "workload", budget: float = DEFAULT_BUDGET):
         from reasoner.properties.workloads import TooMany, build_universe
 
         try:
             self.universe = build_universe(an.cluster, budget=budget)
         except TooMany as exc:
             raise UsageError(str(exc)) from None
-        self.wide = api.analyse(self.universe.cluster)
+        self.wide = analysis.analyse(self.universe.cluster)
         new = self.universe.new_pods
         self.map = Map(self.wide, view, frozenset(ep.ref for ep in an.cluster.endpoints))
         self.spaces: dict[str, list[str]] = {}  # namespace -> its representatives
@@ -79,7 +80,7 @@ class Exposures:
     def rows(self, focus: Focus | None = None, direction: str = INGRESS) -> list[Exposure]:
         """The exposure of every map end that `focus` keeps (its namespace, selector and endpoint judge the end;
         its protocol and port, the traffic shown), in `direction`."""
-        keep = _Keep(self.wide, focus) if focus is not None else None
+        keep = Keep(self.wide, focus) if focus is not None else None
         table = self.map.into if direction == INGRESS else self.map.out
         side = "in" if direction == INGRESS else "out"
         out = []
@@ -153,8 +154,9 @@ def _implied(row: tuple[Outsider, dict], rows, kinds: dict[Outsider, set], key) 
 def names_read(cluster) -> set[str] | None:
     """The namespace names that some selector of the cluster compares a namespace's name with (its name label, or
     Calico's); None when one matches names by part (`contains`, `starts with`, `ends with`): any may matter."""
+    from reasoner.model.calico import AUTO
     from reasoner.model.calico_selector import CalicoSelector
-    from reasoner.properties.workloads import AUTO, STRING_OPS, collect_tests
+    from reasoner.properties.workloads import STRING_OPS, collect_tests
 
     keys = {"ns": {NAME_LABEL}, "ns-calico": {NAME_LABEL, AUTO + "name"},
             "calico": {AUTO + "namespace", "pcns." + NAME_LABEL, "pcns." + AUTO + "name"}}
@@ -176,7 +178,7 @@ def _items(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 
 
-def exposure(an: api.Analysis, view: str = "workload", focus: Focus | None = None, direction: str = INGRESS,
+def exposure(an: analysis.Analysis, view: str = "workload", focus: Focus | None = None, direction: str = INGRESS,
              budget: float = DEFAULT_BUDGET) -> list[Exposure]:
     """What could reach each endpoint (or what it could reach, `direction` egress) beyond the input's endpoints."""
     return Exposures(an, view, budget).rows(focus, direction)

@@ -10,9 +10,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reasoner import api
-from reasoner.connectivity import connections
 from reasoner.cli import main
-from reasoner.explain import can
+from reasoner.query.can import can
 
 BASE = """
 apiVersion: v1
@@ -25,13 +24,18 @@ metadata: {name: y, labels: {team: blue}}
 """
 
 
+def connections(an, view: str = "pod", focus=None) -> list:
+    """The rows of the connectivity map of `an` in `view` (pod by default), as a list."""
+    return list(api.connections(an, view).rows(focus))
+
+
 def pod(ns: str, name: str, labels: dict | None = None, ip: str | None = None, ports: list | None = None,
         host_network: bool = False, owner: tuple[str, str] | None = None) -> str:
     """A Pod manifest as YAML text. ports: [(name, protocol, number), ...]; owner: (kind, name) of its controller
     (an apps/v1 ownerReference)."""
     owned = (f", ownerReferences: [{{apiVersion: apps/v1, kind: {owner[0]}, name: {owner[1]}, controller: true, "
              f"uid: u-{owner[1]}}}]" if owner else "")
-    lines = [f"apiVersion: v1", "kind: Pod",
+    lines = ["apiVersion: v1", "kind: Pod",
              f"metadata: {{name: {name}, namespace: {ns}, labels: {labels or {}}{owned}}}", "spec:", f"  hostNetwork: {'true' if host_network else 'false'}", "  containers:", "  - name: c",
              "    image: i"]
     if ports:
@@ -42,6 +46,30 @@ def pod(ns: str, name: str, labels: dict | None = None, ip: str | None = None, p
     if ip:
         lines.append(f"status: {{phase: Running, podIP: {ip}}}")
     return "\n".join(lines)
+
+
+# Calico and Kubernetes policy manifests as YAML text; `spec` is the body of their spec, indented by two spaces.
+
+def gnp(name: str, spec: str, tier: str | None = None) -> str:
+    return (f"apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {{name: {name}}}\nspec:\n"
+            + (f"  tier: {tier}\n" if tier else "") + spec)
+
+
+def cnp(ns: str, name: str, spec: str) -> str:
+    return f"apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{spec}"
+
+
+def tier(name: str, order: float | None = None, default: str | None = None) -> str:
+    spec = []
+    if order is not None:
+        spec.append(f"order: {order}")
+    if default:
+        spec.append(f"defaultAction: {default}")
+    return f"apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {{name: {name}}}\nspec: {{{', '.join(spec)}}}"
+
+
+def knp(ns: str, name: str, spec: str) -> str:
+    return f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{spec}"
 
 
 def analyse(*docs: str, base: bool = True) -> api.Analysis:

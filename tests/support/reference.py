@@ -2,7 +2,7 @@
 
 Written straight from SEMANTICS.md §2.8 ("Reference semantics"), on plain dicts, and
 deliberately independent of the `reasoner` package: it is the oracle that the property-based
-tests in `test_differential.py` compare the engine against. It favours obviousness over speed;
+tests in `tests/test_differential.py` compare the engine against. It favours obviousness over speed;
 every function is a direct transcription of one line of §2.8.
 
 Scope: Kubernetes `networking.k8s.io/v1` NetworkPolicy only (no Calico, no ANP/BANP), pods on
