@@ -32,7 +32,7 @@ BOUND_ONLY = frozenset({"within", "atom_in_range", "rule_atom_to", "cneg_d", "or
                         # tiers.dl, one flow: asked with the subject, the end, the peer, the protocol and the port bound
                         "rule_hits", "port_in_atom", "rule_covers", "flow_match", "flow_rule", "earlier_rule",
                         "first_rule", "tier_matched", "tier_does", "tier_stops", "stopped_before",
-                        "some_tier_stops", "flow_decision"})
+                        "some_tier_stops", "flow_decision", "end_trace"})
 INGRESS_SHAPED = frozenset(d for d, rules in EVALUATIONS.items() if rules == "ingress")  # the subject is the destination
 RULE_FILES = ("selectors.dl", "policies.dl", "calico.dl", "admin.dl", "hosts.dl", "peers.dl", "ports.dl", "tiers.dl",
               "regions.dl", "verdict.dl", "lint.dl", "sanity.dl")

@@ -13,7 +13,7 @@ from reasoner.model.calico import PROTOCOL_NUMBERS, parse_protocol
 from reasoner.model.cidr import Cidr
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy
 from reasoner.model.ports import ICMP_ANY
-from reasoner.query.chain import ordered_steps
+from reasoner.query.chain import ordered_chain
 from reasoner.query.endpoints import resolve
 from reasoner.query.hosts import HOOKS, host_side
 from reasoner.query.verdict import Side, Target, Verdict
@@ -37,9 +37,9 @@ def _side(an: Analysis, direction: str, subject: Target, peer: Target,
         side.isolating.append(an.facts.policy_ids[pol_id])
     side.isolating.sort(key=lambda pol: (pol.namespace or "", pol.name))
     if e.holds("ordered", c, direction):
-        side.steps = ordered_steps(an, direction, c, p, proto, port)
-        side.allowed = (e.holds("ord_ok", c, direction, p, proto, port) if proto is not None
-                        else any(st.action == "Allow" for st in side.steps if st.note != "Log"))
+        side.steps, passes = ordered_chain(an, direction, c, p, proto, port)
+        side.allowed = passes if proto is not None else any(st.action == "Allow" for st in side.steps
+                                                            if st.note != "Log")
     else:
         if proto is not None:
             rel = "egress_allows" if direction == "egress" else "ingress_allows"

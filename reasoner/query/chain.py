@@ -13,6 +13,13 @@ def ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | Non
     """The chain of an ordered evaluation for one flow (rules/tiers.dl): tier by tier, the matching Log rules, then
     the first Allow/Deny/Pass rule or the tier's default; the profile when every tier passed. Without a protocol,
     the chain of a TCP port that no matching rule singles out (the ports the pair's rules leave alike)."""
+    return ordered_chain(an, direction, c, q, proto, port)[0]
+
+
+def ordered_chain(an: Analysis, direction: str, c: int, q: int, proto: str | None,
+                  port: int | None) -> tuple[list[Step], bool]:
+    """`ordered_steps`, and whether the end lets the flow pass (`ord_ok`), both read from one evaluation of the
+    flow (`end_trace`, rules/tiers.dl): the rules that match it, each tier's first decisive rule, the verdict."""
     e = an.engine
     fb = an.facts
     tier_names = {tid: name for name, tid in fb.tier_ids.items()}
@@ -20,20 +27,29 @@ def ordered_steps(an: Analysis, direction: str, c: int, q: int, proto: str | Non
     tiers = sorted((t for _c, _d, t in e.ask("tier_applies", c, direction, None)), key=lambda t: tier_rank[t])
     if proto is None:
         proto, port = "TCP", _unsingled_port(an, direction, c, q)
-    matched = e.ask("flow_match", c, direction, q, proto, port, None)
-    rank = {r: e.ask("rule_rank", r, None)[0][1] for *_f, r in matched}
-    firsts = {t: r for *_f, t, r in e.ask("first_rule", c, direction, q, proto, port, None, None)}
+    trace = [row[5:] for row in e.ask("end_trace", c, direction, q, proto, port, None, None, None)]
+    matched = [r for part, r, _y in trace if part == "match"]
+    firsts = {t: r for part, t, r in trace if part == "first"}
+    passes = any(part == "ok" for part, _x, _y in trace)
+    rank = {r: e.ask("rule_rank", r, None)[0][1] for r in matched}
+    return _steps(an, direction, tiers, tier_names, matched, rank, firsts), passes
+
+
+def _steps(an: Analysis, direction: str, tiers: list[int], tier_names: dict[int, str], matched: list[int],
+           rank: dict[int, int], firsts: dict[int, int]) -> list[Step]:
+    e = an.engine
+    fb = an.facts
     steps: list[Step] = []
     for t in tiers:
         name = tier_names[t]
         if t in firsts:
             r = firsts[t]
-            for log in sorted((r2 for *_f, r2 in matched if rank[r2] < rank[r]), key=rank.__getitem__):
+            for log in sorted((r2 for r2 in matched if rank[r2] < rank[r]), key=rank.__getitem__):
                 if e.holds("rule_action", log, "Log") and e.holds("rule_tier", log, t):
                     steps.append(Step(name, "Log", RuleRef.of(*fb.rule_ids[log]), "Log"))
             action = e.ask("rule_action", r, None)[0][1]
             pol, rule = fb.rule_ids[r]
-            tied = _priority_tie(an, pol, action, [r2 for *_f, r2 in matched if e.holds("rule_tier", r2, t)])
+            tied = _priority_tie(an, pol, action, [r2 for r2 in matched if e.holds("rule_tier", r2, t)])
             note = "; ".join(x for x in (getattr(rule, "fail_closed", ""), tied) if x)
             steps.append(Step(name, action, RuleRef.of(pol, rule), note))
         else:
