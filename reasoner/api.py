@@ -32,10 +32,11 @@ if TYPE_CHECKING:
     from reasoner.query.verdict import Target, Verdict
     from reasoner.results import Finding
 
-__all__ = ["CLASS_COLUMNS", "DEFAULT_BUDGET", "ID_COLUMNS", "PORTED", "Analysis", "ReadOptions", "admits",
-           "class_connections", "evaluation_order", "exposures", "parse_protocol", "resolve", "verdict", "analyse", "whole_number", "use_cluster", "snapshot", "can", "can_in", "check_endpoints", "connections", "diff", "diff_focus",
-           "diff_staged", "distinguishing", "exposure", "focus", "lint", "load", "prove", "read_inputs", "relations",
-           "service_map", "settle", "severity_rank", "spec"]
+__all__ = ["CLASS_COLUMNS", "DEFAULT_BUDGET", "ID_COLUMNS", "PORTED", "Analysis", "ReadOptions", "admits", "analyse",
+           "calico_view", "can", "can_in", "check_endpoints", "class_connections", "connections", "diff",
+           "diff_focus", "diff_staged", "distinguishing", "evaluation_order", "exposure", "exposures", "focus",
+           "lint", "load", "parse_protocol", "prove", "read_inputs", "relations", "resolve", "service_map", "settle",
+           "severity_rank", "snapshot", "spec", "use_cluster", "verdict", "whole_number"]
 
 
 def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
@@ -153,7 +154,6 @@ def relations() -> tuple[dict[str, tuple[tuple[str, ...], str]], dict[str, tuple
 def lint(an: Analysis, scope: str = "inventory", budget: float | None = None) -> list[Finding]:
     """The findings of lint, with their evidence."""
     from reasoner.lint import lint as run
-    from reasoner.properties import DEFAULT_BUDGET
 
     return run(an, scope, DEFAULT_BUDGET if budget is None else budget)
 
@@ -169,8 +169,6 @@ def diff(old: str, new: str | None, inventory: list[str] | tuple[str, ...] = (),
          budget: float | None = None, options: Any = None, staged: bool = False) -> DiffResult:
     """What changes from OLD to NEW (or, `staged`, from OLD to OLD with its staged policies enforced)."""
     from reasoner import diff as diffing
-    from reasoner.manifests.load import ReadOptions
-    from reasoner.properties import DEFAULT_BUDGET
 
     budget = DEFAULT_BUDGET if budget is None else budget
     options = options or ReadOptions()
@@ -221,7 +219,6 @@ def spec(path: str | None = None, scope: str | None = None, checks: tuple[str, .
 
 def prove(an: Analysis, spec: Spec, timeout_ms: int = 10_000, budget: float | None = None) -> list[Result]:
     """Each requirement of `spec` proved, violated (with a witness flow) or unknown."""
-    from reasoner.properties import DEFAULT_BUDGET
     from reasoner.properties.prove import prove as run
 
     return run(an, spec, timeout_ms, DEFAULT_BUDGET if budget is None else budget)

@@ -31,8 +31,7 @@ from reasoner.manifests.git import run_git
 from reasoner.manifests.load import CLUSTER_SCOPED, SUFFIXES, Document, ReadOptions, decode, documents, excluded
 from reasoner.model.cidr import sample_ip
 from reasoner.model.cluster import Cluster
-from reasoner.model.ports import ALL, PORTED, minus, span
-from reasoner.model.ranges import merge
+from reasoner.model.ports import ALL, PORTED, intersect, minus, span
 from reasoner.progress import stage
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.encode import Encoding
@@ -722,7 +721,7 @@ class _Part:
         for j in group:
             if j.external:
                 spans = [(c.lo, c.hi) for c in self.nets if c.family == j.family]
-                pieces = _within(j.lo, j.hi, spans) if inside else _without(j.lo, j.hi, spans)
+                pieces = intersect([(j.lo, j.hi)], spans) if inside else _without(j.lo, j.hi, spans)
                 out.extend(replace(j, lo=lo, hi=hi) for lo, hi in pieces)
             else:
                 members = [m for m in j.members if (self.refs is not None and self.refs(m)) == inside]
@@ -734,13 +733,10 @@ class _Part:
 EVERYTHING = _Part(None)
 
 
-def _within(lo: int, hi: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    return [(max(lo, a), min(hi, b)) for a, b in merge(spans) if max(lo, a) <= min(hi, b)]
-
-
 def _without(lo: int, hi: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The values of lo..hi outside `spans` (addresses: any width, so not `minus`, which is for ports)."""
     out, at = [], lo
-    for a, b in _within(lo, hi, spans):
+    for a, b in intersect([(lo, hi)], spans):
         if at < a:
             out.append((at, a - 1))
         at = b + 1

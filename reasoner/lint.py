@@ -20,12 +20,14 @@ from dataclasses import replace
 from reasoner import analysis
 from reasoner.errors import Location
 from reasoner.facts.schema import EVALUATIONS
+from reasoner.facts.tiers import ordered_tiers
 from reasoner.lint_plan import LintPlan
 from reasoner.model.admin import ANP_TIER, BANP_TIER, AdminPolicy
 from reasoner.model.calico import Action, CalicoPolicy
 from reasoner.model.cidr import sample_ip
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
+from reasoner.model.ports import PORTED
 from reasoner.progress import stage
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.results import FINDINGS, SEVERITY, Evidence, Finding, PolicyRef, RuleRef, Severity, Witness
@@ -181,7 +183,7 @@ class _Linter:
                     inbound = EVALUATIONS[where.d] == "ingress"
                     src, dst = (other, subject) if inbound else (subject, other)
                     s, d = (peer, where.c) if inbound else (where.c, peer)
-                    return Witness(src, dst, protocol, port if protocol in ("TCP", "UDP", "SCTP") else None,
+                    return Witness(src, dst, protocol, port if protocol in PORTED else None,
                                    allowed=self.e.holds("flow_allowed", s, d, where.p, port))
                 tried += 1
                 if tried >= 40:
@@ -203,7 +205,7 @@ class _Linter:
     @staticmethod
     def region_port(p: str, ports: tuple[tuple[int, int], ...]) -> int | None:
         """A port of the region a flow can have (TCP, UDP and SCTP flows have no port 0)."""
-        lo_min = 1 if p in ("TCP", "UDP", "SCTP") else 0
+        lo_min = 1 if p in PORTED else 0
         return next((max(lo, lo_min) for lo, hi in ports if hi >= lo_min), None)
 
     def shadowed(self, out: list[Finding], skip: set[int]) -> None:
@@ -327,7 +329,7 @@ class _Linter:
         used = {p.tier for p in cluster.calico_policies} | {p.tier for p in cluster.admin_policies}
         if cluster.policies:
             used.add("default")
-        tiers = sorted((t for t in cluster.tiers.values() if t.name in used), key=lambda t: (t.order, t.name))
+        tiers = [t for t in ordered_tiers(cluster) if t.name in used]
         if not tiers:
             return
         last = tiers[-1]

@@ -23,7 +23,7 @@ ingress end towards the source, for pairs that can exist (`pair_ok`). Tests chec
 `flow_allowed` on every corpus scenario and on random clusters (tests/test_plan.py).
 
 A host endpoint's ends (failsafe ports, untracked and preDNAT hooks, node ports forwarded to backends) are
-composed per peer in reasoner/query/map.py `_HostEnds`, from this plan's evaluation of each hook (`regions`)
+composed per peer in reasoner/query/hosts.py `HostEnds`, from this plan's evaluation of each hook (`regions`)
 and of its normal ends; tests/test_calico_crosscheck.py checks them against `flow_allowed`.
 """
 

@@ -1,10 +1,10 @@
 """Imports point downstream, and each layer has one home.
 
-manifests → sources → model → facts → engine → plan / query / lint / diff / properties → api → report → cli, repl.
-Every import that runs counts, a function-level one too (not those under `if TYPE_CHECKING:`, for annotations
-only): the graph of the package's modules is acyclic. The model knows
-neither pyDatalog nor z3; the questions (query/) and the lower layers render nothing; the CLI and the REPL ask
-their questions through the facade (api.py) and print through report/.
+A module imports only from the layers before its own: errors and model; manifests; sources; facts; engine; the
+plan, the questions (query/), lint, diff and properties/; the facade (api.py); report/, which renders results;
+the CLI and the REPL, which ask through the facade and print through report/. Every import that runs counts, a
+function-level one too (not those under `if TYPE_CHECKING:`, for annotations only): the graph of the package's
+modules is acyclic. The model knows neither pyDatalog nor z3; nothing below report/ renders.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def imports() -> dict[str, set[str]]:
     for name, path in mods.items():
         deps: set[str] = set()
         for node in _nodes(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("reasoner"):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                raise AssertionError(f"{path}: a relative import (the layering reads absolute ones)")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reasoner"):
                 for alias in node.names:
                     full = f"{node.module}.{alias.name}"
                     deps.add(full if full in mods else known(node.module))
@@ -127,3 +129,9 @@ def test_only_the_entry_points_import_the_cli_and_the_repl():
     for name, deps in imports().items():
         if not under(name, "reasoner.cli", "reasoner.repl", "reasoner.__main__", "reasoner.benchmark"):
             assert not any(under(d, "reasoner.cli", "reasoner.repl") for d in deps), (name, sorted(deps))
+
+
+def test_nothing_below_the_facade_imports_it():
+    for name, deps in imports().items():
+        if not under(name, "reasoner.api", "reasoner.cli", "reasoner.repl", "reasoner.__main__", "reasoner.benchmark"):
+            assert "reasoner.api" not in deps, name

@@ -13,7 +13,7 @@ it also probes a rotating subset of the other atoms.
 
 Checked:
 - every scenario of corpus/ (the `manifests` folders and both versions of each diff scenario) but those with
-  host endpoints, which are not planned (connectivity.py asks the engine for them): sampled by default,
+  host endpoints, whose ends reasoner/query/hosts.py composes (tests/test_calico_crosscheck.py checks them): sampled by default,
   exhaustively under `-m slow`;
 - random small clusters (hypothesis, derandomized) mixing Kubernetes NetworkPolicies, Calico policies in up to
   two extra tiers, network sets and admin policies: sampled by default, exhaustively and more of them under

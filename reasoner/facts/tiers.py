@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from reasoner.facts.state import Emitter
 from reasoner.model.admin import AdminPolicy
-from reasoner.model.calico import DEFAULT_TIER, K8S_POLICY_ORDER, Action
+from reasoner.model.calico import DEFAULT_TIER, K8S_POLICY_ORDER, Action, Tier
 from reasoner.model.cluster import Cluster
 from reasoner.model.policy import Direction, NetworkPolicy
 
@@ -40,12 +40,17 @@ def sort_name(pol: Policy) -> str:
     return f"{pol.namespace}/{prefixed}" if pol.namespace else prefixed
 
 
-def evaluation_order(cluster: Cluster) -> list[Policy]:
-    """Every policy in Calico's evaluation order (SEMANTICS §4.2, §4.3): tiers by order then name; in a
-    tier, policies by order (none: last) then `sort_name`. Kubernetes policies: default tier, order 1000."""
-    tiers = {name: (t.order, name) for name, t in cluster.tiers.items()}
+def ordered_tiers(cluster: Cluster) -> list[Tier]:
+    """The tiers of the input in Calico's order: by order, then name (SEMANTICS §4.2)."""
+    return sorted(cluster.tiers.values(), key=lambda t: (t.order, t.name))
 
-    def key(pol: Policy) -> tuple[tuple[float, str], float, str]:
+
+def evaluation_order(cluster: Cluster) -> list[Policy]:
+    """Every policy in Calico's evaluation order (SEMANTICS §4.2, §4.3): tiers in `ordered_tiers` order; in a
+    tier, policies by order (none: last) then `sort_name`. Kubernetes policies: default tier, order 1000."""
+    tiers = {t.name: i for i, t in enumerate(ordered_tiers(cluster))}
+
+    def key(pol: Policy) -> tuple[int, float, str]:
         tier = DEFAULT_TIER if isinstance(pol, NetworkPolicy) else pol.tier
         if isinstance(pol, NetworkPolicy):
             order = K8S_POLICY_ORDER
@@ -60,7 +65,8 @@ def evaluation_order(cluster: Cluster) -> list[Policy]:
 
 def tier_ranks(em: Emitter) -> None:
     """The tiers of the input, ranked by order then name, with their defaultAction."""
-    for i, (name, tier) in enumerate(sorted(em.fb.cluster.tiers.items(), key=lambda t: (t[1].order, t[0]))):
+    for i, tier in enumerate(ordered_tiers(em.fb.cluster)):
+        name = tier.name
         tid = em.fb.tier_ids[name] = next(em.ids)
         em.tier_rank[name] = i
         em.add("tier_rank", tid, i)

@@ -16,10 +16,8 @@ import z3
 
 from reasoner.analysis import Analysis
 from reasoner.facts.classes import EndpointClass
-from reasoner.model.ports import ALL
+from reasoner.model.ports import ALL, PORTED
 from reasoner.query.map import class_connections
-
-PORTED = ("TCP", "UDP", "SCTP")
 
 
 @dataclass(frozen=True)

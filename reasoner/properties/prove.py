@@ -20,6 +20,7 @@ from reasoner.analysis import Analysis, analyse, distinguishing
 from reasoner.errors import UsageError
 from reasoner.facts.classes import EndpointClass
 from reasoner.model.cidr import Cidr, ip_text
+from reasoner.model.ports import PORTED
 from reasoner.progress import counted
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.encode import Encoding, Flow
@@ -164,7 +165,7 @@ def _ports(enc: Encoding, ports: tuple[PortRange, ...] | None) -> z3.BoolRef:
     terms = []
     for pr in ports:
         idx = enc.proto_index.get(pr.protocol, enc.proto_index.get("OTHER"))
-        if pr.protocol in ("TCP", "UDP", "SCTP"):
+        if pr.protocol in PORTED:
             terms.append(z3.And(enc.P == idx, enc.Port >= pr.lo, enc.Port <= pr.hi))
         else:
             terms.append(enc.P == idx)
@@ -217,12 +218,12 @@ class Prover:
         port = flow.port
         proto = flow.protocol if flow.protocol != "OTHER" else self._unlisted(ports)
         icmp = proto in ("ICMP", "ICMPv6")
-        v = can(self.an, src_name, dst_name, proto, None if icmp or proto not in ("TCP", "UDP", "SCTP") else port,
+        v = can(self.an, src_name, dst_name, proto, None if icmp or proto not in PORTED else port,
                 port // 256 if icmp and port != 65535 else None, port % 256 if icmp and port != 65535 else None)
         if v.allowed != expect_allowed:
             raise SemanticsMismatch(f"z3 says {'allowed' if expect_allowed else 'denied'} for {src_name} -> "
                                     f"{dst_name} {proto}/{port}, the Datalog verdict says the opposite")
-        return Witness(src_name, dst_name, proto, port if proto in ("TCP", "UDP", "SCTP") else None), v
+        return Witness(src_name, dst_name, proto, port if proto in PORTED else None), v
 
     def _unlisted(self, ports: tuple[PortRange, ...] | None) -> str:
         """A protocol of OTHER (those no rule names) that `ports` admits: one the requirement names, else any."""

@@ -21,6 +21,7 @@ from reasoner.manifests.load import parse_text, read_text
 from reasoner.model.calico import parse_protocol
 from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, parse_selector
 from reasoner.model.cidr import Cidr
+from reasoner.model.ports import PORTED
 from reasoner.sources.fields import Fields, Invalid
 
 KINDS = ("deny", "allow", "only", "isolated")
@@ -180,7 +181,7 @@ def parse_ports(f: Fields, path) -> tuple[PortRange, ...] | None:
         if m["lo"] is None:
             out.append(PortRange(proto))
             continue
-        if proto not in ("TCP", "UDP", "SCTP"):
+        if proto not in PORTED:
             raise f.fail(path + (i,), f"{proto} has no ports")
         lo, hi = int(m["lo"]), int(m["hi"] or m["lo"])
         if not (1 <= lo <= hi <= 65535):

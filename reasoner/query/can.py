@@ -12,7 +12,7 @@ from reasoner.model.admin import AdminPolicy
 from reasoner.model.calico import PROTOCOL_NUMBERS, parse_protocol
 from reasoner.model.cidr import Cidr
 from reasoner.model.policy import Direction, IPBlockPeer, NetworkPolicy
-from reasoner.model.ports import ICMP_ANY
+from reasoner.model.ports import ICMP_ANY, PORTED
 from reasoner.query.chain import ordered_chain
 from reasoner.query.endpoints import resolve
 from reasoner.query.hosts import HOOKS, host_side
@@ -102,12 +102,12 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
         asked = parse_protocol(protocol or "TCP")  # Calico's name where it has one (136: UDPLite)
         if asked is None:
             raise UsageError(f"unknown protocol {protocol!r} (want TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 0-255)")
-        if port is not None and asked not in ("TCP", "UDP", "SCTP"):
+        if port is not None and asked not in PORTED:
             raise UsageError(f"{asked} has no ports (give --protocol {asked} without --port)")
         proto = asked if asked in an.facts.protocols else "OTHER"  # policies treat the rest alike
         shown = proto
         proto = an.facts.proto_rep.get(proto, proto)  # the engine protocol standing for it
-        if shown in ("TCP", "UDP", "SCTP"):
+        if shown in PORTED:
             if port is None:
                 raise UsageError(f"{proto} needs --port (or leave out --protocol to ask about every port)")
             if not 1 <= port <= 65535:
@@ -136,7 +136,7 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
         if ports:
             rep_proto = next(iter(ports))
             ranges = ports[rep_proto]
-            if rep_proto in ("TCP", "UDP", "SCTP"):
+            if rep_proto in PORTED:
                 rep_port = 1 if ranges == "all" else ranges[0][0]
             elif rep_proto in ("ICMP", "ICMPv6"):
                 rep_port = ICMP_ANY if ranges == "all" else ranges[0][0]
@@ -146,12 +146,12 @@ def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int
         egress = _side(an, "egress", s, d, engine_proto, rep_port)
         ingress = _side(an, "ingress", d, s, engine_proto, rep_port)
         if rep_port is not None:
-            flow = rep_proto if rep_proto not in ("TCP", "UDP", "SCTP") else f"{rep_proto}/{rep_port}"
+            flow = rep_proto if rep_proto not in PORTED else f"{rep_proto}/{rep_port}"
             egress.notes.insert(0, f"chain shown for one allowed flow: {flow}")
     if not an.engine.holds("pair_ok", s.cls.id, d.cls.id):
         egress.notes.append("the two ends share no IP family")
     shown_proto = None if proto is None else (asked if shown == "OTHER" else shown)
-    return Verdict(s.name, d.name, shown_proto, None if proto is None or shown not in ("TCP", "UDP", "SCTP")
+    return Verdict(s.name, d.name, shown_proto, None if proto is None or shown not in PORTED
                    else port, allowed, egress, ingress, ports, an.facts.protocols)
 
 

@@ -105,10 +105,10 @@ class HostEnds:
     failsafe ports; then untracked policy; then, inbound, a node port goes to its backends unless preDNAT policy
     denies it, other ports to preDNAT policy, then normal policy (tiers, profiles, the default Deny).
 
-    With `pod_in` (the whole map), a node port's backends are checked from the per-end sets already at hand: each
-    backend's ingress from the client (externalTrafficPolicy Local) or the host endpoint (Cluster) on its target
-    port, and the forwarding host endpoint's applyOnForward policies (`fwd_in`) from the client. Without it (one
-    `can` pair), the flow-level relation `np_blocked` answers, and the failsafe ports are asked per pair."""
+    A node port's backends are checked from the plan's ends: each backend's ingress from the client
+    (externalTrafficPolicy Local) or the host endpoint (Cluster) on its target port, and the forwarding host
+    endpoint's applyOnForward policies (`fwd_in`) from the client. One `can` pair is explained by `host_side`
+    from the flow-level relations instead."""
 
     def __init__(self, an: Analysis, plan):
         e = an.engine

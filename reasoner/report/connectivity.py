@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Iterable, Iterator
 
 from reasoner.errors import ReasonerError, UsageError
-from reasoner.model.ports import ALL, PROTOCOLS
+from reasoner.model.ports import ALL, PORTED, PROTOCOLS
 from reasoner.model.ports import ports_json as allowed_json
 from reasoner.model.ranges import merge
 from reasoner.query.addresses import Addresses, end_names
@@ -54,7 +54,7 @@ def allowed_text(allowed: dict[str, object], protocols: tuple[str, ...], sep: st
         return "all traffic" + (f" except {', '.join(left_out)}" if left_out else "")
 
     def one(p: str, v: object) -> str:
-        if p in ("TCP", "UDP", "SCTP"):
+        if p in PORTED:
             return f"{p}{sep}{ports_text(v)}"
         if p in ("ICMP", "ICMPv6"):
             return f"{p}{icmp_text(v)}"

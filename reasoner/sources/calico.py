@@ -38,6 +38,7 @@ from reasoner.model.cluster import ContainerPort, HostEndpoint
 from reasoner.model.numbers import ascii_int
 from reasoner.model.origin import Origin
 from reasoner.model.policy import Direction
+from reasoner.model.ports import PORTED
 from reasoner.sources.fields import Fields, directions, show
 from reasoner.sources.k8s_core import name_and_namespace
 from reasoner.sources.k8s_networkpolicy import parse_networkpolicy
@@ -45,7 +46,7 @@ from reasoner.sources.k8s_networkpolicy import parse_networkpolicy
 ACTIONS = {a.value: a for a in Action}
 PORT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?")  # used with fullmatch
 PORT_RANGE = re.compile(r"([0-9]+):([0-9]+)")
-PORTED = {"TCP", "UDP", "SCTP", "6", "17", "132"}
+PORTED_WRITTEN = {"TCP", "UDP", "SCTP", "6", "17", "132"}  # a ported protocol, by name or number
 
 
 def selector(f: Fields, path: FieldPath, default: str | None = None,
@@ -158,7 +159,7 @@ def entity(f: Fields, path: FieldPath, rule_protocol: str | None, policy_ns: str
                       selector(f, path + ("notSelector",)), nsel, sa,
                       ports(f, path + ("ports",)), ports(f, path + ("notPorts",)), service)
     for key, items in (("ports", rule.ports), ("notPorts", rule.not_ports)):
-        if any(p.name is None for p in items) and (rule_protocol is None or rule_protocol not in PORTED):
+        if any(p.name is None for p in items) and (rule_protocol is None or rule_protocol not in PORTED_WRITTEN):
             raise f.fail(path + (key,), f"numeric {key} need protocol TCP, UDP or SCTP in the rule "
                                         f"(have {rule_protocol or 'none'})")
     return rule
@@ -342,7 +343,7 @@ def parse_host_endpoint(f: Fields) -> HostEndpoint:
         if not 1 <= number <= 65535:
             raise f.fail(at + ("port",), f"port {number} is out of range (want 1-65535)")
         proto = protocol(f, at + ("protocol",))
-        if proto not in ("TCP", "UDP", "SCTP"):
+        if proto not in PORTED:
             raise f.fail(at + ("protocol",), "expected TCP, UDP or SCTP (a named port needs a protocol with ports)")
         ports.append(ContainerPort(port_name, proto, number))
     return HostEndpoint(name, node, interface, tuple(ips), tuple(sorted(f.str_map(("metadata", "labels")).items())),

@@ -13,9 +13,9 @@ from reasoner.manifests.load import FieldPath
 from reasoner.model.cidr import Cidr
 from reasoner.model.cluster import ContainerPort, Endpoint, Namespace, Service, ServiceAccount, ServicePort
 from reasoner.model.origin import Origin
+from reasoner.model.ports import PORTED
 from reasoner.sources.fields import Fields, name_problem, show
 
-PORT_PROTOCOLS = ("TCP", "UDP", "SCTP")
 # kind -> path of the pod template inside the resource
 WORKLOAD_TEMPLATES: dict[str, FieldPath] = {
     "Deployment": ("spec", "template"),
@@ -56,7 +56,7 @@ def _container_ports(f: Fields, spec: FieldPath) -> tuple[ContainerPort, ...]:
                 if not 1 <= number <= 65535:
                     raise f.fail(at + ("containerPort",), f"port {number} is out of range (want 1-65535)")
                 protocol = f.get(at + ("protocol",), str, "TCP")
-                if protocol not in PORT_PROTOCOLS:
+                if protocol not in PORTED:
                     raise f.fail(at + ("protocol",), f"unknown protocol {protocol!r} (want TCP, UDP or SCTP)")
                 name = f.get(at + ("name",), str)
                 out.append(ContainerPort(name and f.port_name(at + ("name",), name), protocol, number))
@@ -133,7 +133,7 @@ def parse_service(f: Fields) -> Service:
         if not 1 <= port <= 65535:
             raise f.fail(at + ("port",), f"port {port} is out of range (want 1-65535)")
         protocol = f.get(at + ("protocol",), str, "TCP")
-        if protocol not in PORT_PROTOCOLS:
+        if protocol not in PORTED:
             raise f.fail(at + ("protocol",), f"unknown protocol {protocol!r} (want TCP, UDP or SCTP)")
         target = f.raw(at + ("targetPort",)) if f.has(at + ("targetPort",)) else port
         if isinstance(target, bool) or not isinstance(target, (int, str)):
