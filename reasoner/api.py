@@ -7,8 +7,8 @@ reasoner/report/. Below it: reading and analysing (analysis.py), the questions (
     api.connections(an, view="workload")         # the map; .rows(focus) its connections
     api.lint(an); api.prove(an, spec); api.diff("old/", "new/")
 
-The modules behind a question are imported when it is first asked, so that a command starts without the solver
-and the parts it does not use.
+Reading and analysing (pyDatalog) are imported with the facade; the modules behind each question are imported
+when it is first asked, so that a command starts without the solver (z3) and the parts it does not use.
 """
 
 from __future__ import annotations
@@ -35,17 +35,18 @@ if TYPE_CHECKING:
 __all__ = ["CLASS_COLUMNS", "DEFAULT_BUDGET", "ID_COLUMNS", "PORTED", "Analysis", "ReadOptions", "admits", "analyse",
            "calico_view", "can", "can_in", "check_endpoints", "class_connections", "connections", "diff",
            "diff_focus", "diff_staged", "distinguishing", "evaluation_order", "exposure", "exposures", "focus",
-           "lint", "load", "parse_protocol", "prove", "read_inputs", "relations", "resolve", "service_map", "settle",
-           "severity_rank", "snapshot", "spec", "use_cluster", "verdict", "whole_number"]
+           "lint", "load", "parse_protocol", "prove", "read_inputs", "relation_rows", "relation_sizes", "relations",
+           "resolve", "service_map", "settle", "severity_rank", "snapshot", "spec", "use_cluster", "verdict",
+           "whole_number"]
 
 
 def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
         icmp_type: int | None = None, icmp_code: int | None = None):
     """The verdict for SRC to DST, for any names: pods (also by DNS name), workloads (each of their pods), host
     endpoints, addresses, and a Service as the destination: a `Verdict`, `ServiceVerdict` or `WorkloadVerdict`."""
-    from reasoner.query.services import decide
+    from reasoner.query.answer import answer
 
-    return decide(an, src, dst, protocol, port, icmp_type, icmp_code)
+    return answer(an, src, dst, protocol, port, icmp_type, icmp_code)
 
 
 def check_endpoints(cluster: Cluster, src: str, dst: str) -> None:
@@ -61,14 +62,14 @@ def can_in(cluster: Cluster, src: str, dst: str, protocol: str | None = None, po
     are analysed (the rules then need nothing else)."""
     import dataclasses
 
+    from reasoner.query.answer import answer
     from reasoner.query.endpoints import involved
-    from reasoner.query.services import decide
 
     check_endpoints(cluster, src, dst)
     pods = involved(cluster, src, dst)
     if pods is not None:
         cluster = dataclasses.replace(cluster, endpoints=[ep for ep in cluster.endpoints if ep.ref in pods])
-    return decide(analyse(cluster), src, dst, protocol, port, icmp_type, icmp_code, checked=True)
+    return answer(analyse(cluster), src, dst, protocol, port, icmp_type, icmp_code, checked=True)
 
 
 def verdict(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None) -> Verdict:
@@ -149,6 +150,39 @@ def relations() -> tuple[dict[str, tuple[tuple[str, ...], str]], dict[str, tuple
     return ({name: (tuple(rel.columns), rel.doc) for name, rel in RELATIONS.items()},
             {name: (columns(comment), comment.split(": ", 1)[-1]) for name, comment in derived_relations().items()},
             BOUND_ONLY)
+
+
+def relation_sizes(an: Analysis) -> list[tuple[str, str, int | str, str]]:
+    """Every relation with its kind (`fact`, `derived`), its number of tuples in `an` (`bound` for one asked only
+    with arguments bound), and its meaning."""
+    from reasoner.errors import QueryError
+    from reasoner.progress import counted
+
+    base, derived, bound_only = relations()
+    rows: list[tuple[str, str, int | str, str]] = []
+    for name, (_cols, doc) in sorted(base.items()):
+        rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), doc))
+    for name, (cols, doc) in counted("sizing the relations", sorted(derived.items())):
+        size: int | str = "bound"  # asked per flow, with arguments bound
+        if name not in bound_only:
+            try:
+                size = len(an.engine.ask(name, *([None] * len(cols))))
+            except QueryError:
+                pass
+        rows.append((name, "derived", size, doc))
+    return rows
+
+
+def relation_rows(an: Analysis, relation: str, raw: bool = False) -> tuple[tuple[str, ...], list[tuple]]:
+    """A relation's columns and its tuples in `an`, sorted; object ids as names unless `raw`."""
+    from reasoner.errors import UsageError
+
+    base, derived, _bound = relations()
+    if relation not in base and relation not in derived:
+        raise UsageError(f"unknown relation {relation!r} (see `reasoner facts PATH` for the list)")
+    names = (base.get(relation) or derived[relation])[0]
+    tuples = sorted(an.engine.ask(relation, *([None] * len(names))), key=repr)
+    return names, [tuple(v if raw else an.facts.show(relation, col, v) for col, v in zip(names, t)) for t in tuples]
 
 
 def lint(an: Analysis, scope: str = "inventory", budget: float | None = None) -> list[Finding]:

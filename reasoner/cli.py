@@ -15,7 +15,6 @@ import click
 from reasoner import api
 from reasoner.api import DEFAULT_BUDGET, ReadOptions
 from reasoner.errors import ManifestErrors, ReasonerError
-from reasoner.progress import counted
 from reasoner.report import progress
 from reasoner.report.text import escape
 
@@ -326,17 +325,10 @@ def can(src: str, dst: str, port: int | None, protocol: str | None, icmp_type: i
       reasoner can shop/web db.shop.svc.cluster.local --port 5432 -f manifests/
       reasoner can shop/web kube-system/coredns --port 53 --protocol UDP -f manifests/
     """
-    import json
-
-    from reasoner.report import can as render
-    from reasoner.report.services import ServiceVerdict, WorkloadVerdict, service_text, workload_text
+    from reasoner.report.services import answer_json, answer_text
 
     verdict = api.can_in(_read(paths, options), src, dst, protocol, port, icmp_type, icmp_code)
-    if isinstance(verdict, (ServiceVerdict, WorkloadVerdict)):
-        text = service_text(verdict) if isinstance(verdict, ServiceVerdict) else workload_text(verdict)
-        click.echo(json.dumps(verdict.to_json(), indent=2) if output == "json" else text)
-        sys.exit(0 if verdict.allowed else 1)
-    click.echo(render.to_json(verdict) if output == "json" else render.to_text(verdict))
+    click.echo(answer_json(verdict) if output == "json" else answer_text(verdict))
     sys.exit(0 if verdict.allowed else 1)
 
 
@@ -359,54 +351,16 @@ def facts(paths: tuple[str, ...], relation: str | None, raw: bool, output: str, 
       reasoner facts -r applies manifests/
       reasoner facts -r allowed -o csv manifests/
     """
-    import csv as csv_mod
-    import io
-    import json
-
-    from reasoner.errors import QueryError, UsageError
+    from reasoner.report import facts as render
 
     an = _load(paths, options)
-    base, derived, bound_only = api.relations()
     if relation is None:
-        rows = []
-        for name, (_cols, doc) in sorted(base.items()):
-            rows.append((name, "fact", len([f for f in an.facts.facts if f[0] == name]), doc))
-        for name, (cols, doc) in counted("sizing the relations", sorted(derived.items())):
-            size: object = "bound"  # asked per flow, with arguments bound
-            if name not in bound_only:
-                try:
-                    size = len(an.engine.ask(name, *([None] * len(cols))))
-                except QueryError:
-                    pass
-            rows.append((name, "derived", size, doc))
-        if output == "json":
-            click.echo(json.dumps([{"relation": r, "kind": k, "tuples": n, "meaning": m} for r, k, n, m in rows], indent=2))
-        else:
-            width = max(len(r[0]) for r in rows)
-            for r, k, n, m in rows:
-                click.echo(f"{r:<{width}}  {k:<7}  {n:>7}  {m}")
+        sizes = api.relation_sizes(an)
+        click.echo(render.sizes_json(sizes) if output == "json" else render.sizes_text(sizes))
         return
-    if relation in base:
-        names = base[relation][0]
-    elif relation in derived:
-        names = derived[relation][0]
-    else:
-        raise UsageError(f"unknown relation {relation!r} (see `reasoner facts PATH` for the list)")
-    tuples = sorted(an.engine.ask(relation, *([None] * len(names))), key=repr)
-    shown = [tuple(v if raw else an.facts.show(relation, col, v) for col, v in zip(names, t)) for t in tuples]
-    if output == "json":
-        click.echo(json.dumps({"relation": relation, "columns": list(names), "tuples": [list(t) for t in shown]},
-                              indent=2, default=str))
-    elif output == "csv":
-        buf = io.StringIO()
-        w = csv_mod.writer(buf, lineterminator="\n")
-        w.writerow(names)
-        w.writerows(shown)
-        click.echo(buf.getvalue().rstrip("\n"))
-    else:
-        click.echo(f"{relation}({', '.join(names)}): {len(shown)} tuples")
-        for t in shown:
-            click.echo(escape("  " + " | ".join(str(v) for v in t)))
+    columns, rows = api.relation_rows(an, relation, raw)
+    click.echo({"json": render.rows_json, "csv": render.rows_csv, "text": render.rows_text}[output](
+        relation, columns, rows))
 
 
 class LintCommand(click.Command):

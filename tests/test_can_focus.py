@@ -11,8 +11,8 @@ import pytest
 
 from reasoner import api
 from reasoner.errors import UsageError
+from reasoner.query.answer import answer as decide
 from reasoner.query.endpoints import involved
-from reasoner.query.services import decide
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 INPUTS = sorted(d for s in CORPUS.iterdir() if s.is_dir() for d in (s / "manifests", s / "new") if d.is_dir())

@@ -3,10 +3,40 @@ by Service."""
 
 from __future__ import annotations
 
-from reasoner.query.services import ServiceReach, ServiceVerdict, WorkloadVerdict
+import json
+
+from reasoner.query.answer import WorkloadVerdict
+from reasoner.query.services import ServiceReach, ServiceVerdict
 from reasoner.query.verdict import Verdict
 from reasoner.report import can as render
 from reasoner.report.text import join_lines
+
+Answer = Verdict | ServiceVerdict | WorkloadVerdict  # what `api.can` answers
+
+
+def answer_text(v: Answer) -> str:
+    """The text of any answer of `api.can`."""
+    if isinstance(v, WorkloadVerdict):
+        return workload_text(v)
+    if isinstance(v, ServiceVerdict):
+        return service_text(v)
+    return render.to_text(v)
+
+
+def answer_json(v: Answer) -> str:
+    """The JSON of any answer of `api.can`."""
+    return render.to_json(v) if isinstance(v, Verdict) else json.dumps(v.to_json(), indent=2)
+
+
+def answer_summary(v: Answer) -> str:
+    """The verdict lines of an answer, without the chains: for a workload, the verdict over the pods and each pod's
+    first line; for a Service, each backend's line; else the verdict's first block."""
+    if isinstance(v, WorkloadVerdict):
+        return "\n".join([workload_text(v).split("\n", 1)[0]] + [
+            "  " + answer_text(a).split("\n", 1)[0] for a in v.answers])
+    if isinstance(v, ServiceVerdict):
+        return "\n".join(line for line in service_text(v).splitlines() if not line.startswith("    "))
+    return render.to_text(v).split("\n\n", 1)[0]
 
 
 def workload_text(v: WorkloadVerdict) -> str:

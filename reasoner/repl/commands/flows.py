@@ -8,10 +8,9 @@ from reasoner import api
 from reasoner.errors import UsageError
 from reasoner.repl.parse import FlowSpec, parse_flow
 from reasoner.repl.registry import command, plural, usage, words
-from reasoner.report import can as render_can
 from reasoner.report import exposure as render_exposure
 from reasoner.report.connectivity import allowed_text
-from reasoner.report.services import ServiceVerdict, WorkloadVerdict, service_text, workload_text
+from reasoner.report.services import answer_summary, answer_text
 from reasoner.report.text import table
 
 if TYPE_CHECKING:
@@ -30,16 +29,7 @@ def _verdict(s: Session, arg: str, name: str) -> tuple[str, str]:
         raise UsageError(f"{flow.protocol} needs a port, e.g. 80/{flow.protocol} (or leave it out: every port)")
     protocol = flow.protocol if flow.explicit else None
     verdict = api.can(s.an, given[0], given[1], protocol, flow.port)
-    if isinstance(verdict, WorkloadVerdict):  # the verdict over the pods, then each pod's first line
-        text = workload_text(verdict)
-        return text, "\n".join([text.split("\n", 1)[0]] + [
-            "  " + (service_text(a) if isinstance(a, ServiceVerdict) else render_can.to_text(a)).split("\n", 1)[0]
-            for a in verdict.answers])
-    if isinstance(verdict, ServiceVerdict):
-        text = service_text(verdict)
-        return text, "\n".join(line for line in text.splitlines() if not line.startswith("    "))
-    text = render_can.to_text(verdict)
-    return text, text.split("\n\n", 1)[0]
+    return answer_text(verdict), answer_summary(verdict)
 
 
 @command("can", "can SRC DST [PORT/PROTO]", "the verdict for a flow, or what SRC may send DST on any port",
