@@ -33,11 +33,11 @@ if TYPE_CHECKING:
     from reasoner.results import Finding
 
 __all__ = ["CLASS_COLUMNS", "DEFAULT_BUDGET", "ID_COLUMNS", "PORTED", "Analysis", "ReadOptions", "admits", "analyse",
-           "calico_view", "can", "can_in", "check_endpoints", "class_connections", "connections", "diff",
+           "ask", "calico_view", "can", "can_in", "check_endpoints", "class_connections", "connections", "diff",
            "diff_focus", "diff_staged", "distinguishing", "evaluation_order", "exposure", "exposures", "focus",
-           "lint", "load", "parse_protocol", "prove", "read_inputs", "relation_rows", "relation_sizes", "relations",
-           "resolve", "service_map", "settle", "severity_rank", "snapshot", "spec", "use_cluster", "verdict",
-           "whole_number"]
+           "isolating", "lint", "load", "parse_protocol", "prove", "read_inputs", "relation_rows", "relation_sizes",
+           "relations", "resolve", "service_map", "settle", "severity_rank", "snapshot", "spec", "use_cluster",
+           "verdict", "whole_number"]
 
 
 def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,
@@ -183,6 +183,20 @@ def relation_rows(an: Analysis, relation: str, raw: bool = False) -> tuple[tuple
     names = (base.get(relation) or derived[relation])[0]
     tuples = sorted(an.engine.ask(relation, *([None] * len(names))), key=repr)
     return names, [tuple(v if raw else an.facts.show(relation, col, v) for col, v in zip(names, t)) for t in tuples]
+
+
+def ask(an: Analysis, relation: str, *args: Any) -> list[tuple]:
+    """The tuples of a relation (base, or derived by rules/*.dl) matching `args` (None: free), as pyDatalog
+    answers a question with those arguments bound; a QueryError for an unknown relation or one that needs more
+    arguments bound."""
+    return an.engine.ask(relation, *args)
+
+
+def isolating(an: Analysis, cls_id: int, direction: str) -> tuple[list, bool]:
+    """The policies that apply to an endpoint class in `direction` (ingress or egress), and whether that end is
+    decided by ordered evaluation (some Calico or admin policy applies) rather than by the union of rules."""
+    policies = [an.facts.policy_ids[p] for p, _c, _d in an.engine.ask("applies", None, cls_id, direction)]
+    return policies, an.engine.holds("ordered", cls_id, direction)
 
 
 def lint(an: Analysis, scope: str = "inventory", budget: float | None = None) -> list[Finding]:

@@ -85,8 +85,8 @@ class Session:
         first = internal[0]
         self.classes_into(first.id)
         self.classes_from(first.id)
-        an.engine.ask("applies", None, first.id, None)
-        ordered = {c for c, _d in an.engine.ask("ordered", None, None)}  # `can` towards an ordered end, if any
+        api.ask(an, "applies", None, first.id, None)
+        ordered = {c for c, _d in api.ask(an, "ordered", None, None)}  # `can` towards an ordered end, if any
         other = next((c for c in internal if c.id in ordered and c is not first), internal[-1])
         if other is not first:
             for proto, port in (("TCP", 80), (None, None)):

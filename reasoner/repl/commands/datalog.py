@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from reasoner import api
 from reasoner.errors import UsageError
 from reasoner.repl.parse import Query, Relation, Var, parse_query
 from reasoner.repl.registry import command, hint, plural, usage
@@ -41,7 +42,7 @@ def _query(s: Session, arg: str) -> str:
                          f"the query gives {len(q.args)}")
     _check_bound(q, rel)
     args = [None if isinstance(a, Var) else s.constant(q.relation, col, a) for a, col in zip(q.args, cols)]
-    rows = s.an.engine.ask(q.relation, *args)
+    rows = api.ask(s.an, q.relation, *args)
     positions: dict[str, list[int]] = {}
     for i, a in enumerate(q.args):
         if isinstance(a, Var) and a.name != "_":

@@ -35,11 +35,11 @@ def _policies(s: Session, arg: str) -> str:
     if cls.host_network:
         lines.append(f"{end.name} is a host-network pod: NetworkPolicy does not select it")
     for direction in ("ingress", "egress"):
-        pols = [an.facts.policy_ids[p] for p, _c, _d in an.engine.ask("applies", None, cls.id, direction)]
+        pols, ordered = api.isolating(an, cls.id, direction)
         pols.sort(key=lambda p: s.rank.get(id(p), 0))
         if not pols:
             lines.append(f"{direction}: no policy applies; not isolated, everything passes")
-        elif an.engine.holds("ordered", cls.id, direction):
+        elif ordered:
             lines.append(f"{direction}: ordered evaluation: tier by tier, the first Allow or Deny decides")
         else:
             lines.append(f"{direction}: the union of these Kubernetes policies: a flow passes if any rule allows it")
