@@ -19,7 +19,7 @@ from reasoner.analysis import Analysis, analyse, distinguishing, load, read_inpu
 from reasoner.facts.emit import CLASS_COLUMNS, ID_COLUMNS
 from reasoner.manifests.load import ReadOptions
 from reasoner.model.ports import PORTED
-from reasoner.properties import DEFAULT_BUDGET
+from reasoner.properties import DEFAULT_BUDGET, SCOPES
 
 if TYPE_CHECKING:
     from reasoner.diff import DiffResult
@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from reasoner.query.verdict import Target, Verdict
     from reasoner.results import Finding
 
-__all__ = ["CLASS_COLUMNS", "DEFAULT_BUDGET", "ID_COLUMNS", "PORTED", "Analysis", "ReadOptions", "admits", "analyse",
-           "ask", "calico_view", "can", "can_in", "check_endpoints", "class_connections", "connections", "diff",
-           "diff_focus", "diff_staged", "distinguishing", "evaluation_order", "exposure", "exposures", "focus",
-           "isolating", "lint", "load", "parse_protocol", "prove", "read_inputs", "relation_rows", "relation_sizes",
-           "relations", "resolve", "service_map", "settle", "severity_rank", "snapshot", "spec", "use_cluster",
-           "verdict", "whole_number"]
+__all__ = ["CLASS_COLUMNS", "DEFAULT_BUDGET", "ID_COLUMNS", "PORTED", "SCOPES", "Analysis", "ReadOptions", "admits",
+           "analyse", "ask", "calico_view", "can", "can_in", "check_endpoints", "class_connections", "connections",
+           "diff", "diff_focus", "diff_staged", "distinguishing", "evaluation_order", "exposure", "exposures",
+           "focus", "isolating", "lint", "load", "parse_protocol", "prove", "read_inputs", "relation_rows",
+           "relation_sizes", "relations", "resolve", "service_map", "settle", "severity_rank", "snapshot", "spec",
+           "use_cluster", "verdict", "whole_number"]
 
 
 def can(an: Analysis, src: str, dst: str, protocol: str | None = None, port: int | None = None,

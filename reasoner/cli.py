@@ -13,7 +13,7 @@ from typing import Callable
 import click
 
 from reasoner import api
-from reasoner.api import DEFAULT_BUDGET, ReadOptions
+from reasoner.api import DEFAULT_BUDGET, SCOPES, ReadOptions
 from reasoner.errors import ManifestErrors, ReasonerError
 from reasoner.report import progress
 from reasoner.report.text import escape
@@ -379,7 +379,7 @@ class LintCommand(click.Command):
 @input_options
 @main.command(cls=LintCommand)
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default="inventory", show_default=True,
+@click.option("--scope", type=click.Choice(SCOPES), default="inventory", show_default=True,
               help="inventory: over the endpoints given; any-workload: also over every pod that could be deployed "
                    "(each finding then says whether it holds for every workload or for today's only).")
 @BUDGET
@@ -447,7 +447,7 @@ def snapshot(directory: str) -> None:
               help="Pods, namespaces, workloads, services and service accounts that both versions run against "
                    "(repeatable); objects a version lacks are otherwise taken from the other version (pods, "
                    "workloads and host endpoints only when it has none of its own).")
-@click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default="inventory", show_default=True,
+@click.option("--scope", type=click.Choice(SCOPES), default="inventory", show_default=True,
               help="inventory: the endpoints given; any-workload: also every pod that could be deployed.")
 @BUDGET
 @click.option("-o", "--output", "output", default="text", show_default=True,
@@ -523,7 +523,7 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
 @click.option("--check", "checks", multiple=True, type=click.Choice(["isolation", "default-deny"]),
               help="Built-in check: `isolation` (of the namespaces given with --namespace) or `default-deny`.")
 @click.option("--namespace", "namespaces", multiple=True, help="A namespace for --check isolation (repeatable).")
-@click.option("--scope", type=click.Choice(["inventory", "any-workload"]), default=None,
+@click.option("--scope", type=click.Choice(SCOPES), default=None,
               help="inventory: the endpoints given; any-workload: also every pod that could be deployed "
                    "(any labels, namespace, service account, address). Default: the spec's scope, else inventory.")
 @click.option("--timeout", type=Seconds(), default=10.0, show_default=True,

@@ -22,10 +22,10 @@ from reasoner.model.calico import parse_protocol
 from reasoner.model.calico_selector import CalicoSelector, SelectorSyntaxError, parse_selector
 from reasoner.model.cidr import Cidr
 from reasoner.model.ports import PORTED
+from reasoner.properties import SCOPES
 from reasoner.sources.fields import Fields, Invalid
 
 KINDS = ("deny", "allow", "only", "isolated")
-SCOPES = ("inventory", "any-workload")
 PEER_KEYS = ("namespace", "namespaceSelector", "selector", "serviceAccount", "pods", "cidr", "nets", "service")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reasoner import api
 from reasoner.errors import UsageError
 from reasoner.repl.registry import ALIASES, COMMANDS, Quit, command, hint, usage, words
 from reasoner.report.text import table
@@ -11,8 +12,7 @@ from reasoner.report.text import table
 if TYPE_CHECKING:
     from reasoner.repl.session import Session
 
-SCOPES = ("inventory", "any-workload")
-SETTINGS = {"scope": SCOPES, "timing": ("on", "off")}
+SETTINGS = {"scope": api.SCOPES, "timing": ("on", "off")}
 
 
 @command("reload", "reload", "read the same inputs again (after you edited them)")
