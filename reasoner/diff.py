@@ -539,7 +539,8 @@ def _diff_versions(old_docs: list[Document], old_skipped: list[str], new_docs: l
     old_names, new_names = endpoint_names(old_cluster), endpoint_names(new_cluster)
     warnings = list(dict.fromkeys(old_skipped + new_skipped + old_cluster.skipped + new_cluster.skipped))
     if scope == "any-workload":
-        from reasoner.properties.workloads import TooMany, build_worlds
+        from reasoner.properties.kinds import TooMany
+        from reasoner.properties.universe import build_worlds
 
         try:
             (old_cluster, new_cluster), universe = build_worlds([old_cluster, new_cluster], budget=budget)
@@ -564,7 +565,8 @@ def _any_workload_check(old_cluster: Cluster, new_cluster: Cluster, budget: floa
     """After an equivalent inventory diff: whether the versions also agree for the pods that could be deployed
     (scope any-workload), when that is quick to tell; else why it was not told. {"checked", "equivalent",
     "changes", "witness" (of the first change, a Witness with its new pods), "change" (its kind), "why"}."""
-    from reasoner.properties.workloads import OutOfBudget, TooMany, build_worlds
+    from reasoner.properties.kinds import OutOfBudget, TooMany
+    from reasoner.properties.universe import build_worlds
 
     seconds = min(budget, WIDER_BUDGET)
     try:

@@ -10,7 +10,7 @@ of one tier, or the priority of AdminNetworkPolicies.
 
 "Never" is over the inventory's endpoints (and every address); with `scope="any-workload"` the same
 relations are also derived with a representative of every pod that could be deployed
-(properties/workloads.py), and each finding says whether it holds for every workload or for today's only.
+(properties/universe.py), and each finding says whether it holds for every workload or for today's only.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ class _Linter:
                                "admit everything it admits", evidence=ev, key=key))
 
     def vacuous(self, out: list[Finding]) -> None:
-        from reasoner.properties.workloads import policy_selectable
+        from reasoner.properties.values import policy_selectable
 
         empty = {pid for (pid,) in self.e.ask("vacuous", None)}
         applying = {pid for pid, _c, _d in self.e.ask("applies", None, None, None)}  # selects an endpoint: selectable
@@ -373,7 +373,8 @@ def lint(an: analysis.Analysis, scope: str = "inventory", budget: float = DEFAUL
     the findings are over the inventory, with a `scope` finding that says so."""
     findings = _Linter(an).run()
     if scope == "any-workload":
-        from reasoner.properties.workloads import TooMany, build_universe
+        from reasoner.properties.kinds import TooMany
+        from reasoner.properties.universe import build_universe
 
         try:
             universe = build_universe(an.cluster, budget=budget)

@@ -293,7 +293,7 @@ def test_can_notes_an_admin_policy_of_equal_priority_that_would_decide_otherwise
 # ---- any-workload representatives -------------------------------------------------------------------------------
 
 def test_any_workload_representatives_get_addresses_of_their_own(tmp_path):
-    from reasoner.properties.workloads import build_universe
+    from reasoner.properties.universe import build_universe
 
     policy = """
     apiVersion: networking.k8s.io/v1

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from reasoner import api
 from reasoner.model.cidr import Cidr
-from reasoner.properties.workloads import build_universe
+from reasoner.properties.universe import build_universe
 from reasoner.query.map import class_connections
 from support.helpers import analyse as analyse_docs
 from support.helpers import pod
@@ -167,7 +167,7 @@ metadata: {name: dev, labels: {env: dev}}
         assert result.witness.dst.startswith("prod/")
 
 
-# The z3 reading of selectors (workloads.calico_formula, k8s_formula) is a second writing of selector semantics:
+# The z3 reading of selectors (values.calico_formula, k8s_formula) is a second writing of selector semantics:
 # on concrete labels it must agree with the selectors' own evaluation, which the Datalog tests check
 # (tests/test_calico_selector.py, tests/rules/).
 KEYS, VALS = ["a", "b"], ["x", "y", "xy", ""]
@@ -200,7 +200,8 @@ def test_z3_selector_reading_agrees_with_selector_evaluation(text, labels, k8s):
 
     from reasoner.model.calico_selector import parse_selector
     from reasoner.model.selector import LabelSelector, Op, Requirement
-    from reasoner.properties.workloads import Test, Values, calico_formula, fixed, k8s_formula, pod_slot
+    from reasoner.properties.label_tests import Test
+    from reasoner.properties.values import Values, calico_formula, fixed, k8s_formula, pod_slot
 
     sel = parse_selector(text)
     ksel = LabelSelector(frozenset(Requirement(k, Op(op), frozenset(vs) if op in ("In", "NotIn") else frozenset())

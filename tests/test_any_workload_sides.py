@@ -1,7 +1,7 @@
 """any-workload proofs take, per requirement, only the new pods its flows need (properties/prove.py `sides`).
 
 Each requirement gets representatives told apart only by the tests that can decide its flows: a source's by
-what decides a flow into `to`, a destination's by what decides a flow from `from` (workloads.py `project`).
+what decides a flow into `to`, a destination's by what decides a flow from `from` (label_tests.py `project`).
 That is sound only if the projection keeps every test that matters. The reference is the whole universe
 (every kind of new pod, told apart by every test of the input and of the spec, twins included), whose own
 exactness tests/test_any_workload.py checks: on random mixed clusters (Kubernetes, Calico tiers, admin
@@ -21,9 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reasoner import api
+from reasoner.properties.kinds import TooMany
+from reasoner.properties.label_tests import spec_tests
 from reasoner.properties.prove import Prover, prove
 from reasoner.properties.spec import load_spec
-from reasoner.properties.workloads import TooMany, build_universe, spec_tests
+from reasoner.properties.universe import build_universe
 from support.mixed_clusters import clusters
 
 POD_CIDRS = ["10.0.0.0/24"]
@@ -112,7 +114,7 @@ def test_the_comparison_notices_a_projection_that_drops_a_test(monkeypatch):
     """A projection that forgets the egress rules' peers (tests of a destination) proves a deny that a new pod
     breaks: the comparison above must see it."""
     from reasoner.properties import prove as prove_module
-    from reasoner.properties.workloads import DST
+    from reasoner.properties.label_tests import DST
 
     docs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "labels": {}}},

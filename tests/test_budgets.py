@@ -11,8 +11,8 @@ import z3
 from click.testing import CliRunner
 
 from reasoner.cli import main
-from reasoner.properties import workloads
-from reasoner.properties.workloads import Budget, OutOfBudget, _enumerate
+from reasoner.properties import kinds
+from reasoner.properties.kinds import Budget, OutOfBudget, _enumerate
 
 DEMO = "corpus/microservices-demo/manifests"
 SPEC = "corpus/microservices-demo/spec.yaml"
@@ -67,7 +67,7 @@ def jumpy_clock(monkeypatch):
 
     def install(step: float):
         ticks = itertools.count(0, step)
-        monkeypatch.setattr(workloads, "monotonic", lambda: next(ticks))
+        monkeypatch.setattr(kinds, "monotonic", lambda: next(ticks))
     return install
 
 

@@ -17,7 +17,7 @@ import pytest
 from jsonschema import ValidationError
 
 from reasoner import api
-from reasoner.properties import workloads
+from reasoner.properties import universe
 from reasoner.properties.prove import prove
 from reasoner.properties.spec import load_spec
 from reasoner.repl import Completer, Session
@@ -101,8 +101,8 @@ def test_options_that_do_not_apply_are_usage_errors(args):
 
 
 def test_too_many_kinds_of_new_pods_is_a_clear_error(monkeypatch):
-    real = workloads.build_universe
-    monkeypatch.setattr(workloads, "build_universe", lambda cluster, **kw: real(cluster, limit=2, **kw))
+    real = universe.build_universe
+    monkeypatch.setattr(universe, "build_universe", lambda cluster, **kw: real(cluster, limit=2, **kw))
     result = cli("connectivity", "--exposure", str(DATA))
     assert result.exit_code == 2
     assert result.output.startswith("error: any-workload: ") and "Traceback" not in result.output

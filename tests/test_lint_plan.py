@@ -101,7 +101,7 @@ def test_conflict_witnesses_replay_through_can():
 def test_a_policy_that_applies_is_selectable(path):
     """lint asks z3 whether a policy could ever select a pod only for the policies that select no endpoint of the
     input: one that does is selectable, which z3 agrees with on every corpus scenario."""
-    from reasoner.properties.workloads import policy_selectable
+    from reasoner.properties.values import policy_selectable
 
     an = api.analyse(api.load([str(path)]))
     applying = {pid for pid, _c, _d in an.engine.ask("applies", None, None, None)}

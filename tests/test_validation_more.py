@@ -11,7 +11,7 @@ import z3
 from click.testing import CliRunner
 
 from reasoner.cli import main
-from reasoner.properties import workloads
+from reasoner.properties.values import _DNS_LABEL, _LABEL_VALUE, Values
 from reasoner.sources.fields import label_value_problem, name_problem
 
 
@@ -124,17 +124,17 @@ def z3_accepts(regex: z3.ReRef, text: str) -> bool:
 
 @pytest.mark.parametrize("text", SAMPLES, ids=short)
 def test_label_values_are_the_same_for_manifests_and_z3(text):
-    assert (label_value_problem(text) is None) == z3_accepts(workloads._LABEL_VALUE, text)
+    assert (label_value_problem(text) is None) == z3_accepts(_LABEL_VALUE, text)
 
 
 @pytest.mark.parametrize("text", SAMPLES, ids=short)
 def test_dns_labels_are_the_same_for_manifests_and_z3(text):
-    assert (name_problem(text, "label") is None) == z3_accepts(workloads._DNS_LABEL, text)
+    assert (name_problem(text, "label") is None) == z3_accepts(_DNS_LABEL, text)
 
 
 @pytest.mark.parametrize("dns", [False, True], ids=["label value", "DNS label"])
 def test_a_new_pod_may_have_a_value_of_63_characters_not_64(dns):
-    values = workloads.Values([])
+    values = Values([])
     values.stringy.add("label:app")
     constraints: list = []
     term = values.var("v", "label:app", constraints, dns)

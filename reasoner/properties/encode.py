@@ -5,7 +5,7 @@ every policy) or address atoms; the protocol an index into the protocols the map
 (for ICMP the encoded type*256+code, 0 for protocols without ports). `allowed` is built from the Datalog
 verdict: the class-level connectivity relation (rules/verdict.dl `allowed`, and tiers.dl for ordered ends),
 so the semantics are written once, in rules/. In any-workload scope the inventory it is built from holds the
-representatives of every pod that could be deployed (properties/workloads.py).
+representatives of every pod that could be deployed (properties/universe.py).
 """
 
 from __future__ import annotations

@@ -24,18 +24,10 @@ from reasoner.model.ports import PORTED
 from reasoner.progress import counted
 from reasoner.properties import DEFAULT_BUDGET
 from reasoner.properties.encode import Encoding, Flow
+from reasoner.properties.kinds import TooMany
+from reasoner.properties.label_tests import DST, SRC, collect_tests, project, spec_tests
 from reasoner.properties.spec import Peer, PortRange, Requirement, Spec
-from reasoner.properties.workloads import (
-    DST,
-    SRC,
-    NewPod,
-    Side,
-    TooMany,
-    build_sides,
-    collect_tests,
-    project,
-    spec_tests,
-)
+from reasoner.properties.universe import NewPod, Side, build_sides
 from reasoner.query.can import can, other_protocol_number
 from reasoner.query.verdict import Verdict
 from reasoner.results import Status, Witness
@@ -327,7 +319,7 @@ class Prover:
 
 
 def sides(req: Requirement, tests: list, services: dict) -> list[Side]:
-    """The new pods a requirement needs, end by end (workloads.Side): for `from`→`to` requirements, the pods
+    """The new pods a requirement needs, end by end (universe.Side): for `from`→`to` requirements, the pods
     that could be a flow's source (in `from`, or outside it for `only`) told apart by what decides a flow into
     `to`, and the pods that could be its destination, told apart by what decides a flow from `from`; for
     `isolated`, the selected pods told apart by which policies apply to them."""

@@ -1,6 +1,6 @@
 """Exposure: what could reach an endpoint, or what it could reach, beyond the input's endpoints.
 
-The any-workload engine (reasoner/properties/workloads.py) adds to the cluster a representative of every kind of
+The any-workload engine (reasoner/properties/universe.py) adds to the cluster a representative of every kind of
 pod that could be deployed, in each existing namespace and in new namespaces of every labelling that policies
 tell apart; the connectivity map of that wider cluster (`Map`, its ends the input's endpoints only) then says
 what each representative exchanges with each endpoint. Each row is read from a representative (or from the
@@ -57,7 +57,8 @@ class Exposures:
     (seconds) runs out."""
 
     def __init__(self, an: analysis.Analysis, view: str = "workload", budget: float = DEFAULT_BUDGET):
-        from reasoner.properties.workloads import TooMany, build_universe
+        from reasoner.properties.kinds import TooMany
+        from reasoner.properties.universe import build_universe
 
         try:
             self.universe = build_universe(an.cluster, budget=budget)
@@ -156,7 +157,8 @@ def names_read(cluster) -> set[str] | None:
     Calico's); None when one matches names by part (`contains`, `starts with`, `ends with`): any may matter."""
     from reasoner.model.calico import AUTO
     from reasoner.model.calico_selector import CalicoSelector
-    from reasoner.properties.workloads import STRING_OPS, collect_tests
+    from reasoner.properties.label_tests import collect_tests
+    from reasoner.properties.values import STRING_OPS
 
     keys = {"ns": {NAME_LABEL}, "ns-calico": {NAME_LABEL, AUTO + "name"},
             "calico": {AUTO + "namespace", "pcns." + NAME_LABEL, "pcns." + AUTO + "name"}}
