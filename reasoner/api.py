@@ -22,7 +22,7 @@ from reasoner.model.ports import PORTED
 from reasoner.properties import DEFAULT_BUDGET, SCOPES
 
 if TYPE_CHECKING:
-    from reasoner.diff import DiffResult
+    from reasoner.diff.compare import DiffResult
     from reasoner.model.cluster import Cluster
     from reasoner.properties.prove import Result
     from reasoner.properties.spec import Spec
@@ -216,7 +216,7 @@ def severity_rank(severity: str) -> int:
 def diff(old: str, new: str | None, inventory: list[str] | tuple[str, ...] = (), scope: str = "inventory",
          budget: float | None = None, options: Any = None, staged: bool = False) -> DiffResult:
     """What changes from OLD to NEW (or, `staged`, from OLD to OLD with its staged policies enforced)."""
-    from reasoner import diff as diffing
+    from reasoner.diff import compare as diffing
 
     budget = DEFAULT_BUDGET if budget is None else budget
     options = options or ReadOptions()
@@ -233,8 +233,8 @@ def diff_staged(source: str, inventory: list[str] | tuple[str, ...] = (), scope:
 def diff_focus(result: DiffResult, **filters) -> DiffResult:
     """A diff's changes kept to a focus written as for the map (namespace, selector, ends, peers, direction,
     protocol, port)."""
-    from reasoner.diff import focus as keep
-    from reasoner.diff import make_diff_focus
+    from reasoner.diff.focus import focus as keep
+    from reasoner.diff.focus import make_diff_focus
 
     return keep(result, make_diff_focus(result, **filters))
 

@@ -12,7 +12,7 @@ import yaml
 from jsonschema import ValidationError
 
 from reasoner import api
-from reasoner.diff import diff
+from reasoner.diff.compare import diff
 from reasoner.lint import lint
 from reasoner.properties.prove import prove
 from reasoner.properties.spec import load_spec

@@ -132,7 +132,7 @@ def test_diff_matches_expected_and_witnesses_differ(case):
     if not data["changes"] or expected["scope"] != "inventory":
         return
     from reasoner import api
-    from reasoner.diff import cluster_of, complete, read_version
+    from reasoner.diff.versions import cluster_of, complete, read_version
     from reasoner.query.can import can
 
     (old_docs, _), (new_docs, _) = read_version(str(scenario / "old")), read_version(str(scenario / "new"))

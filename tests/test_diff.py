@@ -260,7 +260,7 @@ spec:
 
 
 def test_a_witness_that_does_not_replay_is_our_defect_not_a_usage_error(monkeypatch):
-    from reasoner import diff as module
+    from reasoner.diff import compare as module
     from reasoner.errors import UsageError
 
     def refuse(*args):

@@ -53,7 +53,9 @@ def test_groups_are_named_by_workload_label_set_namespace_and_merged_addresses()
 
 
 def test_a_group_that_is_not_all_of_a_label_set_is_listed():
-    from reasoner.diff import Joint, describe, diff
+    from reasoner.diff.compare import diff
+    from reasoner.diff.joint import Joint
+    from reasoner.diff.naming import describe
 
     result = diff(str(OLD), str(NEW), [str(PODS)])
     some_web = [Joint(0, 0, 0, ["shop/web-1", "shop/web-2"])]
@@ -223,7 +225,7 @@ def test_json_follows_the_contract_and_adds_deciding_rules_and_traffic():
 
 
 def test_the_comparison_is_a_progress_stage(monkeypatch):
-    from reasoner import diff as module
+    from reasoner.diff import compare as module
 
     open_stages: list[str] = []
     seen: list[tuple[str, ...]] = []

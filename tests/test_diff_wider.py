@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reasoner import diff as diffing
+from reasoner.diff import compare as diffing
 from reasoner.report import diff as report
 from support.helpers import cli
 

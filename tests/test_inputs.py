@@ -665,7 +665,7 @@ def test_a_git_path_all_excluded_says_so(repo, monkeypatch):
 
 
 def test_read_options_are_arguments_of_the_readers(tmp_path):
-    from reasoner import diff
+    from reasoner.diff import versions as diff
     from reasoner.repl import Session
 
     (tmp_path / "pods.yaml").write_text(PODS)

@@ -7,7 +7,8 @@ from dataclasses import replace
 from typing import Sequence
 from urllib.parse import quote
 
-from reasoner.diff import Change, DiffResult, describe, endpoints, first_flow
+from reasoner.diff.compare import Change, DiffResult, first_flow
+from reasoner.diff.naming import describe, endpoints
 from reasoner.model.calico import DEFAULT_TIER
 from reasoner.model.ports import ALL, span
 from reasoner.query.verdict import Verdict
