@@ -455,6 +455,9 @@ def snapshot(directory: str) -> None:
 @click.option("--link-base", metavar="URL",
               help="With -o md: link each rule to URL + its path from the top of the repository + #L + its line "
                    "(e.g. https://github.com/ORG/REPO/blob/SHA/).")
+@click.option("--link-base-git", metavar="URL",
+              help="With -o md: the same for the rules of a version read with git:REV:PATH, at URL (the blob URL of "
+                   "REV); without it they are not linked (their lines are REV's, not the checkout's).")
 @click.option("-n", "--namespace", metavar="NS", help="Only flows that touch namespace NS.")
 @click.option("-l", "--selector", metavar="SEL", help="Only flows that touch an endpoint this Calico selector matches.")
 @click.option("--focus", metavar="ENDPOINT", help="Only flows to or from ENDPOINT (a name as `can` takes it).")
@@ -463,8 +466,8 @@ def snapshot(directory: str) -> None:
 @click.option("--port", type=Whole("a port number (1-65535)"), help="Only flows on this port (TCP, UDP or SCTP).")
 @click.option("--protocol", help="Only flows of this protocol (TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or a number).")
 def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], scope: str, budget: float,
-         output: str, link_base: str | None, namespace: str | None, selector: str | None, focus: str | None,
-         peer: str | None, direction: str | None, port: int | None, protocol: str | None,
+         output: str, link_base: str | None, link_base_git: str | None, namespace: str | None, selector: str | None,
+         focus: str | None, peer: str | None, direction: str | None, port: int | None, protocol: str | None,
          options: ReadOptions) -> None:
     """What changes between two versions of the policies: the flows newly allowed and newly denied.
 
@@ -489,7 +492,8 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
       reasoner diff v1.yaml v2.yaml --scope any-workload -o json
       reasoner diff --staged manifests/
       reasoner diff git:main:deploy/ deploy/ -n shop --port 443
-      reasoner diff git:main:deploy/ deploy/ -o md --link-base https://github.com/ORG/REPO/blob/HEAD/
+      reasoner diff git:main:deploy/ deploy/ -o md --link-base https://github.com/ORG/REPO/blob/HEAD/ \\
+          --link-base-git https://github.com/ORG/REPO/blob/main/
     """
     from reasoner.errors import UsageError
     from reasoner.report import diff as render
@@ -498,8 +502,8 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
         raise UsageError("with --staged give one version (its staged policies are enforced in the other)")
     if not staged and new is None:
         raise UsageError("give OLD and NEW (or --staged VERSION)")
-    if link_base is not None and output != "md":
-        raise UsageError("--link-base goes with -o md")
+    if (link_base is not None or link_base_git is not None) and output != "md":
+        raise UsageError(f"{'--link-base' if link_base is not None else '--link-base-git'} goes with -o md")
     result = api.diff(old, new, inventory, scope, budget, options, staged=staged)
     filters = {"namespace": namespace, "selector": selector, "ends": focus, "peers": peer, "direction": direction,
                "protocol": protocol, "port": port}
@@ -508,7 +512,7 @@ def diff(old: str, new: str | None, staged: bool, inventory: tuple[str, ...], sc
     for line in result.warnings:
         click.echo(f"warning: {escape(line)}", err=True)
     if output == "md":
-        click.echo(render.to_md(result, link_base))
+        click.echo(render.to_md(result, link_base, link_base_git))
     elif output == "sarif":
         click.echo(render.to_sarif(result, render.files_read(result)))
     else:

@@ -182,6 +182,16 @@ def test_git_revisions_are_read_from_the_repository(tmp_path, monkeypatch):
     assert any("git:HEAD:" not in step.get("file", "git:HEAD:") for step in data["changes"][0]["after"]["ingress"])
     r = run("diff", "git:HEAD:deploy/", "git:HEAD:deploy/")
     assert r.exit_code == 0
+    # in a review, the rules of the version read from git link to that revision, the others to the checkout
+    r = run("diff", "git:HEAD:deploy/", "deploy/", "-o", "md", "--link-base", "https://x/blob/pr/",
+            "--link-base-git", "https://x/blob/base/")
+    assert r.exit_code == 1, r.output
+    (row,) = [line for line in r.stdout.splitlines() if line.startswith("| boutique/cartservice |")]
+    assert "allowed by [" in row and "](https://x/blob/pr/deploy/network-policies.yaml#L" in row
+    assert "denied by [" in row and "](https://x/blob/base/deploy/network-policies.yaml#L" in row
+    r = run("diff", "git:HEAD:deploy/", "deploy/", "-o", "md", "--link-base", "https://x/blob/pr/")
+    (row,) = [line for line in r.stdout.splitlines() if line.startswith("| boutique/cartservice |")]
+    assert "https://x/blob/base/" not in row and "(git:HEAD:deploy/network-policies.yaml:" in row
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -147,6 +147,8 @@ def test_md_without_a_link_base_names_file_and_line_and_folds_long_tables(monkey
 def test_link_base_needs_md():
     r = run("--link-base", "https://example.com/")
     assert r.exit_code == 2 and "--link-base goes with -o md" in r.output
+    r = run("--link-base-git", "https://example.com/")
+    assert r.exit_code == 2 and "--link-base-git goes with -o md" in r.output
 
 
 def test_md_notes_when_only_pods_that_could_be_deployed_see_a_change(tmp_path):
@@ -248,14 +250,23 @@ def test_the_comparison_is_a_progress_stage(monkeypatch):
     assert seen == [("comparing the versions",)] * 2
 
 
-def test_a_file_read_from_git_is_linked_and_located_at_its_path_in_the_work_tree(monkeypatch):
+def test_a_file_read_from_git_is_linked_at_its_revision_and_located_at_its_path_in_the_work_tree(monkeypatch):
     from reasoner.report.diff import Links
     from reasoner.report.sarif import location
 
     monkeypatch.chdir(ROOT)
     rule = {"text": "shop/web-in ingress[0]", "rule": True, "file": f"git:main:{REL}/old/policy.yaml", "line": 25}
-    assert Links("https://x/blob/abc/")(rule, "allowed") == (f"allowed by [shop/web-in ingress[0]]"
-                                                             f"(https://x/blob/abc/{REL}/old/policy.yaml#L25)")
+    on_disk = dict(rule, file=f"{REL}/old/policy.yaml")
+    # its lines are main's, not the checkout's: linked only at a base for git files
+    assert Links("https://x/blob/abc/")(rule, "allowed") == (f"allowed by shop/web-in ingress[0] "
+                                                             f"(git:main:{REL}/old/policy.yaml:25)")
+    links = Links("https://x/blob/abc/", "https://x/blob/main/")
+    assert links(rule, "allowed") == (f"allowed by [shop/web-in ingress[0]](https://x/blob/main/{REL}/old/policy.yaml"
+                                      "#L25)")
+    assert links(on_disk, "allowed") == (f"allowed by [shop/web-in ingress[0]](https://x/blob/abc/{REL}/old/"
+                                         "policy.yaml#L25)")
+    assert Links(None, "https://x/blob/main/")(on_disk, "denied") == (f"denied by shop/web-in ingress[0] "
+                                                                       f"({REL}/old/policy.yaml:25)")
     assert location(rule["file"], 25, ROOT) == {"artifactLocation": {"uri": f"{REL}/old/policy.yaml",
                                                                      "uriBaseId": "%SRCROOT%"},
                                                 "region": {"startLine": 25}}

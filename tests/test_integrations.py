@@ -161,6 +161,8 @@ def run_action(tmp_path: Path, inputs: dict, event: str, gh_status: int = 0, com
     context |= {f"inputs.{name}": value for name, value in inputs.items()}
     context |= {"github.event_name": event, "github.base_ref": "main" if event == "pull_request" else "",
                 "github.token": "token", "github.event.pull_request.number": "7",
+                "github.server_url": "https://github.com", "github.repository": "org/repo",
+                "github.event.pull_request.head.sha": "0123abc",
                 "github.action_path": str(ROOT), "runner.temp": str(temp)}
     env = {**os.environ, **GIT_ENV, "RUNNER_TEMP": str(temp), "GH_RECORD": str(temp),
            "PATH": os.pathsep.join([str(fake), str(BIN), os.environ["PATH"]])}
@@ -208,6 +210,11 @@ def test_the_action_lints_proves_uploads_comments_the_diff_and_fails_on_a_violat
     body = (temp / "body").read_text()
     assert body.startswith("### reasoner diff `main` → this pull request (`deploy/`)")
     assert "boutique/paymentservice" in body and "newly allowed" in body.lower()
+    base_sha = subprocess.run(["git", "rev-parse", "main"], cwd=tmp_path / "origin", capture_output=True,
+                              text=True, check=True).stdout.strip()
+    # the new rule links to the pull request's line, the rule that decided before to the base commit's
+    assert "](https://github.com/org/repo/blob/0123abc/deploy/network-policies.yaml#L" in body
+    assert f"](https://github.com/org/repo/blob/{base_sha}/deploy/network-policies.yaml#L" in body
     code, log = steps["Verdict"]
     assert code == 1 and "::error::reasoner prove failed" in log and "reasoner lint failed" not in log
 

@@ -157,20 +157,23 @@ def rule_of(c: Change) -> tuple[dict | None, dict | None]:
 
 class Links:
     """`file:line` of a rule as markdown: a link `BASE + PATH + #L + LINE` (PATH from the top of the repository)
-    when a base is given and the file is in the repository, else the text."""
+    when the file is in the repository and there is a base for it, else the text. `base` is for the files as they
+    are on disk (the revision checked out); `git_base` for the files read from `git:REV:PATH` (another revision,
+    whose lines may differ): without it they are not linked."""
 
-    def __init__(self, base: str | None):
-        self.base = base
-        self.root = source_root() if base else None
+    def __init__(self, base: str | None, git_base: str | None = None):
+        self.base, self.git_base = base, git_base
+        self.root = source_root() if base or git_base else None
 
     def __call__(self, d: dict | None, verdict: str) -> str:
         if d is None:
             return f"{verdict}: no policy applies"
         at = d["file"] if d["line"] is None else f"{d['file']}:{d['line']}"
-        path = repo_path(d["file"], self.root) if self.root is not None else None
+        base = self.git_base if d["file"].startswith("git:") else self.base
+        path = repo_path(d["file"], self.root) if self.root is not None and base else None
         if path is None:
             return f"{verdict} by {_cell(d['text'])} ({_cell(at)})"
-        url = f"{self.base}{quote(path)}" + (f"#L{d['line']}" if d["line"] else "")
+        url = f"{base}{quote(path)}" + (f"#L{d['line']}" if d["line"] else "")
         return f"{verdict} by [{_cell(d['text'])}]({url})"
 
 
@@ -194,17 +197,18 @@ def _traffic(traffic: dict, protocols: tuple[str, ...]) -> str:
     return allowed_text(traffic, protocols) if traffic else "nothing"
 
 
-def to_md(result: DiffResult, link_base: str | None = None) -> str:
+def to_md(result: DiffResult, link_base: str | None = None, link_base_git: str | None = None) -> str:
     """A pull-request comment: a summary line, then tables of the flows newly allowed, newly denied, and changed
     (a source and destination group with both), each row with its witness and the rule that decides it after and
-    before (linked with `link_base`); long tables folded; the rule chains folded at the end."""
+    before (linked with `link_base`, and `link_base_git` for files read from git: `Links`); long tables folded; the
+    rule chains folded at the end."""
     one_version = [f"- {line}" for line in _one_version(result)]
     if not result.changes:
         word, sentence = _no_change(result)
         note = wider_note(result)
         return join_lines([f"**{word.capitalize()}** {sentence} {result.proof}".rstrip(), *one_version,
                            *(["", f"> **Note:** {note}"] if note else [])])
-    link = Links(link_base)
+    link = Links(link_base, link_base_git)
     pairs: dict[tuple[str, str], list[Change]] = {}
     for c in result.changes:
         pairs.setdefault(_groups(result, c), []).append(c)
