@@ -224,29 +224,29 @@ def load_text(text: str):
         return api.load([path])
 
 
+def agree(text: str) -> None:
+    """The cluster of manifest `text` gets the same tuples from both evaluations."""
+    ours, theirs = compared(load_text(text))
+    assert not differences(ours, theirs), text
+
+
 @settings(max_examples=15, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
 @given(clusters())
 def test_bulk_and_pydatalog_agree_on_random_clusters(docs):
-    text = yaml.safe_dump_all(docs, sort_keys=False)
-    ours, theirs = compared(load_text(text))
-    assert not differences(ours, theirs), text
+    agree(yaml.safe_dump_all(docs, sort_keys=False))
 
 
 @settings(max_examples=10, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
 @given(host_scenarios())
 def test_bulk_and_pydatalog_agree_on_random_host_endpoints(scn):
-    text = host_manifests(scn)
-    ours, theirs = compared(load_text(text))
-    assert not differences(ours, theirs), text
+    agree(host_manifests(scn))
 
 
 @pytest.mark.slow
 @settings(max_examples=150, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
 @given(clusters())
 def test_bulk_and_pydatalog_agree_on_many_random_clusters(docs):
-    text = yaml.safe_dump_all(docs, sort_keys=False)
-    ours, theirs = compared(load_text(text))
-    assert not differences(ours, theirs), text
+    agree(yaml.safe_dump_all(docs, sort_keys=False))
 
 
 def plan_calls(cluster, monkeypatch) -> list[tuple]:
